@@ -1,0 +1,114 @@
+// Package testredis connects tests to the real Redis servers that .ci/run
+// (or scripts/redis-up.sh on a developer's machine) starts.
+//
+// The addresses come from the environment:
+//
+//	TENANCY_REDIS_ADDR            host:port of a standalone Redis
+//	TENANCY_REDIS_CLUSTER_ADDRS   comma-separated host:port of cluster masters
+//	TENANCY_REQUIRE_REDIS=1       a missing address fails the test instead of skipping it
+//
+// Test binaries of several packages run at once and share the servers, so
+// every helper here takes a machine-wide lock (a flock on a file named after
+// the address) for the duration of the test and empties the server first.
+// Tests that use these helpers must not call t.Parallel.
+package testredis
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Environment variables read by this package.
+const (
+	EnvAddr         = "TENANCY_REDIS_ADDR"
+	EnvClusterAddrs = "TENANCY_REDIS_CLUSTER_ADDRS"
+	EnvRequire      = "TENANCY_REQUIRE_REDIS"
+)
+
+// Addr returns the standalone address, skipping (or, under
+// TENANCY_REQUIRE_REDIS=1, failing) the test when it is not set.
+func Addr(t testing.TB) string {
+	t.Helper()
+	return need(t, EnvAddr)
+}
+
+// ClusterAddrs returns the cluster's master addresses, skipping or failing
+// like [Addr].
+func ClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	return strings.Split(need(t, EnvClusterAddrs), ",")
+}
+
+// Standalone returns a client of the standalone Redis, emptied and locked
+// for this test. The client is closed and the lock released at cleanup.
+func Standalone(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := Addr(t)
+	lock(t, addr)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.FlushAll(ctx).Err(); err != nil {
+		t.Fatalf("testredis: flush %s: %v", addr, err)
+	}
+	return c
+}
+
+// Cluster returns a client of the Redis Cluster, emptied and locked for this
+// test. The client is closed and the lock released at cleanup.
+func Cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	addrs := ClusterAddrs(t)
+	lock(t, addrs[0])
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return m.FlushAll(ctx).Err()
+	})
+	if err != nil {
+		t.Fatalf("testredis: flush cluster %v: %v", addrs, err)
+	}
+	return c
+}
+
+func need(t testing.TB, name string) string {
+	t.Helper()
+	v := strings.TrimSpace(os.Getenv(name))
+	if v != "" {
+		return v
+	}
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("testredis: %s is not set but %s=1: the integration servers must be running", name, EnvRequire)
+	}
+	t.Skipf("testredis: %s not set; run scripts/redis-up.sh to run integration tests", name)
+	return ""
+}
+
+// lock holds an exclusive flock for the rest of the test, so that test
+// binaries running in parallel never flush each other's data.
+func lock(t testing.TB, addr string) {
+	t.Helper()
+	name := filepath.Join(os.TempDir(), "tenancy-testredis-"+strings.NewReplacer(":", "_", "/", "_").Replace(addr)+".lock")
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("testredis: lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		t.Fatalf("testredis: lock: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	})
+}

@@ -1,0 +1,129 @@
+// Package store defines where tenancy keeps its data: the tenant registry,
+// each tenant's OAuth clients and sessions, and a per-tenant rate limiter.
+//
+// Every method that takes a tenant ID validates it first and refuses a bad
+// one with an error wrapping [tenant.ErrInvalidID], so that no caller can
+// reach another tenant's data through a crafted ID. Implementations live in
+// the sub-packages: redisstore for production, memstore for tests, and
+// storetest holds the conformance suite every implementation passes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Sentinel errors returned by every implementation; match with [errors.Is].
+// Tenant lookups that find nothing return errors matching both ErrNotFound
+// and [tenant.ErrNotFound]; duplicates of a tenant ID or domain match both
+// ErrExists and [tenant.ErrExists].
+var (
+	ErrNotFound   = errors.New("store: not found")
+	ErrExists     = errors.New("store: already exists")
+	ErrLimit      = errors.New("store: limit reached")
+	ErrInvalidKey = errors.New("store: invalid key")
+)
+
+// Tenants is the tenant registry.
+type Tenants interface {
+	// Get returns the tenant with the given ID, whatever its status.
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	// LookupDomain returns the ID of the tenant whose custom domain is host.
+	LookupDomain(ctx context.Context, host string) (string, error)
+	// Create validates t, sets CreatedAt and UpdatedAt from the store's
+	// clock, stores it and returns the stored record. A taken ID or domain
+	// is ErrExists.
+	Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
+	// Update replaces the mutable fields of an existing tenant (ID and
+	// CreatedAt are kept), sets UpdatedAt and returns the stored record.
+	Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
+	// Delete removes the tenant and every key of its data, and returns how
+	// many keys were removed.
+	Delete(ctx context.Context, id string) (int64, error)
+	// List returns up to limit tenants in ID order after cursor ("" for the
+	// first page) and the cursor of the next page ("" after the last).
+	List(ctx context.Context, cursor string, limit int) ([]*tenant.Tenant, string, error)
+}
+
+// Clients holds each tenant's dynamically registered OAuth clients
+// (RFC 7591).
+type Clients interface {
+	// Register stores c under the tenant with the store's client lifetime.
+	// When maxClients > 0 and the tenant already has that many live
+	// clients, it returns ErrLimit; an existing client ID is ErrExists.
+	Register(ctx context.Context, tenantID string, c *Client, maxClients int) error
+	// Get returns a live client of the tenant.
+	Get(ctx context.Context, tenantID, clientID string) (*Client, error)
+	// Delete removes a client of the tenant.
+	Delete(ctx context.Context, tenantID, clientID string) error
+}
+
+// Sessions holds each tenant's sessions, with a sliding lifetime.
+type Sessions interface {
+	// Create starts a session. When maxSessions > 0 and the tenant already
+	// has that many live sessions, it returns ErrLimit; an existing session
+	// ID is ErrExists.
+	Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*Session, error)
+	// Get returns a live session of the tenant without extending it.
+	Get(ctx context.Context, tenantID, sessionID string) (*Session, error)
+	// Touch extends a live session by the full session lifetime and
+	// records the access.
+	Touch(ctx context.Context, tenantID, sessionID string) error
+	// Delete ends a session of the tenant and frees its place.
+	Delete(ctx context.Context, tenantID, sessionID string) error
+}
+
+// Limiter is a per-tenant rate limiter.
+type Limiter interface {
+	// Allow takes one request from the budget of key within the tenant:
+	// limit requests per minute, with a burst of limit.
+	Allow(ctx context.Context, tenantID, key string, limit int) (Decision, error)
+}
+
+// Decision is the answer of a [Limiter].
+type Decision struct {
+	// Allowed reports whether the request may proceed.
+	Allowed bool
+	// Limit is the limit the decision was made against.
+	Limit int
+	// Remaining is how many more requests would be allowed right now.
+	Remaining int
+	// RetryAfter is how long until one request is allowed again; zero when
+	// Allowed.
+	RetryAfter time.Duration
+	// Reset is how long until the full quota is back.
+	Reset time.Duration
+}
+
+// Events publishes and delivers changes to tenants, so that caches on every
+// replica can drop what changed.
+type Events interface {
+	// Subscribe calls fn for every event until ctx is done, then returns
+	// ctx's error. fn is called from one goroutine, in order. Each time the
+	// subscription is (re)established, fn first receives an EventReset:
+	// events may have been missed, so a cache must drop everything.
+	Subscribe(ctx context.Context, fn func(Event)) error
+}
+
+// EventType says what happened to a tenant.
+type EventType string
+
+// The event types.
+const (
+	EventCreated EventType = "created"
+	EventUpdated EventType = "updated"
+	EventDeleted EventType = "deleted"
+	// EventReset is local to a subscriber: it is delivered when a
+	// subscription starts or resumes after a break, never published.
+	EventReset EventType = "reset"
+)
+
+// Event is one change to one tenant; its JSON is the message published on
+// the tenant:events channel.
+type Event struct {
+	Type     EventType `json:"type"`
+	TenantID string    `json:"id,omitempty"`
+}

@@ -1,0 +1,246 @@
+package tenant
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Status is the lifecycle state of a tenant. Only an active tenant is
+// served; a suspended one is answered exactly like an unknown one.
+type Status string
+
+// The statuses a tenant can have.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+)
+
+// MaxNameLength bounds [Tenant.Name] in bytes.
+const MaxNameLength = 200
+
+// maxURLLength bounds each OIDC URL; nothing legitimate comes close.
+const maxURLLength = 2048
+
+// Tenant is one organisation served by the deployment. Its JSON form is the
+// seed's tenant metadata, field for field:
+//
+//	{"id":"acme-corp","name":"ACME Corporation","domain":"acme.seed.example.com",
+//	 "oidc":{"issuer":"https://auth.acme.com","audience":"seed-mcp-acme"},
+//	 "limits":{"maxClients":100,"maxSessions":1000,"rateLimit":1000},
+//	 "status":"active","createdAt":"2026-01-05T00:00:00Z","updatedAt":"2026-01-05T00:00:00Z"}
+//
+// A Tenant holds no references (no slices, maps or pointers), so assigning
+// it copies it whole. A *Tenant obtained from a cache or a context is shared
+// and must not be modified.
+type Tenant struct {
+	// ID is the tenant's identifier; see [ValidateID].
+	ID string `json:"id"`
+	// Name is a human-readable name, 1 to MaxNameLength bytes.
+	Name string `json:"name"`
+	// Domain is an optional custom domain (a lower-case host name without
+	// port or trailing dot) that resolves to this tenant.
+	Domain string `json:"domain,omitempty"`
+	// OIDC names the tenant's identity provider. A tenant without one
+	// cannot authenticate bearer tokens.
+	OIDC OIDC `json:"oidc,omitzero"`
+	// Limits caps the tenant's usage; 0 means unlimited.
+	Limits Limits `json:"limits"`
+	// Status is StatusActive or StatusSuspended.
+	Status Status `json:"status"`
+	// CreatedAt and UpdatedAt are set by the store, never by clients.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// OIDC is a tenant's identity provider configuration.
+type OIDC struct {
+	// Issuer is the provider's issuer URL; tokens must carry it as "iss".
+	Issuer string `json:"issuer,omitempty"`
+	// Audience must appear in a token's "aud".
+	Audience string `json:"audience,omitempty"`
+	// JWKSURI is optional; when empty the keys are found by OIDC discovery
+	// from Issuer.
+	JWKSURI string `json:"jwksUri,omitempty"`
+	// TokenURL and AuthorizationURL are optional endpoints of the provider,
+	// used by hosts that proxy the OAuth flow.
+	TokenURL         string `json:"tokenUrl,omitempty"`
+	AuthorizationURL string `json:"authorizationUrl,omitempty"`
+}
+
+// Limits caps a tenant's usage. A zero value means unlimited.
+type Limits struct {
+	// MaxClients bounds the live dynamically registered clients.
+	MaxClients int `json:"maxClients"`
+	// MaxSessions bounds the live sessions.
+	MaxSessions int `json:"maxSessions"`
+	// RateLimit is requests per minute for the whole tenant; an idle tenant
+	// may send all of them at once (the burst equals the limit).
+	RateLimit int `json:"rateLimit"`
+}
+
+// Active reports whether the tenant may be served.
+func (t *Tenant) Active() bool { return t.Status == StatusActive }
+
+// Configured reports whether the OIDC settings name a provider.
+func (o OIDC) Configured() bool { return o.Issuer != "" }
+
+// Validate checks every field of t and returns an error wrapping
+// [ErrInvalidID] for a bad ID and [ErrInvalid] for any other bad field. The
+// message names the JSON field, so it can be shown to an operator.
+func (t *Tenant) Validate() error {
+	if err := ValidateID(t.ID); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	if err := validateName(t.Name); err != nil {
+		return err
+	}
+	if t.Domain != "" && !ValidDomain(t.Domain) {
+		return invalid("domain", "must be a lower-case host name without port or trailing dot")
+	}
+	switch t.Status {
+	case StatusActive, StatusSuspended:
+	default:
+		return invalid("status", `must be "active" or "suspended"`)
+	}
+	if err := t.OIDC.validate(); err != nil {
+		return err
+	}
+	return t.Limits.validate()
+}
+
+func (o OIDC) validate() error {
+	if o == (OIDC{}) {
+		return nil
+	}
+	if o.Issuer == "" {
+		return invalid("oidc.issuer", "is required when oidc is set")
+	}
+	if o.Audience == "" {
+		return invalid("oidc.audience", "is required when oidc is set")
+	}
+	if len(o.Audience) > maxURLLength || !printable(o.Audience) {
+		return invalid("oidc.audience", "must be printable text")
+	}
+	for _, f := range []struct{ name, value string }{
+		{"oidc.issuer", o.Issuer},
+		{"oidc.jwksUri", o.JWKSURI},
+		{"oidc.tokenUrl", o.TokenURL},
+		{"oidc.authorizationUrl", o.AuthorizationURL},
+	} {
+		if f.value != "" && !ValidProviderURL(f.value) {
+			return invalid(f.name, "must be an absolute https URL (http only on loopback)")
+		}
+	}
+	return nil
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.MaxClients < 0:
+		return invalid("limits.maxClients", "must not be negative")
+	case l.MaxSessions < 0:
+		return invalid("limits.maxSessions", "must not be negative")
+	case l.RateLimit < 0:
+		return invalid("limits.rateLimit", "must not be negative")
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return invalid("name", "is required")
+	}
+	if len(name) > MaxNameLength {
+		return invalid("name", fmt.Sprintf("must be at most %d bytes", MaxNameLength))
+	}
+	if !printable(name) {
+		return invalid("name", "must be printable UTF-8")
+	}
+	return nil
+}
+
+func invalid(field, why string) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalid, field, why)
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidProviderURL reports whether s is acceptable as an identity provider
+// URL: absolute, without user info or fragment, and https unless the host
+// is a loopback address or "localhost" (for development and tests).
+func ValidProviderURL(s string) bool {
+	if len(s) > maxURLLength || !printable(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		return IsLoopback(u.Hostname())
+	}
+	return false
+}
+
+// IsLoopback reports whether host (without port) is "localhost" or a
+// loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ValidDomain reports whether s is a lower-case DNS host name of at most 253
+// bytes whose labels are 1 to 63 bytes of a-z, 0-9 and '-', not starting or
+// ending with '-', with at least two labels. Such a name is also safe inside
+// a Redis key.
+func ValidDomain(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	labels := 0
+	for len(s) > 0 {
+		label := s
+		if i := strings.IndexByte(s, '.'); i >= 0 {
+			label, s = s[:i], s[i+1:]
+			if s == "" {
+				return false // trailing dot
+			}
+		} else {
+			s = ""
+		}
+		if !validLabel(label) {
+			return false
+		}
+		labels++
+	}
+	return labels >= 2
+}
+
+// validLabel applies the ID byte rules to one DNS label, without the
+// reservation of ReservedID.
+func validLabel(l string) bool {
+	err := ValidateID(l)
+	return err == nil || err == ErrReservedID
+}
