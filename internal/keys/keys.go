@@ -1,0 +1,53 @@
+// Package keys is the one place that knows the Redis key layout of
+// DESIGN.md section 3. Every key of a tenant's data carries the tenant ID in
+// a Redis Cluster hash tag ({id}), so all of a tenant's keys hash to one
+// slot: per-tenant Lua scripts stay atomic on a cluster and a cascade delete
+// visits one node.
+//
+// The functions do not validate their arguments: callers validate tenant IDs
+// with tenant.ValidateID and other parts with store.ValidKey first, which is
+// what keeps ':', '{', '}', '*', '?', '[' and whitespace out of keys.
+package keys
+
+// Global keys, shared by all tenants.
+const (
+	// Index is a sorted set (all scores 0) of every tenant ID, listed in
+	// lexicographic order with ZRANGEBYLEX for stable cursors.
+	Index = "tenant:index"
+	// Events is the pub/sub channel of tenant changes.
+	Events = "tenant:events"
+)
+
+// Metadata is the key of a tenant's JSON record. It shares the tenant's
+// slot, so scripts can read a tenant's record beside its data.
+func Metadata(id string) string { return "tenant:metadata:{" + id + "}" }
+
+// Domain maps a custom domain to a tenant ID.
+func Domain(host string) string { return "tenant:domain:" + host }
+
+// Prefix is the prefix of every data key of the tenant; Prefix(id)+"*" is
+// the SCAN pattern of a cascade delete. Because the ID is closed by '}', the
+// pattern of "acme" never matches a key of "acme-corp".
+func Prefix(id string) string { return "tenant:{" + id + "}:" }
+
+// Client is the key of one registered client's metadata.
+func Client(id, clientID string) string { return Prefix(id) + "client:" + clientID }
+
+// Clients is the sorted set of the tenant's live client IDs, scored by
+// expiry (unix milliseconds), which maxClients is counted against.
+func Clients(id string) string { return Prefix(id) + "clients" }
+
+// Session is the key of one session record.
+func Session(id, sessionID string) string { return Prefix(id) + "session:" + sessionID }
+
+// Sessions is the sorted set of the tenant's live session IDs, scored by
+// expiry (unix milliseconds), which maxSessions is counted against.
+func Sessions(id string) string { return Prefix(id) + "sessions" }
+
+// RateLimit is the key of the limiter state for key within the tenant.
+func RateLimit(id, key string) string { return Prefix(id) + "rate-limit:" + key }
+
+// Tenant returns the key under the tenant's namespace that holds what a
+// single-tenant deployment kept at legacy (for example "client:abc" becomes
+// "tenant:{default}:client:abc"). Migration uses it.
+func Tenant(id, legacy string) string { return Prefix(id) + legacy }
