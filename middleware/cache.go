@@ -1,0 +1,312 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Getter reads one tenant by ID. [store.Tenants] satisfies it.
+type Getter interface {
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+}
+
+// Errors of [Cache.Get] besides those wrapping [tenant.ErrNotFound].
+var (
+	// ErrUnavailable means the tenant store could not answer and nothing
+	// usable was cached. The middleware answers 503.
+	ErrUnavailable = errors.New("middleware: tenant store unavailable")
+	// ErrBusy means the bound on store reads for never-seen IDs was
+	// reached; it wraps ErrUnavailable.
+	ErrBusy = fmt.Errorf("%w: too many lookups of uncached tenants", ErrUnavailable)
+)
+
+// CacheConfig configures a [Cache]. The zero value is ready to use.
+type CacheConfig struct {
+	// TTL is how long a tenant read from the store is served without
+	// asking again. Events from other replicas usually drop it sooner.
+	// default: 30 seconds
+	TTL time.Duration
+	// NegativeTTL is how long "no such tenant" is remembered.
+	// default: 5 seconds
+	NegativeTTL time.Duration
+	// StaleTTL is how long past its TTL an entry is still served while the
+	// store is failing, so that an outage of the store does not take the
+	// known tenants down.
+	// default: 5 minutes
+	StaleTTL time.Duration
+	// MaxEntries bounds the tenants held; MaxNegative bounds the unknown
+	// IDs remembered. The two are separate so that a flood of random
+	// unknown IDs never pushes a real tenant out.
+	// default: 10000 each
+	MaxEntries  int
+	MaxNegative int
+	// MissesPerSecond bounds the store reads for IDs the cache holds
+	// nothing about (with a burst of the same size). Beyond it such
+	// requests get ErrBusy, so a flood of random IDs costs the store a
+	// bounded number of reads. Negative means no bound.
+	// default: 200
+	MissesPerSecond int
+	// LookupTimeout bounds one store read. The read runs on a context
+	// detached from the request, so that a client hanging up does not fail
+	// the other requests waiting for the same tenant.
+	// default: 2 seconds
+	LookupTimeout time.Duration
+	// Now is the clock.
+	// default: time.Now
+	Now func() time.Time
+}
+
+func (c *CacheConfig) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.TTL, 30*time.Second)
+	def(&c.NegativeTTL, 5*time.Second)
+	def(&c.StaleTTL, 5*time.Minute)
+	def(&c.LookupTimeout, 2*time.Second)
+	if c.MaxEntries <= 0 {
+		c.MaxEntries = 10000
+	}
+	if c.MaxNegative <= 0 {
+		c.MaxNegative = 10000
+	}
+	if c.MissesPerSecond == 0 {
+		c.MissesPerSecond = 200
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Cache is an in-process cache of tenants in front of a [Getter]: positive
+// and negative entries with their own TTLs and bounds, concurrent misses
+// for one ID coalesced into one store read, and the last known answer served
+// for [CacheConfig.StaleTTL] while the store fails. [Cache.Handle] takes the
+// store's events, so a change made on another replica is seen at once.
+//
+// A Cache is safe for concurrent use.
+type Cache struct {
+	src   Getter
+	cfg   CacheConfig
+	group singleflight.Group
+
+	mu  sync.RWMutex
+	pos map[string]entry
+	neg map[string]entry
+	// gen counts invalidations; a read that started before one does not
+	// store its (possibly outdated) answer.
+	gen uint64
+
+	missMu     sync.Mutex
+	missTokens float64
+	missLast   int64
+
+	reads atomic.Int64
+}
+
+// entry is one cached answer; t is nil for "no such tenant". Times are
+// Unix nanoseconds.
+type entry struct {
+	t       *tenant.Tenant
+	expires int64
+	stale   int64
+}
+
+// NewCache returns a cache in front of src.
+func NewCache(src Getter, cfg CacheConfig) *Cache {
+	cfg.setDefaults()
+	return &Cache{
+		src:        src,
+		cfg:        cfg,
+		pos:        make(map[string]entry),
+		neg:        make(map[string]entry),
+		missTokens: float64(cfg.MissesPerSecond),
+		missLast:   cfg.Now().UnixNano(),
+	}
+}
+
+// errNotFound is returned for cached negative answers without allocating.
+var errNotFound = fmt.Errorf("%w (cached)", tenant.ErrNotFound)
+
+// Get returns the tenant with the given ID, whatever its status. It returns
+// an error wrapping [tenant.ErrNotFound] for an unknown tenant and one
+// wrapping [ErrUnavailable] when the store fails and nothing usable is
+// cached. id must already be valid.
+func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	now := c.cfg.Now().UnixNano()
+	c.mu.RLock()
+	e, ok := c.pos[id]
+	if !ok {
+		e, ok = c.neg[id]
+	}
+	c.mu.RUnlock()
+	if ok && now < e.expires {
+		if e.t == nil {
+			return nil, errNotFound
+		}
+		return e.t, nil
+	}
+	if !ok && !c.allowMiss(now) {
+		return nil, ErrBusy
+	}
+	return c.fetch(ctx, id, e, ok)
+}
+
+// fetch reads id from the store, coalescing concurrent reads, and falls
+// back to the stale entry old when the store fails.
+func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*tenant.Tenant, error) {
+	ch := c.group.DoChan(id, func() (any, error) {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LookupTimeout)
+		defer cancel()
+		c.reads.Add(1)
+		t, err := c.src.Get(rctx, id)
+		c.remember(id, gen, t, err)
+		return t, err
+	})
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	switch {
+	case res.Err == nil:
+		return res.Val.(*tenant.Tenant), nil
+	case errors.Is(res.Err, tenant.ErrNotFound):
+		return nil, errNotFound
+	case hadOld && c.cfg.Now().UnixNano() < old.stale:
+		if old.t == nil {
+			return nil, errNotFound
+		}
+		return old.t, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, res.Err)
+}
+
+// remember stores the answer of a store read unless an invalidation came
+// in while the read was running.
+func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
+	now := c.cfg.Now().UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	switch {
+	case err == nil && t != nil:
+		delete(c.neg, id)
+		expires := now + int64(c.cfg.TTL)
+		put(c.pos, c.cfg.MaxEntries, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
+	case errors.Is(err, tenant.ErrNotFound):
+		delete(c.pos, id)
+		expires := now + int64(c.cfg.NegativeTTL)
+		put(c.neg, c.cfg.MaxNegative, id, entry{expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
+	}
+}
+
+// put inserts e, first making room when m is full: it drops an entry past
+// its stale window if one of a few sampled is, and otherwise the first one
+// sampled. Go randomises map iteration, so that is a random eviction, which
+// needs no bookkeeping on the read path (an LRU would take the write lock
+// on every hit).
+func put(m map[string]entry, limit int, id string, e entry, now int64) {
+	if _, ok := m[id]; !ok && len(m) >= limit {
+		victim, n := "", 0
+		for k, v := range m {
+			if victim == "" || v.stale < now {
+				victim = k
+			}
+			if n++; v.stale < now || n >= 8 {
+				break
+			}
+		}
+		delete(m, victim)
+	}
+	m[id] = e
+}
+
+// allowMiss takes a token from the bucket that bounds reads of never-seen
+// IDs.
+func (c *Cache) allowMiss(now int64) bool {
+	rate := float64(c.cfg.MissesPerSecond)
+	if rate < 0 {
+		return true
+	}
+	c.missMu.Lock()
+	defer c.missMu.Unlock()
+	c.missTokens = min(rate, c.missTokens+rate*float64(now-c.missLast)/float64(time.Second))
+	c.missLast = now
+	if c.missTokens < 1 {
+		return false
+	}
+	c.missTokens--
+	return true
+}
+
+// Invalidate drops what the cache knows about id, so that the next request
+// reads the store. An in-flight read for id is not joined by later callers.
+func (c *Cache) Invalidate(id string) {
+	c.mu.Lock()
+	delete(c.pos, id)
+	delete(c.neg, id)
+	c.gen++
+	c.mu.Unlock()
+	c.group.Forget(id)
+}
+
+// ExpireAll marks every entry as expired but keeps it for the stale window:
+// the next request for each tenant reads the store, and the old answer is
+// still served if the store fails.
+func (c *Cache) ExpireAll() {
+	c.mu.Lock()
+	for _, m := range []map[string]entry{c.pos, c.neg} {
+		for k, e := range m {
+			e.expires = 0
+			m[k] = e
+		}
+	}
+	c.gen++
+	c.mu.Unlock()
+}
+
+// Handle applies a tenant event from the store: a change to a tenant drops
+// its entry; a reset (the event subscription started or resumed, so events
+// may have been missed) expires everything. Pass it to
+// [store.Events.Subscribe].
+func (c *Cache) Handle(e store.Event) {
+	if e.Type == store.EventReset {
+		c.ExpireAll()
+		return
+	}
+	if e.TenantID != "" {
+		c.Invalidate(e.TenantID)
+	}
+}
+
+// CacheStats is a snapshot of a cache's size and store traffic.
+type CacheStats struct {
+	Entries, NegativeEntries int
+	// StoreReads counts the reads the cache made from its Getter.
+	StoreReads int64
+}
+
+// Stats returns the current size and read count, for metrics and tests.
+func (c *Cache) Stats() CacheStats {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return CacheStats{Entries: len(c.pos), NegativeEntries: len(c.neg), StoreReads: c.reads.Load()}
+}

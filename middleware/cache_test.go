@@ -1,0 +1,214 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+func TestCachePositiveAndNegativeTTL(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	clk := newFakeClock()
+	c := NewCache(src, CacheConfig{TTL: 30 * time.Second, NegativeTTL: 5 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+
+	got, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+	_, err = c.Get(ctx, "nope")
+	require.ErrorIs(t, err, tenant.ErrNotFound)
+	assert.EqualValues(t, 2, src.reads.Load())
+
+	// Within their TTLs both answers come from the cache.
+	clk.Advance(4 * time.Second)
+	_, _ = c.Get(ctx, "acme")
+	_, _ = c.Get(ctx, "nope")
+	assert.EqualValues(t, 2, src.reads.Load())
+
+	// The negative entry expires first.
+	clk.Advance(2 * time.Second)
+	_, _ = c.Get(ctx, "acme")
+	_, _ = c.Get(ctx, "nope")
+	assert.EqualValues(t, 3, src.reads.Load())
+
+	clk.Advance(25 * time.Second)
+	_, _ = c.Get(ctx, "acme")
+	assert.EqualValues(t, 4, src.reads.Load())
+}
+
+func TestCacheCoalescesConcurrentMisses(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	src.delay = 50 * time.Millisecond
+	c := NewCache(src, CacheConfig{})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 100 {
+		wg.Go(func() {
+			got, err := c.Get(context.Background(), "acme")
+			if err == nil && got.ID != "acme" {
+				err = fmt.Errorf("got tenant %q", got.ID)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, src.reads.Load(), "100 concurrent first requests must cause one store read")
+}
+
+func TestCacheDetachedLookupSurvivesCallerHangingUp(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	src.delay = 100 * time.Millisecond
+	c := NewCache(src, CacheConfig{})
+
+	first, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.Get(first, "acme")
+		firstErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the first caller's read is in flight
+	cancel()
+	require.ErrorIs(t, <-firstErr, ErrUnavailable)
+
+	// A second caller joins the read the first one started; it completes
+	// although the first caller is gone.
+	got, err := c.Get(context.Background(), "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+	assert.EqualValues(t, 1, src.reads.Load())
+}
+
+func TestCacheFloodOfUnknownIDsIsBounded(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	clk := newFakeClock()
+	c := NewCache(src, CacheConfig{MaxEntries: 100, MaxNegative: 500, MissesPerSecond: 200, Now: clk.Now})
+	ctx := context.Background()
+	_, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+
+	busy := 0
+	for i := range 10000 {
+		if i%100 == 0 {
+			clk.Advance(100 * time.Millisecond) // 10,000 requests over 10 s
+		}
+		_, err := c.Get(ctx, fmt.Sprintf("random-%d", i))
+		if err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			require.ErrorIs(t, err, ErrBusy)
+			busy++
+		}
+	}
+	st := c.Stats()
+	// 200 tokens at the start plus 200 a second for 10 s, plus acme's read.
+	assert.LessOrEqual(t, st.StoreReads, int64(1+200+200*10))
+	assert.Greater(t, busy, 0)
+	assert.LessOrEqual(t, st.NegativeEntries, 500)
+	assert.Equal(t, 1, st.Entries, "unknown IDs never push a real tenant out")
+
+	got, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+}
+
+func TestCacheBoundsPositiveEntries(t *testing.T) {
+	src := newFakeTenants()
+	for i := range 50 {
+		src.set(activeTenant(fmt.Sprintf("t%d", i)))
+	}
+	c := NewCache(src, CacheConfig{MaxEntries: 10})
+	for i := range 50 {
+		_, err := c.Get(context.Background(), fmt.Sprintf("t%d", i))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 10, c.Stats().Entries)
+}
+
+func TestCacheServesStaleWhileStoreFails(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"), suspendedTenant("gone"))
+	clk := newFakeClock()
+	c := NewCache(src, CacheConfig{TTL: 10 * time.Second, NegativeTTL: 10 * time.Second, StaleTTL: time.Minute, Now: clk.Now})
+	ctx := context.Background()
+	_, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+	_, err = c.Get(ctx, "unknown")
+	require.ErrorIs(t, err, tenant.ErrNotFound)
+
+	src.down.Store(true)
+	clk.Advance(30 * time.Second) // past the TTL, within the stale window
+	got, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+	_, err = c.Get(ctx, "unknown")
+	assert.ErrorIs(t, err, tenant.ErrNotFound, "a known absence is served stale too")
+	_, err = c.Get(ctx, "gone")
+	assert.ErrorIs(t, err, ErrUnavailable, "nothing cached: unavailable")
+
+	clk.Advance(time.Minute) // past the stale window
+	_, err = c.Get(ctx, "acme")
+	assert.ErrorIs(t, err, ErrUnavailable)
+
+	src.down.Store(false) // the store is back: service recovers by itself
+	got, err = c.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+}
+
+func TestCacheHandleEvents(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"), activeTenant("beta"))
+	c := NewCache(src, CacheConfig{})
+	ctx := context.Background()
+	for _, id := range []string{"acme", "beta", "new"} {
+		_, _ = c.Get(ctx, id)
+	}
+	require.EqualValues(t, 3, src.reads.Load())
+
+	src.set(suspendedTenant("acme"))
+	src.set(activeTenant("new"))
+	c.Handle(store.Event{Type: store.EventUpdated, TenantID: "acme"})
+	c.Handle(store.Event{Type: store.EventCreated, TenantID: "new"})
+
+	got, err := c.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.False(t, got.Active(), "the suspension is seen at once")
+	got, err = c.Get(ctx, "new")
+	require.NoError(t, err)
+	assert.Equal(t, "new", got.ID, "a negative entry is dropped by a create")
+	_, _ = c.Get(ctx, "beta")
+	assert.EqualValues(t, 5, src.reads.Load(), "beta was not touched")
+
+	c.Handle(store.Event{Type: store.EventReset})
+	_, _ = c.Get(ctx, "beta")
+	assert.EqualValues(t, 6, src.reads.Load(), "a reset expires everything")
+}
+
+func TestCacheInvalidateDiscardsInFlightRead(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	src.delay = 50 * time.Millisecond
+	c := NewCache(src, CacheConfig{})
+	done := make(chan struct{})
+	go func() {
+		_, _ = c.Get(context.Background(), "acme")
+		close(done)
+	}()
+	time.Sleep(10 * time.Millisecond)
+	src.set(suspendedTenant("acme"))
+	c.Invalidate("acme")
+	<-done
+	src.delay = 0
+	got, err := c.Get(context.Background(), "acme")
+	require.NoError(t, err)
+	assert.False(t, got.Active(), "a read that began before the invalidation is not cached")
+}

@@ -1,0 +1,81 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// fakeTenants is a Getter over a map that counts its reads and can be made
+// to fail or to wait, standing in for a store.
+type fakeTenants struct {
+	mu      sync.Mutex
+	tenants map[string]tenant.Tenant
+	reads   atomic.Int64
+	down    atomic.Bool
+	delay   time.Duration
+}
+
+var errDown = errors.New("fake: connection refused")
+
+func newFakeTenants(ts ...tenant.Tenant) *fakeTenants {
+	f := &fakeTenants{tenants: map[string]tenant.Tenant{}}
+	for _, t := range ts {
+		f.tenants[t.ID] = t
+	}
+	return f
+}
+
+func (f *fakeTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	f.reads.Add(1)
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.down.Load() {
+		return nil, errDown
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tenants[id]
+	if !ok {
+		return nil, fmt.Errorf("fake: %w", tenant.ErrNotFound)
+	}
+	return &t, nil
+}
+
+func (f *fakeTenants) set(t tenant.Tenant) {
+	f.mu.Lock()
+	f.tenants[t.ID] = t
+	f.mu.Unlock()
+}
+
+func activeTenant(id string) tenant.Tenant {
+	return tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive}
+}
+
+func suspendedTenant(id string) tenant.Tenant {
+	t := activeTenant(id)
+	t.Status = tenant.StatusSuspended
+	return t
+}
+
+// fakeClock is a settable clock for caches.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
