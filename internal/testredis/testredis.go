@@ -40,10 +40,19 @@ func Addr(t testing.TB) string {
 }
 
 // ClusterAddrs returns the cluster's master addresses, skipping or failing
-// like [Addr].
+// like [Addr]. Blanks around the commas are ignored.
 func ClusterAddrs(t testing.TB) []string {
 	t.Helper()
-	return strings.Split(need(t, EnvClusterAddrs), ",")
+	var addrs []string
+	for a := range strings.SplitSeq(need(t, EnvClusterAddrs), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		missing(t, EnvClusterAddrs)
+	}
+	return addrs
 }
 
 // Standalone returns a client of the standalone Redis, emptied and locked
@@ -84,14 +93,21 @@ func Cluster(t testing.TB) *redis.ClusterClient {
 func need(t testing.TB, name string) string {
 	t.Helper()
 	v := strings.TrimSpace(os.Getenv(name))
-	if v != "" {
-		return v
+	if v == "" {
+		missing(t, name)
 	}
+	return v
+}
+
+// missing ends the test because the variable name holds no address: a skip,
+// or a failure under TENANCY_REQUIRE_REDIS=1 so that CI cannot pass by
+// skipping every integration test.
+func missing(t testing.TB, name string) {
+	t.Helper()
 	if os.Getenv(EnvRequire) == "1" {
 		t.Fatalf("testredis: %s is not set but %s=1: the integration servers must be running", name, EnvRequire)
 	}
 	t.Skipf("testredis: %s not set; run scripts/redis-up.sh to run integration tests", name)
-	return ""
 }
 
 // lock holds an exclusive flock for the rest of the test, so that test
