@@ -1,0 +1,77 @@
+package middleware
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// noop is the bare handler the middleware's cost is measured against.
+var noop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+
+func benchServe(b *testing.B, h http.Handler, id string) {
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	req.Header.Set("X-Tenant-ID", id)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkBare is the baseline: the handler alone.
+func BenchmarkBare(b *testing.B) {
+	benchServe(b, noop, "acme")
+}
+
+// BenchmarkTenantCacheHit is the tenant middleware on a cache hit in
+// header mode; its difference to BenchmarkBare is the middleware's cost.
+func BenchmarkTenantCacheHit(b *testing.B) {
+	mw, err := Tenant(TenantConfig{Resolver: headerResolver(b), Tenants: newFakeTenants(activeTenant("acme"))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServe(b, mw(noop), "acme")
+}
+
+// BenchmarkTenantUnknown and BenchmarkTenantSuspended compare the cost of
+// the two 404 answers, which must not tell the tenants apart.
+func BenchmarkTenantUnknown(b *testing.B) {
+	benchRefusal(b, "nobody")
+}
+
+func BenchmarkTenantSuspended(b *testing.B) {
+	benchRefusal(b, "frozen")
+}
+
+func benchRefusal(b *testing.B, id string) {
+	mw, err := Tenant(TenantConfig{Resolver: headerResolver(b), Tenants: newFakeTenants(suspendedTenant("frozen")),
+		OnRefused: func(*http.Request, Refusal) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := mw(noop)
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	req.Header.Set("X-Tenant-ID", id)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNotFound {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkCacheGet is the cache lookup alone.
+func BenchmarkCacheGet(b *testing.B) {
+	c := NewCache(newFakeTenants(activeTenant("acme")), CacheConfig{})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, err := c.Get(req.Context(), "acme"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = c.Get(req.Context(), "acme")
+	}
+}
