@@ -1,0 +1,126 @@
+package resolve
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHeaderName(t *testing.T) {
+	for _, name := range []string{"X-Tenant-ID", "x-tenant-id", "Tenant", "X_Tenant"} {
+		r, err := Header(name)
+		require.NoError(t, err, name)
+		assert.Equal(t, http.CanonicalHeaderKey(name), r.(*header).name)
+	}
+	for _, name := range []string{"", "X Tenant", "X-Tenant:", "X-Tenant\n", "Tenant\x00", "Tenänt", "(x)"} {
+		_, err := Header(name)
+		require.Error(t, err, "%q", name)
+		assert.Contains(t, err.Error(), "resolve: invalid header name")
+	}
+}
+
+func TestHeader(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string // nil: no header
+		want   outcome
+		wantID string
+	}{
+		{"one value", []string{"acme"}, found, "acme"},
+		{"default", []string{"default"}, found, "default"},
+		{"63 bytes", []string{strings.Repeat("a", 63)}, found, strings.Repeat("a", 63)},
+
+		{"absent", nil, missing, ""},
+		{"empty", []string{""}, missing, ""},
+
+		{"repeated", []string{"acme", "acme"}, invalid, ""},
+		{"repeated with an empty value", []string{"", "acme"}, invalid, ""},
+		{"list in one value", []string{"acme, beta"}, invalid, ""},
+		{"upper case", []string{"ACME"}, invalid, ""},
+		{"leading space", []string{" acme"}, invalid, ""},
+		{"trailing space", []string{"acme "}, invalid, ""},
+		{"whitespace only", []string{" "}, invalid, ""},
+		{"reserved", []string{"admin"}, invalid, ""},
+		{"64 bytes", []string{strings.Repeat("a", 64)}, invalid, ""},
+		{"Redis pattern bytes", []string{"acme*"}, invalid, ""},
+		{"hash tag", []string{"{acme}"}, invalid, ""},
+		{"non-ASCII", []string{"äcme"}, invalid, ""},
+	}
+	r, err := Header("x-tenant-id")
+	require.NoError(t, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+			if tt.values != nil {
+				req.Header["X-Tenant-Id"] = tt.values
+			}
+			assertResolves(t, r, req, tt.want, tt.wantID)
+		})
+	}
+}
+
+func TestHeaderCanonicalName(t *testing.T) {
+	// Set canonicalises the name, so any spelling given to Header matches.
+	r, err := Header("x-TENANT-id")
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	req.Header.Set("X-Tenant-ID", "acme")
+	assertResolves(t, r, req, found, "acme")
+}
+
+func TestHeaderAllocations(t *testing.T) {
+	r, err := Header("X-Tenant-ID")
+	require.NoError(t, err)
+	for _, values := range [][]string{{"acme"}, nil, {"ACME"}, {"a", "b"}} {
+		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		if values != nil {
+			req.Header["X-Tenant-Id"] = values
+		}
+		allocs := testing.AllocsPerRun(100, func() { _, _ = r.Resolve(req) })
+		assert.Zero(t, allocs, "values %q", values)
+	}
+}
+
+func BenchmarkHeader(b *testing.B) {
+	r, err := Header("X-Tenant-ID")
+	require.NoError(b, err)
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	req.Header.Set("X-Tenant-ID", "acme-corp")
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = r.Resolve(req)
+	}
+}
+
+func FuzzHeader(f *testing.F) {
+	f.Add("acme", "", false)
+	f.Add("ACME", "", false)
+	f.Add(" acme", "", false)
+	f.Add("acme", "acme", true)
+	f.Add("", "", false)
+	f.Add("admin", "", false)
+	r, err := Header("X-Tenant-ID")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v1, v2 string, twice bool) {
+		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		req.Header.Add("X-Tenant-ID", v1)
+		if twice {
+			req.Header.Add("X-Tenant-ID", v2)
+		}
+		id, err := r.Resolve(req)
+		switch classify(t, id, err) {
+		case failed:
+			t.Fatalf("unexpected error class: %v", err)
+		case found:
+			if twice || id != v1 {
+				t.Fatalf("resolved %q from %q, %q (twice: %v)", id, v1, v2, twice)
+			}
+		}
+	})
+}
