@@ -1,0 +1,302 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// DefaultPatterns are the SCAN patterns of the keys a single-tenant Seed
+// deployment writes.
+var DefaultPatterns = []string{"client:*", "session:*", "rate-limit:*"}
+
+// Batch size bounds. A batch is one SCAN page and the pipelines that move
+// it; the upper bound keeps any single pipeline short enough that other
+// clients of the server (a PING, a live request) are not held up.
+const (
+	DefaultBatchSize = 500
+	MaxBatchSize     = 10000
+)
+
+// maxConflictKeys bounds [Result.ConflictKeys], so that a deployment with
+// millions of conflicts does not hold them all in memory.
+const maxConflictKeys = 100
+
+// ErrOptions is wrapped by the error [Run] returns for invalid options.
+var ErrOptions = errors.New("migrate: invalid options")
+
+// Options configure [Run]. The zero value migrates the default patterns into
+// tenant "default".
+type Options struct {
+	// Patterns are the SCAN MATCH patterns of the legacy keys. Keys whose
+	// name starts with "tenant:" are never moved, whatever the pattern.
+	// default: DefaultPatterns
+	Patterns []string
+	// TenantID is the tenant the keys move to.
+	// default: tenant.DefaultID ("default")
+	TenantID string
+	// BatchSize is the SCAN COUNT hint and the most keys moved by one
+	// pipeline, at most MaxBatchSize.
+	// default: DefaultBatchSize (500)
+	BatchSize int
+	// DryRun only counts: nothing is written. The counts say what a real
+	// run would do now (Moved is "would move").
+	DryRun bool
+	// Progress, when set, is called after every batch with the running
+	// totals. Calls never overlap, even on a cluster where the masters are
+	// scanned concurrently.
+	Progress func(Result)
+	// Now is the clock that turns a TTL into the expiry score of the index
+	// sets. default: time.Now
+	Now func() time.Time
+
+	// crossSlot forces the DUMP/RESTORE strategy on a single node, so
+	// that tests exercise the cluster code path without a cluster.
+	crossSlot bool
+	// afterRestore, when set, runs between the RESTORE and the UNLINK of
+	// every cross-slot batch; an error stops the run there. Tests use it
+	// to interrupt a run in its most delicate window.
+	afterRestore func() error
+}
+
+// Result counts what a run did. A key is counted once in exactly one of
+// Moved, Skipped and Conflicts; Scanned is their sum.
+type Result struct {
+	// DryRun reports whether this was a dry run.
+	DryRun bool
+	// Scanned is the number of legacy keys found.
+	Scanned int64
+	// Moved is the number of keys moved (in a dry run: that would move).
+	Moved int64
+	// Skipped counts keys that needed no move: their target already held
+	// the same content (an earlier run was interrupted after copying
+	// them; the leftover legacy key is removed), or they expired or were
+	// deleted between the SCAN and the move.
+	Skipped int64
+	// Conflicts counts legacy keys whose target exists with different
+	// content. Both keys are left in place; an operator must decide.
+	Conflicts int64
+	// ConflictKeys lists the legacy names of the first 100 conflicts.
+	ConflictKeys []string
+}
+
+// String summarises the result in one line, saying plainly when there was
+// nothing to do.
+func (r Result) String() string {
+	conflicts := ""
+	switch r.Conflicts {
+	case 0:
+	case 1:
+		conflicts = ", 1 conflict left in place"
+	default:
+		conflicts = fmt.Sprintf(", %d conflicts left in place", r.Conflicts)
+	}
+	switch {
+	case r.Scanned == 0 && r.DryRun:
+		return "dry run: no legacy keys found, nothing to migrate"
+	case r.Scanned == 0:
+		return "no legacy keys found: nothing to migrate, moved 0"
+	case r.DryRun:
+		return fmt.Sprintf("dry run: %d legacy keys found; would move %d, %d already migrated%s",
+			r.Scanned, r.Moved, r.Skipped, conflicts)
+	}
+	return fmt.Sprintf("%d legacy keys found: moved %d, skipped %d (already migrated or gone)%s",
+		r.Scanned, r.Moved, r.Skipped, conflicts)
+}
+
+// outcome is what happened to one key.
+type outcome int
+
+const (
+	moved outcome = iota
+	skipped
+	conflict
+)
+
+// run holds the state shared by the batches of one [Run].
+type run struct {
+	opts   Options
+	tenant string
+
+	mu  sync.Mutex // guards res and serialises Progress
+	res Result
+}
+
+// Run moves the legacy keys on rdb. On a *redis.ClusterClient it scans every
+// master and moves each key with DUMP, RESTORE (never REPLACE) and UNLINK,
+// because the legacy and the new name hash to different slots; on any other
+// client one atomic script per key renames it. Either way a target that
+// exists is never overwritten.
+//
+// Run returns the totals so far with an error when ctx is done or Redis
+// fails; running it again finishes the job.
+func Run(ctx context.Context, rdb redis.UniversalClient, opts Options) (Result, error) {
+	if err := normalize(&opts); err != nil {
+		return Result{DryRun: opts.DryRun}, err
+	}
+	r := &run{opts: opts, tenant: opts.TenantID}
+	r.res.DryRun = opts.DryRun
+
+	var err error
+	if !opts.DryRun {
+		if err := loadScripts(ctx, rdb); err != nil {
+			return r.res, fmt.Errorf("migrate: load scripts: %w", err)
+		}
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, master *redis.Client) error {
+			return r.scan(ctx, master, cc, true)
+		})
+	} else {
+		err = r.scan(ctx, rdb, rdb, opts.crossSlot)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		return r.res, fmt.Errorf("migrate: %w", err)
+	}
+	return r.res, nil
+}
+
+func normalize(o *Options) error {
+	if o.TenantID == "" {
+		o.TenantID = tenant.DefaultID
+	}
+	if err := tenant.ValidateID(o.TenantID); err != nil {
+		return fmt.Errorf("%w: tenant %w", ErrOptions, err)
+	}
+	if len(o.Patterns) == 0 {
+		o.Patterns = DefaultPatterns
+	}
+	o.Patterns = slices.Compact(slices.Sorted(slices.Values(o.Patterns)))
+	for _, p := range o.Patterns {
+		if strings.TrimSpace(p) == "" {
+			return fmt.Errorf("%w: empty pattern", ErrOptions)
+		}
+	}
+	switch {
+	case o.BatchSize == 0:
+		o.BatchSize = DefaultBatchSize
+	case o.BatchSize < 0 || o.BatchSize > MaxBatchSize:
+		return fmt.Errorf("%w: batch size %d is not within 1..%d", ErrOptions, o.BatchSize, MaxBatchSize)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// scan walks one node's keyspace (scanner) for every pattern and moves what
+// it finds through mover, which routes each command to the right node.
+func (r *run) scan(ctx context.Context, scanner redis.Cmdable, mover redis.UniversalClient, crossSlot bool) error {
+	for _, pattern := range r.opts.Patterns {
+		var cursor uint64
+		for {
+			page, next, err := scanner.Scan(ctx, cursor, pattern, int64(r.opts.BatchSize)).Result()
+			if err != nil {
+				return err
+			}
+			page = slices.DeleteFunc(page, func(k string) bool {
+				// Migrated keys (and every other key of a tenant)
+				// must never be moved again, even by a "*" pattern.
+				return strings.HasPrefix(k, "tenant:")
+			})
+			for len(page) > 0 {
+				n := min(len(page), r.opts.BatchSize)
+				if err := r.batch(ctx, mover, page[:n], crossSlot); err != nil {
+					return err
+				}
+				page = page[n:]
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, legacy []string, crossSlot bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var (
+		out []outcome
+		err error
+	)
+	switch {
+	case r.opts.DryRun:
+		out, err = r.classify(ctx, rdb, legacy)
+	case crossSlot:
+		out, err = r.moveCrossSlot(ctx, rdb, legacy)
+	default:
+		out, err = r.moveScript(ctx, rdb, legacy)
+	}
+	r.record(legacy, out)
+	return err
+}
+
+// record adds the outcomes of a batch (possibly partial, when it failed
+// half-way) to the totals and reports progress.
+func (r *run) record(legacy []string, out []outcome) {
+	if len(out) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, o := range out {
+		r.res.Scanned++
+		switch o {
+		case moved:
+			r.res.Moved++
+		case skipped:
+			r.res.Skipped++
+		case conflict:
+			r.res.Conflicts++
+			if len(r.res.ConflictKeys) < maxConflictKeys {
+				r.res.ConflictKeys = append(r.res.ConflictKeys, legacy[i])
+			}
+		}
+	}
+	if r.opts.Progress != nil {
+		snapshot := r.res
+		snapshot.ConflictKeys = slices.Clone(r.res.ConflictKeys)
+		r.opts.Progress(snapshot)
+	}
+}
+
+// target is where a legacy key goes.
+func (r *run) target(legacy string) string { return keys.Tenant(r.tenant, legacy) }
+
+// index returns the sorted set a moved key joins and its member there, or
+// "" for keys that have no index (rate-limit state). The store counts live
+// clients and sessions with these sets, so a moved key that is missing from
+// its set would not count against maxClients or maxSessions.
+func (r *run) index(legacy string) (set, member string) {
+	switch {
+	case strings.HasPrefix(legacy, "client:") && len(legacy) > len("client:"):
+		return keys.Clients(r.tenant), legacy[len("client:"):]
+	case strings.HasPrefix(legacy, "session:") && len(legacy) > len("session:"):
+		return keys.Sessions(r.tenant), legacy[len("session:"):]
+	}
+	return "", ""
+}
+
+// score is the index score of a key with the given PTTL: its expiry in unix
+// milliseconds, the unit the store uses. A key without a TTL never expires,
+// so its score is +inf: it stays counted until it is deleted.
+func (r *run) score(pttl time.Duration) float64 {
+	if pttl < 0 {
+		return inf
+	}
+	return float64(r.opts.Now().Add(pttl).UnixMilli())
+}
