@@ -1,0 +1,53 @@
+// Package oidcx verifies bearer tokens against each tenant's own OpenID
+// Connect provider, and serves each tenant's OAuth 2.0 protected-resource
+// metadata (RFC 9728), as the MCP authorization specification asks of a
+// server.
+//
+// A [Verifier] keeps one go-oidc verifier per tenant, built from the
+// tenant's [tenant.OIDC] settings on first use: from the JWKS URI when one
+// is set, otherwise by discovery from the issuer. Concurrent first uses
+// share one build, which runs on its own deadline so that no client's
+// hang-up fails the others; a provider that fails is not asked again
+// before a back-off has passed. Cached verifiers are looked up by tenant
+// ID and compared with the tenant's current settings, so a changed issuer
+// takes effect on the next request. A token naming a key ID the tenant
+// does not publish triggers at most one JWKS fetch per refresh interval.
+// No lock is held across a network call: one tenant's slow provider never
+// delays another tenant.
+//
+// A token is accepted when its signature verifies with one of the tenant's
+// keys under an asymmetric algorithm (never "none", never HMAC), its iss is
+// the tenant's issuer, its aud contains the tenant's audience, and it is
+// within its lifetime give or take [Config.Skew].
+//
+// A host wires it behind the tenant middleware, which puts the tenant in
+// the request context:
+//
+//	v, err := oidcx.New(oidcx.Config{})
+//	urls, err := oidcx.SubdomainURLs("https://seed.example.com", "seed.example.com")
+//	auth, err := oidcx.Bearer(oidcx.BearerConfig{Verifier: v, URLs: urls})
+//	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls})
+//	mux.Handle("/mcp", tenantMiddleware(auth(mcpHandler)))
+//	mux.Handle(oidcx.WellKnownPath, tenantMiddleware(meta))
+//	// when a tenant is updated or deleted:
+//	v.Evict(id)
+//
+// The handler then finds the token's claims with [ClaimsFromContext].
+//
+// The bearer middleware answers:
+//
+//	no tenant in the context          500 {"error":"server_error"} (a wiring mistake, logged)
+//	no token, or another scheme       401 {"error":"unauthorized"}
+//	malformed header, two headers     400 {"error":"invalid_request"}
+//	token refused, or tenant without  401 {"error":"invalid_token"}
+//	  OIDC settings
+//	tenant's provider unreachable     503 {"error":"temporarily_unavailable"}, Retry-After
+//
+// Every 400 and 401 carries a challenge naming the tenant's metadata
+// document (see [Challenge]):
+//
+//	WWW-Authenticate: Bearer resource_metadata="https://acme.example.com/.well-known/oauth-protected-resource", error="invalid_token"
+//
+// The package [github.com/seedmcp/tenancy/oidcx/oidctest] runs an identity
+// provider for tests.
+package oidcx

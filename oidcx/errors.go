@@ -1,0 +1,56 @@
+package oidcx
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors. [Verifier.Verify] wraps them with %w; match them with
+// [errors.Is].
+var (
+	// ErrInvalidToken means the token was refused: malformed, badly signed,
+	// issued by another provider or for another audience, or outside its
+	// lifetime. Every more specific token error below wraps it.
+	ErrInvalidToken = errors.New("oidcx: invalid token")
+	// ErrTokenTooLarge means the token is longer than Config.MaxTokenSize;
+	// it was refused before any parsing.
+	ErrTokenTooLarge = fmt.Errorf("%w: too large", ErrInvalidToken)
+	// ErrTokenExpired means the token's exp lies in the past by more than
+	// the allowed clock skew, or the token has no exp at all.
+	ErrTokenExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	// ErrTokenNotYetValid means the token's nbf or iat lies in the future
+	// by more than the allowed clock skew.
+	ErrTokenNotYetValid = fmt.Errorf("%w: not yet valid", ErrInvalidToken)
+	// ErrNotConfigured means the tenant has no OIDC issuer or audience, so
+	// no token can be verified for it.
+	ErrNotConfigured = errors.New("oidcx: tenant has no OIDC provider")
+	// ErrProviderUnavailable means the tenant's provider could not be
+	// reached to build its verifier (discovery or first JWKS fetch). The
+	// error is an [*UnavailableError], which says when the next attempt
+	// will be made.
+	ErrProviderUnavailable = errors.New("oidcx: identity provider unavailable")
+)
+
+// UnavailableError reports that a tenant's verifier could not be built.
+// Until RetryAt, requests of the tenant are refused at once with the same
+// error rather than sent to the provider again.
+type UnavailableError struct {
+	// TenantID names the tenant whose provider failed.
+	TenantID string
+	// RetryAt is when the next attempt to build the verifier will be made.
+	RetryAt time.Time
+	// Err is the cause: a discovery or JWKS failure, or a timeout.
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("oidcx: identity provider of tenant %q unavailable until %s: %v",
+		e.TenantID, e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrProviderUnavailable].
+func (e *UnavailableError) Is(target error) bool { return target == ErrProviderUnavailable }

@@ -1,0 +1,252 @@
+package oidcx
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// keySet is one tenant's JSON Web Key Set. It replaces go-oidc's
+// RemoteKeySet, which fetches the set again for every token whose key ID it
+// does not know: a stream of forged tokens with random key IDs would become
+// a stream of requests to the tenant's provider. Here a fetch happens at
+// most once per refresh interval, however many tokens ask for one; tokens
+// that arrive while a fetch is in flight wait for it rather than start
+// another.
+type keySet struct {
+	url      string
+	client   *http.Client
+	algs     []jose.SignatureAlgorithm
+	timeout  time.Duration // bounds each fetch
+	interval time.Duration // minimum time between two fetches
+	maxAge   time.Duration // keys older than this are refreshed in the background
+	now      func() time.Time
+
+	keys atomic.Pointer[keyList] // read without a lock on every token
+
+	mu          sync.Mutex
+	lastAttempt time.Time // start of the last fetch, successful or not
+	inflight    *fetchCall
+}
+
+var _ oidc.KeySet = (*keySet)(nil)
+
+// keyList is an immutable snapshot of the keys and when they were fetched.
+type keyList struct {
+	keys    []jose.JSONWebKey
+	fetched time.Time
+}
+
+// fetchCall is a fetch in flight; done is closed when err is set.
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// errRefreshLimited is returned when a token names an unknown key but the
+// key set was fetched too recently to be fetched again.
+var errRefreshLimited = errors.New("unknown key ID and key set refreshed recently")
+
+// maxJWKSSize bounds a JWKS (and discovery) answer; real ones are a few KiB.
+const maxJWKSSize = 1 << 20
+
+// VerifySignature verifies the token's signature with the tenant's keys and
+// returns its payload. The algorithm has already been checked by go-oidc's
+// verifier, which parsed the token with the allowed algorithms only; the
+// token is parsed again here with the same list, because go-oidc keeps its
+// parsed form to itself.
+func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	jws, err := jose.ParseSigned(jwt, k.algs)
+	if err != nil {
+		return nil, fmt.Errorf("malformed token: %w", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("token must have exactly one signature")
+	}
+	hdr := jws.Signatures[0].Header
+
+	list := k.keys.Load()
+	payload, known := verifyWith(jws, hdr, list.keys)
+	if payload != nil {
+		k.maybeRefreshInBackground(ctx, list)
+		return payload, nil
+	}
+	if known {
+		// The key ID is one we hold, and its key refused the signature: a
+		// fresh copy of the set would say the same, so do not ask for it.
+		return nil, errors.New("signature does not verify")
+	}
+	// An unknown key ID: the provider may have rotated its keys (OpenID
+	// Connect Core section 10.1.1), so fetch the set again, within the limit.
+	if err := k.refresh(ctx); err != nil {
+		return nil, err
+	}
+	if payload, _ := verifyWith(jws, hdr, k.keys.Load().keys); payload != nil {
+		return payload, nil
+	}
+	return nil, errors.New("no key verifies the signature")
+}
+
+// verifyWith tries the keys named by the header's key ID (every key when it
+// names none). known reports whether some key had that ID. A key that
+// declares its algorithm is used with that algorithm only (RFC 7517 section
+// 4.4), so a key published for RS256 never verifies a PS256 signature.
+func verifyWith(jws *jose.JSONWebSignature, hdr jose.Header, keys []jose.JSONWebKey) (payload []byte, known bool) {
+	kid := hdr.KeyID
+	for i := range keys {
+		if kid != "" && keys[i].KeyID != kid {
+			continue
+		}
+		known = kid != ""
+		if keys[i].Algorithm != "" && keys[i].Algorithm != hdr.Algorithm {
+			continue
+		}
+		if p, err := jws.Verify(&keys[i]); err == nil {
+			return p, known
+		}
+	}
+	return nil, known
+}
+
+// refresh fetches the key set again, unless it was fetched less than the
+// refresh interval ago. Concurrent callers share one fetch. The fetch runs on
+// a context detached from ctx, so a caller that gives up does not fail the
+// others; ctx only bounds how long this caller waits.
+func (k *keySet) refresh(ctx context.Context) error {
+	k.mu.Lock()
+	c := k.inflight
+	if c == nil {
+		if k.now().Sub(k.lastAttempt) < k.interval {
+			k.mu.Unlock()
+			return errRefreshLimited
+		}
+		c = k.start(ctx)
+	}
+	k.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maybeRefreshInBackground starts a fetch when the keys are older than the
+// maximum age, so that a key the provider has withdrawn stops verifying
+// tokens even if no token ever names an unknown key. The caller does not
+// wait for it.
+func (k *keySet) maybeRefreshInBackground(ctx context.Context, list *keyList) {
+	if k.maxAge <= 0 || k.now().Sub(list.fetched) < k.maxAge {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.inflight == nil && k.now().Sub(k.lastAttempt) >= k.interval {
+		k.start(ctx)
+	}
+}
+
+// start launches a fetch; k.mu must be held.
+func (k *keySet) start(ctx context.Context) *fetchCall {
+	c := &fetchCall{done: make(chan struct{})}
+	k.inflight = c
+	k.lastAttempt = k.now()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
+	go func() {
+		defer cancel()
+		err := k.fetch(fctx)
+		k.mu.Lock()
+		k.inflight = nil
+		k.mu.Unlock()
+		c.err = err
+		close(c.done)
+	}()
+	return c
+}
+
+// fetch downloads the key set and, when it holds at least one usable key,
+// replaces the cached keys. On failure the previous keys stay in use.
+func (k *keySet) fetch(ctx context.Context) error {
+	keys, err := fetchKeys(ctx, k.client, k.url)
+	if err != nil {
+		return err
+	}
+	k.keys.Store(&keyList{keys: keys, fetched: k.now()})
+	return nil
+}
+
+// fetchKeys downloads and decodes the key set at url.
+func fetchKeys(ctx context.Context, client *http.Client, url string) ([]jose.JSONWebKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jwks request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("jwks fetch: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("jwks read: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("jwks fetch: %s", resp.Status)
+	}
+	if len(body) > maxJWKSSize {
+		return nil, fmt.Errorf("jwks larger than %d bytes", maxJWKSSize)
+	}
+	keys, err := decodeKeys(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("jwks holds no usable signing key")
+	}
+	return keys, nil
+}
+
+// decodeKeys returns the public signing keys of a JWKS. Keys of a type or
+// algorithm this package does not verify with are skipped rather than
+// failing the whole set (RFC 7517 section 5); so are keys for encryption,
+// and symmetric keys, which must never verify a token.
+func decodeKeys(body []byte) ([]jose.JSONWebKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("jwks decode: %w", err)
+	}
+	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if err := key.UnmarshalJSON(raw); err != nil {
+			continue
+		}
+		if key.Use != "" && key.Use != "sig" {
+			continue
+		}
+		if key.Algorithm != "" && !supportedAlg(key.Algorithm) {
+			continue
+		}
+		pub := key.Public() // drops private parts a careless provider published
+		switch pub.Key.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+			keys = append(keys, pub)
+		}
+	}
+	return keys, nil
+}

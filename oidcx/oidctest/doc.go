@@ -1,0 +1,25 @@
+// Package oidctest runs a test OpenID Connect identity provider, for the
+// tests of code that verifies tokens with [github.com/seedmcp/tenancy/oidcx].
+//
+// [New] starts an httptest server that serves OIDC discovery and a JSON Web
+// Key Set, and closes it when the test ends. The server signs tokens with
+// the claims a test chooses, rotates its keys, can be made slow or
+// unavailable, and counts the requests it served, so that a test can assert
+// how often a verifier went to the network:
+//
+//	idp := oidctest.New(t)
+//	claims := idp.Claims("my-audience", "alice") // iss, aud, sub, iat, exp
+//	claims["scope"] = "tools:read"
+//	token := idp.Token(claims)                   // RS256, current key
+//	...
+//	idp.Rotate()                                 // new keys, old ones still published
+//	idp.SetDown(true)                            // every endpoint answers 503
+//	n := idp.JWKSRequests()
+//
+// It also forges the tokens a verifier must refuse: [Server.NoneToken],
+// [Server.HS256Token] (signed with the public key as an HMAC secret) and
+// [Server.TokenWithKeyID] (an unknown key ID).
+//
+// Methods that sign panic on failure rather than returning errors, so they
+// can be called from any goroutine. This package is for tests only.
+package oidctest

@@ -1,0 +1,51 @@
+package oidcx
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// limitBody caps every response body read through it at maxJWKSSize bytes.
+// go-oidc reads discovery documents with io.ReadAll; a provider, or
+// something impersonating one, must not be able to make this process
+// buffer an unbounded answer.
+type limitBody struct{ base http.RoundTripper }
+
+var _ http.RoundTripper = limitBody{}
+
+func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxJWKSSize}
+	return resp, nil
+}
+
+var errBodyTooLarge = errors.New("oidcx: provider response too large")
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Tell a too-large body apart from one that ends exactly at the
+		// limit: read one more byte.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,361 @@
+package oidcx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMaxEntries         = 1000
+	DefaultMaxTokenSize       = 16 << 10
+	DefaultSkew               = 30 * time.Second
+	DefaultFetchTimeout       = 5 * time.Second
+	DefaultKeyRefreshInterval = 30 * time.Second
+	DefaultKeyMaxAge          = time.Hour
+	DefaultBackoffMin         = time.Second
+	DefaultBackoffMax         = 5 * time.Minute
+)
+
+// defaultAlgorithms are the asymmetric algorithms go-oidc verifies. "none"
+// and the HMAC algorithms are absent on purpose: a tenant's public keys are
+// public, so an HMAC "signed" with one proves nothing.
+var defaultAlgorithms = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512,
+	oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512,
+	oidc.EdDSA,
+}
+
+func supportedAlg(alg string) bool { return slices.Contains(defaultAlgorithms, alg) }
+
+// Config configures a [Verifier]. The zero value is ready to use.
+type Config struct {
+	// Transport carries discovery and JWKS requests.
+	// default: http.DefaultTransport
+	Transport http.RoundTripper
+	// FetchTimeout bounds the building of a tenant's verifier (discovery
+	// and the first JWKS fetch together) and each later JWKS fetch.
+	// default: 5 seconds
+	FetchTimeout time.Duration
+	// MaxEntries bounds the number of tenants whose verifier is cached; the
+	// least recently used is dropped first. default: 1000
+	MaxEntries int
+	// MaxTokenSize is the longest token, in bytes, that is parsed at all.
+	// default: 16 KiB
+	MaxTokenSize int
+	// Skew is the clock difference tolerated when checking exp, nbf and
+	// iat. default: 30 seconds
+	Skew time.Duration
+	// KeyRefreshInterval is the shortest time between two fetches of one
+	// tenant's JWKS. A token signed with a key the provider published
+	// after the last fetch is refused until the interval has passed.
+	// default: 30 seconds
+	KeyRefreshInterval time.Duration
+	// KeyMaxAge is the age after which a tenant's keys are fetched again in
+	// the background, so that keys the provider withdrew stop being
+	// trusted. default: 1 hour
+	KeyMaxAge time.Duration
+	// BackoffMin and BackoffMax bound the wait after a failed build of a
+	// tenant's verifier: it doubles with every consecutive failure.
+	// default: 1 second and 5 minutes
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// Algorithms lists the signature algorithms accepted. Only asymmetric
+	// algorithms are allowed. default: RS256, RS384, RS512, ES256, ES384,
+	// ES512, PS256, PS384, PS512 and EdDSA
+	Algorithms []string
+	// Now returns the current time. default: time.Now
+	Now func() time.Time
+}
+
+// Verifier verifies access tokens against the identity provider of the
+// tenant they are presented to. It keeps one go-oidc verifier per tenant,
+// built on first use and cached; see the package documentation. It is safe
+// for concurrent use.
+type Verifier struct {
+	client       *http.Client
+	fetchTimeout time.Duration
+	maxTokenSize int
+	skew         time.Duration
+	keyInterval  time.Duration
+	keyMaxAge    time.Duration
+	backoffMin   time.Duration
+	backoffMax   time.Duration
+	algs         []string
+	joseAlgs     []jose.SignatureAlgorithm
+	now          func() time.Time
+
+	cache  *cache
+	builds singleflight.Group
+}
+
+// New returns a Verifier configured by cfg, or an error naming the first
+// invalid field.
+func New(cfg Config) (*Verifier, error) {
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"FetchTimeout", &cfg.FetchTimeout, DefaultFetchTimeout},
+		{"Skew", &cfg.Skew, DefaultSkew},
+		{"KeyRefreshInterval", &cfg.KeyRefreshInterval, DefaultKeyRefreshInterval},
+		{"KeyMaxAge", &cfg.KeyMaxAge, DefaultKeyMaxAge},
+		{"BackoffMin", &cfg.BackoffMin, DefaultBackoffMin},
+		{"BackoffMax", &cfg.BackoffMax, DefaultBackoffMax},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("oidcx: Config.%s must not be negative", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		return nil, errors.New("oidcx: Config.BackoffMax must not be less than BackoffMin")
+	}
+	if cfg.MaxEntries < 0 || cfg.MaxTokenSize < 0 {
+		return nil, errors.New("oidcx: Config.MaxEntries and MaxTokenSize must not be negative")
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxTokenSize == 0 {
+		cfg.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = defaultAlgorithms
+	}
+	joseAlgs := make([]jose.SignatureAlgorithm, len(cfg.Algorithms))
+	for i, a := range cfg.Algorithms {
+		if !supportedAlg(a) {
+			return nil, fmt.Errorf("oidcx: Config.Algorithms: %q is not an asymmetric algorithm go-oidc verifies", a)
+		}
+		joseAlgs[i] = jose.SignatureAlgorithm(a)
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{
+		// The client's own timeout backs up the contexts' deadlines, and
+		// its transport bounds the size of what a provider sends back.
+		client: &http.Client{
+			Transport: limitBody{cfg.Transport},
+			Timeout:   cfg.FetchTimeout,
+		},
+		fetchTimeout: cfg.FetchTimeout,
+		maxTokenSize: cfg.MaxTokenSize,
+		skew:         cfg.Skew,
+		keyInterval:  cfg.KeyRefreshInterval,
+		keyMaxAge:    cfg.KeyMaxAge,
+		backoffMin:   cfg.BackoffMin,
+		backoffMax:   cfg.BackoffMax,
+		algs:         slices.Clone(cfg.Algorithms),
+		joseAlgs:     joseAlgs,
+		now:          cfg.Now,
+		cache:        newCache(cfg.MaxEntries),
+	}, nil
+}
+
+// Verify checks rawToken for tenant t and returns its claims. It returns an
+// error wrapping [ErrInvalidToken] when the token is refused,
+// [ErrNotConfigured] when t has no OIDC settings, and an
+// [*UnavailableError] when t's provider cannot be reached. ctx bounds only
+// how long this call waits; the network calls it may start run on their own
+// deadline and serve every concurrent caller.
+func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string) (*Claims, error) {
+	if len(rawToken) > v.maxTokenSize {
+		return nil, ErrTokenTooLarge
+	}
+	s := settingsOf(t)
+	if s.issuer == "" || s.audience == "" {
+		return nil, ErrNotConfigured
+	}
+	idv, err := v.verifier(ctx, t.ID, s)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := idv.Verify(ctx, rawToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	// go-oidc tolerates "accounts.google.com" for Google's issuer; the
+	// contract here is an exact match.
+	if tok.Issuer != s.issuer {
+		return nil, fmt.Errorf("%w: issuer %q", ErrInvalidToken, tok.Issuer)
+	}
+	var p payload
+	if err := tok.Claims(&p); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	c := &Claims{
+		TenantID: t.ID,
+		Issuer:   tok.Issuer,
+		Subject:  tok.Subject,
+		Audience: tok.Audience,
+		Scopes:   p.scopes(),
+		Expiry:   tok.Expiry,
+		IssuedAt: tok.IssuedAt,
+	}
+	if p.NotBefore != nil {
+		c.NotBefore = p.NotBefore.time()
+	}
+	if err := v.checkLifetime(c); err != nil {
+		return nil, err
+	}
+	_ = tok.Claims(&c.raw)
+	return c, nil
+}
+
+// checkLifetime applies RFC 7519 sections 4.1.4 to 4.1.6 with the
+// configured skew. go-oidc's own check is switched off: it has no skew for
+// exp and a fixed five minutes for nbf.
+func (v *Verifier) checkLifetime(c *Claims) error {
+	now := v.now()
+	switch {
+	case c.Expiry.IsZero():
+		// An access token without exp would be valid forever.
+		return fmt.Errorf("%w: no exp claim", ErrTokenExpired)
+	case !now.Before(c.Expiry.Add(v.skew)):
+		return fmt.Errorf("%w at %s", ErrTokenExpired, c.Expiry.UTC().Format(time.RFC3339))
+	case !c.NotBefore.IsZero() && now.Add(v.skew).Before(c.NotBefore):
+		return fmt.Errorf("%w before %s", ErrTokenNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
+	case !c.IssuedAt.IsZero() && now.Add(v.skew).Before(c.IssuedAt):
+		return fmt.Errorf("%w: issued in the future", ErrTokenNotYetValid)
+	}
+	return nil
+}
+
+// Evict drops the cached verifier of a tenant, so that its next request
+// builds a new one (discovery and JWKS fetched again). Call it when a
+// tenant is updated or deleted. A changed issuer, audience or JWKS URI takes
+// effect without it, because the cache compares them on every lookup; Evict
+// frees the memory of a deleted tenant at once and forgets a back-off.
+func (v *Verifier) Evict(tenantID string) {
+	v.cache.remove(tenantID)
+}
+
+// verifier returns the cached go-oidc verifier of the tenant, building it
+// on a miss.
+func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*oidc.IDTokenVerifier, error) {
+	now := v.now()
+	if e, ok := v.cache.get(id, s); ok {
+		if e.verifier != nil {
+			return e.verifier, nil
+		}
+		if now.Before(e.retryAt) {
+			return nil, &UnavailableError{TenantID: id, RetryAt: e.retryAt, Err: e.err}
+		}
+	}
+	// Concurrent misses of one tenant share one build, keyed by the
+	// settings too so that a build for old settings is never handed to a
+	// request made with new ones.
+	key := id + "\x00" + s.issuer + "\x00" + s.audience + "\x00" + s.jwksURI
+	epoch := v.cache.epochNow()
+	ch := v.builds.DoChan(key, func() (any, error) {
+		return v.build(ctx, id, s, epoch), nil
+	})
+	select {
+	case r := <-ch:
+		e := r.Val.(*entry)
+		if e.verifier == nil {
+			return nil, &UnavailableError{TenantID: id, RetryAt: e.retryAt, Err: e.err}
+		}
+		return e.verifier, nil
+	case <-ctx.Done():
+		return nil, &UnavailableError{TenantID: id, RetryAt: now, Err: ctx.Err()}
+	}
+}
+
+// build makes the tenant's verifier and caches the outcome. It runs on a
+// context detached from the request that started it, so a client that
+// hangs up does not fail the requests waiting on the same build.
+func (v *Verifier) build(reqCtx context.Context, id string, s settings, epoch uint64) *entry {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), v.fetchTimeout)
+	defer cancel()
+	e := &entry{id: id, settings: s}
+	idv, err := v.newVerifier(ctx, s)
+	if err != nil {
+		failures := v.cache.failures(id, s) + 1
+		e.err, e.failures = err, failures
+		e.retryAt = v.now().Add(v.backoff(failures))
+	} else {
+		e.verifier = idv
+	}
+	v.cache.put(e, epoch)
+	return e
+}
+
+// backoff returns the wait after the given number of consecutive failures.
+func (v *Verifier) backoff(failures int) time.Duration {
+	d := v.backoffMin
+	for i := 1; i < failures && d < v.backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, v.backoffMax)
+}
+
+// newVerifier discovers the provider when no JWKS URI is configured, fetches
+// its keys once, and wraps them in a go-oidc verifier.
+func (v *Verifier) newVerifier(ctx context.Context, s settings) (*oidc.IDTokenVerifier, error) {
+	jwksURI := s.jwksURI
+	if jwksURI == "" {
+		p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), s.issuer)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		var meta struct {
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := p.Claims(&meta); err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		if !tenant.ValidProviderURL(meta.JWKSURI) {
+			return nil, fmt.Errorf("discovery: invalid jwks_uri %q", meta.JWKSURI)
+		}
+		jwksURI = meta.JWKSURI
+	}
+	ks := &keySet{
+		url:      jwksURI,
+		client:   v.client,
+		algs:     v.joseAlgs,
+		timeout:  v.fetchTimeout,
+		interval: v.keyInterval,
+		maxAge:   v.keyMaxAge,
+		now:      v.now,
+	}
+	ks.lastAttempt = v.now()
+	if err := ks.fetch(ctx); err != nil {
+		return nil, err
+	}
+	return oidc.NewVerifier(s.issuer, ks, &oidc.Config{
+		ClientID:             s.audience,
+		SupportedSigningAlgs: v.algs,
+		SkipExpiryCheck:      true, // checked with the configured skew instead
+	}), nil
+}
+
+// settings are the OIDC settings that shape a verifier: the fingerprint a
+// cached entry is compared with. Comparing the fields themselves costs no
+// allocation and cannot collide.
+type settings struct {
+	issuer, audience, jwksURI string
+}
+
+func settingsOf(t *tenant.Tenant) settings {
+	return settings{issuer: t.OIDC.Issuer, audience: t.OIDC.Audience, jwksURI: t.OIDC.JWKSURI}
+}
