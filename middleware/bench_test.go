@@ -3,7 +3,9 @@ package middleware
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
+	"time"
 )
 
 // noop is the bare handler the middleware's cost is measured against.
@@ -73,5 +75,36 @@ func BenchmarkCacheGet(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = c.Get(req.Context(), "acme")
+	}
+}
+
+// BenchmarkUnknownVsSuspendedMedian interleaves requests for an unknown and
+// a suspended tenant and reports the median latency of each, so that a
+// difference between the two answers would show as two different p50s.
+func BenchmarkUnknownVsSuspendedMedian(b *testing.B) {
+	mw, err := Tenant(TenantConfig{Resolver: headerResolver(b), Tenants: newFakeTenants(suspendedTenant("frozen")),
+		OnRefused: func(*http.Request, Refusal) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := mw(noop)
+	reqs := [2]*http.Request{
+		httptest.NewRequest(http.MethodGet, "/mcp", nil),
+		httptest.NewRequest(http.MethodGet, "/mcp", nil),
+	}
+	reqs[0].Header.Set("X-Tenant-ID", "nobody")
+	reqs[1].Header.Set("X-Tenant-ID", "frozen")
+	var lat [2][]time.Duration
+	for b.Loop() {
+		for i, req := range reqs {
+			w := httptest.NewRecorder()
+			start := time.Now()
+			h.ServeHTTP(w, req)
+			lat[i] = append(lat[i], time.Since(start))
+		}
+	}
+	for i, name := range []string{"unknown-p50-ns", "suspended-p50-ns"} {
+		slices.Sort(lat[i])
+		b.ReportMetric(float64(lat[i][len(lat[i])/2].Nanoseconds()), name)
 	}
 }
