@@ -1,0 +1,205 @@
+package tenant
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// designExample is the tenant of DESIGN.md section 2, byte for byte.
+const designExample = `{
+  "id": "acme-corp",
+  "name": "ACME Corporation",
+  "domain": "acme.seed.example.com",
+  "oidc": {
+    "issuer": "https://auth.acme.com",
+    "audience": "seed-mcp-acme",
+    "jwksUri": "https://auth.acme.com/.well-known/jwks.json",
+    "tokenUrl": "https://auth.acme.com/oauth/token",
+    "authorizationUrl": "https://auth.acme.com/oauth/authorize"
+  },
+  "limits": { "maxClients": 100, "maxSessions": 1000, "rateLimit": 1000 },
+  "status": "active",
+  "createdAt": "2026-01-05T00:00:00Z",
+  "updatedAt": "2026-01-05T00:00:00Z"
+}`
+
+// validTenant returns the design example as a struct, a fresh copy each
+// time so that tests can change it.
+func validTenant() *Tenant {
+	at := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	return &Tenant{
+		ID:     "acme-corp",
+		Name:   "ACME Corporation",
+		Domain: "acme.seed.example.com",
+		OIDC: OIDC{
+			Issuer:           "https://auth.acme.com",
+			Audience:         "seed-mcp-acme",
+			JWKSURI:          "https://auth.acme.com/.well-known/jwks.json",
+			TokenURL:         "https://auth.acme.com/oauth/token",
+			AuthorizationURL: "https://auth.acme.com/oauth/authorize",
+		},
+		Limits:    Limits{MaxClients: 100, MaxSessions: 1000, RateLimit: 1000},
+		Status:    StatusActive,
+		CreatedAt: at,
+		UpdatedAt: at,
+	}
+}
+
+func TestTenantJSONDesignExample(t *testing.T) {
+	var got Tenant
+	require.NoError(t, json.Unmarshal([]byte(designExample), &got))
+	assert.Equal(t, *validTenant(), got)
+	require.NoError(t, got.Validate())
+
+	out, err := json.Marshal(&got)
+	require.NoError(t, err)
+	assert.JSONEq(t, designExample, string(out))
+}
+
+func TestTenantJSONRoundTrip(t *testing.T) {
+	minimal := &Tenant{ID: "beta", Name: "Beta", Status: StatusSuspended}
+	for _, want := range []*Tenant{validTenant(), minimal} {
+		data, err := json.Marshal(want)
+		require.NoError(t, err)
+		var got Tenant
+		require.NoError(t, json.Unmarshal(data, &got))
+		assert.Equal(t, *want, got)
+	}
+}
+
+func TestTenantJSONOmitsEmptyOptionalFields(t *testing.T) {
+	data, err := json.Marshal(&Tenant{ID: "beta", Name: "Beta", Status: StatusActive})
+	require.NoError(t, err)
+	// Limits are always present: 0 means unlimited, and saying so is
+	// clearer than leaving it out.
+	assert.JSONEq(t, `{"id":"beta","name":"Beta","limits":{"maxClients":0,"maxSessions":0,"rateLimit":0},"status":"active"}`, string(data))
+}
+
+func TestTenantValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Tenant)
+		wantErr string // "" for valid; otherwise the JSON field named
+	}{
+		{"design example", func(*Tenant) {}, ""},
+		{"no domain", func(t *Tenant) { t.Domain = "" }, ""},
+		{"no OIDC", func(t *Tenant) { t.OIDC = OIDC{} }, ""},
+		{"OIDC by discovery only", func(t *Tenant) { t.OIDC = OIDC{Issuer: "https://auth.acme.com", Audience: "a"} }, ""},
+		{"suspended", func(t *Tenant) { t.Status = StatusSuspended }, ""},
+		{"unlimited", func(t *Tenant) { t.Limits = Limits{} }, ""},
+		{"name of MaxNameLength bytes", func(t *Tenant) { t.Name = strings.Repeat("x", MaxNameLength) }, ""},
+		{"name with non-ASCII", func(t *Tenant) { t.Name = "Société Générale" }, ""},
+		{"http issuer on localhost", func(t *Tenant) { t.OIDC.Issuer = "http://localhost:9000" }, ""},
+		{"http issuer on 127.0.0.1", func(t *Tenant) { t.OIDC.Issuer = "http://127.0.0.1:9000/realms/x" }, ""},
+		{"http issuer on [::1]", func(t *Tenant) { t.OIDC.Issuer = "http://[::1]:9000" }, ""},
+		{"http JWKS on loopback", func(t *Tenant) { t.OIDC.JWKSURI = "http://127.0.0.2/jwks" }, ""},
+
+		{"bad ID", func(t *Tenant) { t.ID = "ACME" }, "id:"},
+		{"reserved ID", func(t *Tenant) { t.ID = ReservedID }, "id:"},
+		{"empty ID", func(t *Tenant) { t.ID = "" }, "id:"},
+		{"empty name", func(t *Tenant) { t.Name = "" }, "name"},
+		{"blank name", func(t *Tenant) { t.Name = " \t " }, "name"},
+		{"long name", func(t *Tenant) { t.Name = strings.Repeat("x", MaxNameLength+1) }, "name"},
+		{"name with control character", func(t *Tenant) { t.Name = "ACME\n" }, "name"},
+		{"name with invalid UTF-8", func(t *Tenant) { t.Name = "ACME\xff" }, "name"},
+		{"upper-case domain", func(t *Tenant) { t.Domain = "ACME.example.com" }, "domain"},
+		{"domain with port", func(t *Tenant) { t.Domain = "acme.example.com:443" }, "domain"},
+		{"domain with trailing dot", func(t *Tenant) { t.Domain = "acme.example.com." }, "domain"},
+		{"single-label domain", func(t *Tenant) { t.Domain = "localhost" }, "domain"},
+		{"domain with pattern bytes", func(t *Tenant) { t.Domain = "*.example.com" }, "domain"},
+		{"empty status", func(t *Tenant) { t.Status = "" }, "status"},
+		{"unknown status", func(t *Tenant) { t.Status = "deleted" }, "status"},
+		{"upper-case status", func(t *Tenant) { t.Status = "Active" }, "status"},
+		{"audience without issuer", func(t *Tenant) { t.OIDC.Issuer = "" }, "oidc.issuer"},
+		{"only a JWKS URI", func(t *Tenant) { t.OIDC = OIDC{JWKSURI: "https://auth.acme.com/jwks"} }, "oidc.issuer"},
+		{"issuer without audience", func(t *Tenant) { t.OIDC.Audience = "" }, "oidc.audience"},
+		{"audience with control character", func(t *Tenant) { t.OIDC.Audience = "a\x00" }, "oidc.audience"},
+		{"http issuer elsewhere", func(t *Tenant) { t.OIDC.Issuer = "http://auth.acme.com" }, "oidc.issuer"},
+		{"http issuer on a name that starts with localhost", func(t *Tenant) { t.OIDC.Issuer = "http://localhost.evil.com" }, "oidc.issuer"},
+		{"relative issuer", func(t *Tenant) { t.OIDC.Issuer = "/auth" }, "oidc.issuer"},
+		{"issuer without host", func(t *Tenant) { t.OIDC.Issuer = "https://" }, "oidc.issuer"},
+		{"issuer with user info", func(t *Tenant) { t.OIDC.Issuer = "https://user:pw@auth.acme.com" }, "oidc.issuer"},
+		{"issuer with fragment", func(t *Tenant) { t.OIDC.Issuer = "https://auth.acme.com#x" }, "oidc.issuer"},
+		{"issuer of another scheme", func(t *Tenant) { t.OIDC.Issuer = "ftp://auth.acme.com" }, "oidc.issuer"},
+		{"opaque issuer", func(t *Tenant) { t.OIDC.Issuer = "https:auth.acme.com" }, "oidc.issuer"},
+		{"long issuer", func(t *Tenant) { t.OIDC.Issuer = "https://auth.acme.com/" + strings.Repeat("a", 2048) }, "oidc.issuer"},
+		{"http JWKS elsewhere", func(t *Tenant) { t.OIDC.JWKSURI = "http://auth.acme.com/jwks" }, "oidc.jwksUri"},
+		{"relative JWKS", func(t *Tenant) { t.OIDC.JWKSURI = "jwks.json" }, "oidc.jwksUri"},
+		{"http token URL elsewhere", func(t *Tenant) { t.OIDC.TokenURL = "http://auth.acme.com/token" }, "oidc.tokenUrl"},
+		{"token URL with spaces", func(t *Tenant) { t.OIDC.TokenURL = "https://auth.acme.com/a b\n" }, "oidc.tokenUrl"},
+		{"http authorization URL elsewhere", func(t *Tenant) { t.OIDC.AuthorizationURL = "http://auth.acme.com/authorize" }, "oidc.authorizationUrl"},
+		{"javascript authorization URL", func(t *Tenant) { t.OIDC.AuthorizationURL = "javascript:alert(1)" }, "oidc.authorizationUrl"},
+		{"negative maxClients", func(t *Tenant) { t.Limits.MaxClients = -1 }, "limits.maxClients"},
+		{"negative maxSessions", func(t *Tenant) { t.Limits.MaxSessions = -1 }, "limits.maxSessions"},
+		{"negative rateLimit", func(t *Tenant) { t.Limits.RateLimit = -1 }, "limits.rateLimit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := validTenant()
+			tt.change(tn)
+			err := tn.Validate()
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			if tt.wantErr == "id:" {
+				assert.ErrorIs(t, err, ErrInvalidID)
+				assert.NotErrorIs(t, err, ErrInvalid)
+			} else {
+				assert.ErrorIs(t, err, ErrInvalid)
+				assert.NotErrorIs(t, err, ErrInvalidID)
+			}
+		})
+	}
+}
+
+func TestValidDomain(t *testing.T) {
+	for _, d := range []string{"acme.com", "mcp.acme.example.com", "admin.example.com", "a-b.c0", "xn--bcher-kva.de"} {
+		assert.True(t, ValidDomain(d), d)
+	}
+	for _, d := range []string{
+		"", "localhost", "acme.com.", ".acme.com", "acme..com", "ACME.com", "acme.com:443",
+		"-acme.com", "acme-.com", "ac_me.com", "*.acme.com", "{x}.com", "bücher.de",
+		strings.Repeat("a", 64) + ".com", strings.Repeat("abc.", 63) + "com",
+	} {
+		assert.False(t, ValidDomain(d), d)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for _, h := range []string{"localhost", "LocalHost", "127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"} {
+		assert.True(t, IsLoopback(h), h)
+	}
+	for _, h := range []string{"", "localhost.evil.com", "10.0.0.1", "::2", "[::1]", "example.com"} {
+		assert.False(t, IsLoopback(h), h)
+	}
+}
+
+func TestTenantActiveAndConfigured(t *testing.T) {
+	tn := validTenant()
+	assert.True(t, tn.Active())
+	assert.True(t, tn.OIDC.Configured())
+	tn.Status = StatusSuspended
+	assert.False(t, tn.Active())
+	tn.Status = ""
+	assert.False(t, tn.Active())
+	assert.False(t, OIDC{Audience: "a"}.Configured())
+}
+
+func TestTenantCopiesWhole(t *testing.T) {
+	// Assigning a Tenant copies it: the doc comment promises no shared
+	// references, which the caches rely on.
+	a := validTenant()
+	b := *a
+	b.OIDC.Issuer = "https://other.example.com"
+	b.Limits.MaxClients = 1
+	assert.Equal(t, "https://auth.acme.com", a.OIDC.Issuer)
+	assert.Equal(t, 100, a.Limits.MaxClients)
+}
