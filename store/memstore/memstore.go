@@ -1,0 +1,171 @@
+package memstore
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seedmcp/tenancy/store"
+)
+
+// Default lifetimes, the same as redisstore's and as Seed's today.
+const (
+	DefaultClientTTL  = 720 * time.Hour
+	DefaultSessionTTL = 24 * time.Hour
+)
+
+// Options configures a [Store]. The zero value is ready to use.
+type Options struct {
+	// Clock returns the current time; tests inject a fake one to make
+	// clients, sessions and rate limits expire without waiting.
+	// default: time.Now
+	Clock func() time.Time
+	// ClientTTL is how long a registered client lives.
+	// default: 720h (30 days)
+	ClientTTL time.Duration
+	// SessionTTL is how long a session lives after its creation or its
+	// last Touch.
+	// default: 24h
+	SessionTTL time.Duration
+}
+
+// Store keeps tenants, clients, sessions and limiter state in memory. Create
+// one with [New].
+//
+// The store interfaces share method names (Tenants.Get and Clients.Get,
+// for example), so one type cannot implement them all: a Store is the
+// [store.Limiter] and the [store.Events], and hands out the other three as
+// views with [Store.Tenants], [Store.Clients] and [Store.Sessions]. The
+// views share the Store's data and cost nothing to ask for.
+type Store struct {
+	tenants  Tenants
+	clients  Clients
+	sessions Sessions
+
+	clock      func() time.Time
+	clientTTL  time.Duration
+	sessionTTL time.Duration
+
+	mu    sync.Mutex
+	keys  map[string]*entry // every Redis key but the index, by name
+	index map[string]bool   // the members of keys.Index
+	subs  map[*subscriber]bool
+}
+
+// Compile-time checks that a Store is every kind of store.
+var (
+	_ store.Tenants  = (*Tenants)(nil)
+	_ store.Clients  = (*Clients)(nil)
+	_ store.Sessions = (*Sessions)(nil)
+	_ store.Limiter  = (*Store)(nil)
+	_ store.Events   = (*Store)(nil)
+)
+
+// New returns an empty Store.
+func New(opts Options) *Store {
+	s := &Store{
+		clock:      opts.Clock,
+		clientTTL:  opts.ClientTTL,
+		sessionTTL: opts.SessionTTL,
+		keys:       map[string]*entry{},
+		index:      map[string]bool{},
+		subs:       map[*subscriber]bool{},
+	}
+	s.tenants.s, s.clients.s, s.sessions.s = s, s, s
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.clientTTL <= 0 {
+		s.clientTTL = DefaultClientTTL
+	}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = DefaultSessionTTL
+	}
+	return s
+}
+
+// Tenants is the tenant registry of a [Store].
+type Tenants struct{ s *Store }
+
+// Clients holds the registered OAuth clients of a [Store]'s tenants.
+type Clients struct{ s *Store }
+
+// Sessions holds the sessions of a [Store]'s tenants.
+type Sessions struct{ s *Store }
+
+// Tenants returns the tenant registry of s.
+func (s *Store) Tenants() *Tenants { return &s.tenants }
+
+// Clients returns the client store of s.
+func (s *Store) Clients() *Clients { return &s.clients }
+
+// Sessions returns the session store of s.
+func (s *Store) Sessions() *Sessions { return &s.sessions }
+
+// entry is one Redis key: a string value, a sorted set or limiter state.
+type entry struct {
+	value []byte
+	// zset maps the members of a sorted set to their scores, which are
+	// expiry times in unix milliseconds as in redisstore.
+	zset map[string]int64
+	// tat is the limiter's theoretical arrival time in unix microseconds.
+	tat int64
+	// expireAt is the expiry in unix milliseconds, 0 for none. Like Redis,
+	// a key is live while now <= expireAt.
+	expireAt int64
+}
+
+// now returns the clock's time for records (UTC, to the millisecond, the
+// same rounding redisstore applies) and in unix milliseconds for expiry.
+func (s *Store) now() (time.Time, int64) {
+	t := s.clock().UTC().Truncate(time.Millisecond)
+	return t, t.UnixMilli()
+}
+
+// get returns the live entry of key, dropping it when it has expired.
+// The caller holds s.mu.
+func (s *Store) get(key string, nowMs int64) *entry {
+	e := s.keys[key]
+	if e == nil {
+		return nil
+	}
+	if e.expireAt != 0 && nowMs > e.expireAt {
+		delete(s.keys, key)
+		return nil
+	}
+	return e
+}
+
+// unlink removes the keys that start with prefix and reports how many of
+// them were live, as UNLINK would. The caller holds s.mu.
+func (s *Store) unlink(prefix string, nowMs int64) int64 {
+	var n int64
+	for key := range s.keys {
+		if strings.HasPrefix(key, prefix) {
+			if s.get(key, nowMs) != nil {
+				n++
+			}
+			delete(s.keys, key)
+		}
+	}
+	return n
+}
+
+// Len returns the number of live keys the equivalent Redis database would
+// hold, the index included. Tests use it to check that a cascade delete
+// leaves nothing behind.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, nowMs := s.now()
+	n := 0
+	for key := range s.keys {
+		if s.get(key, nowMs) != nil {
+			n++
+		}
+	}
+	if len(s.index) > 0 {
+		n++
+	}
+	return n
+}

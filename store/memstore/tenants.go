@@ -1,0 +1,226 @@
+package memstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Get returns the tenant with the given ID, whatever its status, or an
+// error matching [store.ErrTenantNotFound].
+func (r *Tenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	s := r.s
+	if err := check(ctx, id); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, nowMs := s.now()
+	return s.tenant(id, nowMs)
+}
+
+// tenant decodes the record of id. The caller holds s.mu.
+func (s *Store) tenant(id string, nowMs int64) (*tenant.Tenant, error) {
+	e := s.get(keys.Metadata(id), nowMs)
+	if e == nil {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrTenantNotFound, id)
+	}
+	t := new(tenant.Tenant)
+	if err := json.Unmarshal(e.value, t); err != nil {
+		return nil, fmt.Errorf("memstore: decode tenant %q: %w", id, err)
+	}
+	return t, nil
+}
+
+// LookupDomain returns the ID of the tenant whose custom domain is host. A
+// host that is not a valid domain name cannot belong to a tenant and is not
+// found either.
+func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error) {
+	s := r.s
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if !tenant.ValidDomain(host) {
+		return "", fmt.Errorf("memstore: %w: domain %q", store.ErrTenantNotFound, host)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, nowMs := s.now()
+	e := s.get(keys.Domain(host), nowMs)
+	if e == nil {
+		return "", fmt.Errorf("memstore: %w: domain %q", store.ErrTenantNotFound, host)
+	}
+	return string(e.value), nil
+}
+
+// Create validates t, stamps it and stores it. A taken domain is
+// [store.ErrDomainExists] and a taken ID [store.ErrTenantExists]; like
+// redisstore, the domain is checked first.
+func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	s := r.s
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, nowMs := s.now()
+	rec := *t
+	rec.CreatedAt, rec.UpdatedAt = now, now
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
+	}
+	if rec.Domain != "" && s.get(keys.Domain(rec.Domain), nowMs) != nil {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
+	}
+	if s.get(keys.Metadata(rec.ID), nowMs) != nil {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrTenantExists, rec.ID)
+	}
+	if rec.Domain != "" {
+		s.keys[keys.Domain(rec.Domain)] = &entry{value: []byte(rec.ID)}
+	}
+	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
+	s.index[rec.ID] = true
+	s.publish(store.Event{Type: store.EventCreated, TenantID: rec.ID})
+	return &rec, nil
+}
+
+// Update replaces the mutable fields of an existing tenant, keeping its ID
+// and CreatedAt, and moves its custom domain when that changed.
+func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	s := r.s
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, nowMs := s.now()
+	old, err := s.tenant(t.ID, nowMs)
+	if err != nil {
+		return nil, err
+	}
+	rec := *t
+	rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, now
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
+	}
+	if rec.Domain != "" && rec.Domain != old.Domain {
+		if e := s.get(keys.Domain(rec.Domain), nowMs); e != nil && string(e.value) != rec.ID {
+			return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
+		}
+		s.keys[keys.Domain(rec.Domain)] = &entry{value: []byte(rec.ID)}
+	}
+	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
+	if old.Domain != "" && old.Domain != rec.Domain {
+		s.dropDomain(old.Domain, rec.ID, nowMs)
+	}
+	s.publish(store.Event{Type: store.EventUpdated, TenantID: rec.ID})
+	return &rec, nil
+}
+
+// dropDomain removes the domain key when it still names id, and reports
+// whether it did. The caller holds s.mu.
+func (s *Store) dropDomain(host, id string, nowMs int64) bool {
+	if e := s.get(keys.Domain(host), nowMs); e != nil && string(e.value) == id {
+		delete(s.keys, keys.Domain(host))
+		return true
+	}
+	return false
+}
+
+// Delete removes the tenant and all of its data and returns the number of
+// keys removed, counted as redisstore counts them: the metadata key, the
+// domain key, and every live tenant:{id}:* key (each client and session
+// record, the two sorted sets while they have members, each limiter key).
+// The index entry is a member of a shared key, not a key, and is not
+// counted. When there is no metadata but data is left (a delete that was
+// interrupted), the data is still removed; only when nothing at all was
+// removed is the answer [store.ErrTenantNotFound].
+func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
+	s := r.s
+	if err := check(ctx, id); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, nowMs := s.now()
+	var n int64
+	if old, err := s.tenant(id, nowMs); err == nil {
+		delete(s.keys, keys.Metadata(id))
+		n++
+		if old.Domain != "" && s.dropDomain(old.Domain, id, nowMs) {
+			n++
+		}
+	}
+	delete(s.index, id)
+	n += s.unlink(keys.Prefix(id), nowMs)
+	if n == 0 {
+		return 0, fmt.Errorf("memstore: %w: %q", store.ErrTenantNotFound, id)
+	}
+	s.publish(store.Event{Type: store.EventDeleted, TenantID: id})
+	return n, nil
+}
+
+// List returns up to limit tenants in ID order after cursor, and the cursor
+// of the next page, "" after the last one. limit is normalised by
+// [store.ListLimit].
+func (r *Tenants) List(ctx context.Context, cursor string, limit int) ([]*tenant.Tenant, string, error) {
+	s := r.s
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	if cursor != "" {
+		if err := tenant.ValidateID(cursor); err != nil {
+			return nil, "", fmt.Errorf("memstore: cursor: %w", err)
+		}
+	}
+	limit = store.ListLimit(limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, nowMs := s.now()
+	ids := make([]string, 0, len(s.index))
+	for id := range s.index {
+		if id > cursor {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	page := make([]*tenant.Tenant, 0, len(ids))
+	for _, id := range ids {
+		// A member without a record is a tenant being created or deleted
+		// at this moment: skipped, as redisstore does.
+		if t, err := s.tenant(id, nowMs); err == nil {
+			page = append(page, t)
+		}
+	}
+	return page, next, nil
+}
+
+// check refuses a done context and an invalid tenant ID, the checks at the
+// start of every method that takes an ID.
+func check(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := tenant.ValidateID(id); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sample returns a valid active tenant with the given ID and domain.
+func sample(id, domain string) *tenant.Tenant {
+	return &tenant.Tenant{
+		ID:     id,
+		Name:   "Tenant " + id,
+		Domain: domain,
+		OIDC: tenant.OIDC{
+			Issuer:   "https://auth.example.com/" + id,
+			Audience: "mcp-" + id,
+		},
+		Limits: tenant.Limits{MaxClients: 100, MaxSessions: 1000, RateLimit: 1000},
+		Status: tenant.StatusActive,
+	}
+}
+
+// create stores sample(id, domain) and fails the test on error.
+func create(t *testing.T, b *Backend, id, domain string) *tenant.Tenant {
+	t.Helper()
+	got, err := b.Tenants.Create(t.Context(), sample(id, domain))
+	require.NoError(t, err, "create %s", id)
+	return got
+}
+
+// requireTenantNotFound checks that err is a missing tenant for both the
+// store and the tenant package.
+func requireTenantNotFound(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, tenant.ErrNotFound)
+}
+
+// requireRecordNotFound checks that err is a missing client or session,
+// which must never pass for a missing tenant.
+func requireRecordNotFound(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.NotErrorIs(t, err, tenant.ErrNotFound, "a missing record must not look like a missing tenant")
+}
+
+// within checks that d lies in [lo, hi].
+func within(t *testing.T, d, lo, hi time.Duration, what string) {
+	t.Helper()
+	assert.True(t, d >= lo && d <= hi, "%s = %v, want within [%v, %v]", what, d, lo, hi)
+}
+
+// slack is how far a real clock may move between two calls of one check;
+// with a fake clock the values are exact, and the bounds hold anyway.
+const slack = 300 * time.Millisecond

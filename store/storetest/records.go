@@ -1,0 +1,307 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// badKeys are refused as client IDs, session IDs and limiter keys.
+var badKeys = []string{
+	"", "a b", "a{b", "b}", "*", "a?", "[a", "a]", `a\b`, "tab\t", "nl\n", "nul\x00", "del\x7f", "é", strings.Repeat("k", store.MaxKeyLength+1),
+}
+
+// goodKeys are accepted: URLs (a client ID metadata document), IPv6
+// addresses in limiter keys, the longest key.
+var goodKeys = []string{
+	"c1", "https://client.example.com/oauth/metadata.json", "ip:2001:db8::1", "a-b_c.d~e!$&'()+,;=@%", strings.Repeat("k", store.MaxKeyLength),
+}
+
+func testInvalidKeys(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	for _, key := range badKeys {
+		calls := map[string]func() error{
+			"Clients.Register": func() error {
+				return b.Clients.Register(ctx, "acme", &store.Client{ClientID: key}, 0)
+			},
+			"Clients.Get":     func() error { _, err := b.Clients.Get(ctx, "acme", key); return err },
+			"Clients.Delete":  func() error { return b.Clients.Delete(ctx, "acme", key) },
+			"Sessions.Create": func() error { _, err := b.Sessions.Create(ctx, "acme", key, "u1", 0); return err },
+			"Sessions.Get":    func() error { _, err := b.Sessions.Get(ctx, "acme", key); return err },
+			"Sessions.Touch":  func() error { return b.Sessions.Touch(ctx, "acme", key) },
+			"Sessions.Delete": func() error { return b.Sessions.Delete(ctx, "acme", key) },
+			"Limiter.Allow":   func() error { _, err := b.Limiter.Allow(ctx, "acme", key, 10); return err },
+		}
+		for name, call := range calls {
+			assert.ErrorIs(t, call(), store.ErrInvalidKey, "%s(%q)", name, key)
+		}
+	}
+	assert.ErrorIs(t, b.Clients.Register(ctx, "acme", nil, 0), store.ErrInvalidKey, "nil client")
+
+	for _, key := range goodKeys {
+		require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: key}, 0), key)
+		c, err := b.Clients.Get(ctx, "acme", key)
+		require.NoError(t, err, key)
+		assert.Equal(t, key, c.ClientID)
+		_, err = b.Sessions.Create(ctx, "acme", key, "u1", 0)
+		require.NoError(t, err, key)
+		require.NoError(t, b.Sessions.Touch(ctx, "acme", key), key)
+		d, err := b.Limiter.Allow(ctx, "acme", key, 10)
+		require.NoError(t, err, key)
+		assert.True(t, d.Allowed, key)
+	}
+}
+
+func testClientRoundTrip(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	in := &store.Client{
+		ClientID:                "c1",
+		ClientSecret:            "s3cret",
+		ClientIDIssuedAt:        1767571200,
+		RedirectURIs:            []string{"https://app.example.com/cb", "http://127.0.0.1:8765/cb"},
+		TokenEndpointAuthMethod: "none",
+		GrantTypes:              []string{"authorization_code", "refresh_token"},
+		ResponseTypes:           []string{"code"},
+		ClientName:              "Example App",
+		Scope:                   "openid mcp",
+		Contacts:                []string{"ops@example.com"},
+		JWKS:                    json.RawMessage(`{"keys":[]}`),
+		SoftwareID:              "4NRB1-0XZABZI9E6-5SM3R",
+		Extra: map[string]json.RawMessage{
+			"software_statement": json.RawMessage(`"eyJhbGciOi"`),
+			"x_vendor":           json.RawMessage(`{"tier":[1,2,{"a":null}]}`),
+		},
+	}
+	require.NoError(t, b.Clients.Register(ctx, "acme", in, 0))
+	got, err := b.Clients.Get(ctx, "acme", "c1")
+	require.NoError(t, err)
+	assert.Equal(t, in, got)
+}
+
+func testClientIsolation(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1", ClientName: "acme's"}, 0))
+	require.NoError(t, b.Clients.Register(ctx, "beta", &store.Client{ClientID: "c1", ClientName: "beta's"}, 0),
+		"the same client ID in another tenant is another client")
+	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c2"}, 0))
+
+	name := func(tenantID, clientID string) string {
+		t.Helper()
+		c, err := b.Clients.Get(ctx, tenantID, clientID)
+		require.NoError(t, err, "%s/%s", tenantID, clientID)
+		return c.ClientName
+	}
+	assert.Equal(t, "acme's", name("acme", "c1"))
+	assert.Equal(t, "beta's", name("beta", "c1"))
+
+	_, err := b.Clients.Get(ctx, "beta", "c2")
+	requireRecordNotFound(t, err)
+	requireRecordNotFound(t, b.Clients.Delete(ctx, "beta", "c2"))
+	_, err = b.Clients.Get(ctx, "acme", "c2")
+	require.NoError(t, err, "beta's delete must not reach acme's client")
+
+	err = b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c2", ClientName: "forged"}, 0)
+	require.ErrorIs(t, err, store.ErrExists)
+	require.NotErrorIs(t, err, tenant.ErrExists)
+	assert.Empty(t, name("acme", "c2"), "a refused registration changes nothing")
+
+	require.NoError(t, b.Clients.Delete(ctx, "acme", "c1"))
+	_, err = b.Clients.Get(ctx, "acme", "c1")
+	requireRecordNotFound(t, err)
+	assert.Equal(t, "beta's", name("beta", "c1"))
+}
+
+func testSessionIsolation(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	sa, err := b.Sessions.Create(ctx, "acme", "s1", "alice", 0)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", sa.UserID)
+	assert.Equal(t, "acme", sa.TenantID)
+	assert.False(t, sa.CreatedAt.IsZero())
+	assert.Equal(t, sa.CreatedAt, sa.LastAccessedAt)
+
+	sb, err := b.Sessions.Create(ctx, "beta", "s1", "bob", 0)
+	require.NoError(t, err, "the same session ID in another tenant is another session")
+	assert.Equal(t, "beta", sb.TenantID)
+	_, err = b.Sessions.Create(ctx, "acme", "s2", "alice", 0)
+	require.NoError(t, err)
+
+	got, err := b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, sa, got)
+	got, err = b.Sessions.Get(ctx, "beta", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, "bob", got.UserID)
+
+	_, err = b.Sessions.Get(ctx, "beta", "s2")
+	requireRecordNotFound(t, err)
+	requireRecordNotFound(t, b.Sessions.Touch(ctx, "beta", "s2"))
+	requireRecordNotFound(t, b.Sessions.Delete(ctx, "beta", "s2"))
+	_, err = b.Sessions.Get(ctx, "beta", "s2")
+	requireRecordNotFound(t, err) // Touch did not create it
+	_, err = b.Sessions.Get(ctx, "acme", "s2")
+	require.NoError(t, err, "beta's delete must not reach acme's session")
+
+	_, err = b.Sessions.Create(ctx, "acme", "s2", "mallory", 0)
+	require.ErrorIs(t, err, store.ErrExists)
+	got, err = b.Sessions.Get(ctx, "acme", "s2")
+	require.NoError(t, err)
+	assert.Equal(t, "alice", got.UserID, "a refused session changes nothing")
+
+	require.NoError(t, b.Sessions.Delete(ctx, "acme", "s1"))
+	_, err = b.Sessions.Get(ctx, "acme", "s1")
+	requireRecordNotFound(t, err)
+	_, err = b.Sessions.Get(ctx, "beta", "s1")
+	require.NoError(t, err)
+}
+
+func testClientExpiry(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	ttl := b.ClientTTL
+	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1"}, 0))
+	b.Advance(ttl / 2)
+	_, err := b.Clients.Get(ctx, "acme", "c1")
+	require.NoError(t, err, "alive at half its lifetime")
+	b.Advance(ttl/2 + ttl/4)
+	_, err = b.Clients.Get(ctx, "acme", "c1")
+	requireRecordNotFound(t, err)
+	requireRecordNotFound(t, b.Clients.Delete(ctx, "acme", "c1"))
+	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1"}, 1),
+		"an expired client frees its ID and its place")
+}
+
+func testSessionSliding(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	ttl := b.SessionTTL
+	step := ttl * 3 / 5
+	created, err := b.Sessions.Create(ctx, "acme", "s1", "alice", 0)
+	require.NoError(t, err)
+
+	b.Advance(step)
+	require.NoError(t, b.Sessions.Touch(ctx, "acme", "s1"))
+	got, err := b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, created.CreatedAt, got.CreatedAt)
+	assert.Equal(t, "alice", got.UserID)
+	assert.True(t, got.LastAccessedAt.After(created.LastAccessedAt), "Touch records the access")
+
+	b.Advance(step) // 1.2 lifetimes after creation, 0.6 after the touch
+	_, err = b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err, "Touch extended the session")
+
+	b.Advance(step) // Get does not extend: 1.2 lifetimes after the touch
+	_, err = b.Sessions.Get(ctx, "acme", "s1")
+	requireRecordNotFound(t, err)
+	requireRecordNotFound(t, b.Sessions.Touch(ctx, "acme", "s1"))
+	_, err = b.Sessions.Create(ctx, "acme", "s1", "alice", 1)
+	require.NoError(t, err, "an expired session frees its ID and its place")
+}
+
+// admitConcurrently runs n admissions at once and returns how many
+// succeeded and how many were refused with ErrLimit; any other error fails
+// the test.
+func admitConcurrently(t *testing.T, n int, admit func(i int) error) (ok, limited int) {
+	var okN, limitN atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			switch err := admit(i); {
+			case err == nil:
+				okN.Add(1)
+			case errors.Is(err, store.ErrLimit):
+				limitN.Add(1)
+			default:
+				t.Errorf("admission %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return int(okN.Load()), int(limitN.Load())
+}
+
+func testClientLimit(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	register := func(tenantID, clientID string, max int) error {
+		return b.Clients.Register(ctx, tenantID, &store.Client{ClientID: clientID}, max)
+	}
+	ok, limited := admitConcurrently(t, 100, func(i int) error {
+		return register("acme", fmt.Sprintf("c%03d", i), 10)
+	})
+	assert.Equal(t, 10, ok, "admitted")
+	assert.Equal(t, 90, limited, "refused")
+
+	require.ErrorIs(t, register("acme", "late", 10), store.ErrLimit)
+	require.NoError(t, register("beta", "late", 10), "another tenant has its own count")
+
+	admitted := 0
+	for i := range 100 {
+		if _, err := b.Clients.Get(ctx, "acme", fmt.Sprintf("c%03d", i)); err == nil {
+			admitted++
+			if admitted == 1 {
+				require.NoError(t, b.Clients.Delete(ctx, "acme", fmt.Sprintf("c%03d", i)))
+			}
+		}
+	}
+	assert.Equal(t, 10, admitted, "exactly the admitted clients were stored")
+	require.NoError(t, register("acme", "late", 10), "a deleted client frees its place")
+	require.ErrorIs(t, register("acme", "later", 10), store.ErrLimit)
+	require.NoError(t, register("acme", "unlimited", 0), "0 means no limit")
+
+	b.Advance(b.ClientTTL + b.ClientTTL/4)
+	ok, limited = admitConcurrently(t, 20, func(i int) error {
+		return register("acme", fmt.Sprintf("n%03d", i), 10)
+	})
+	assert.Equal(t, 10, ok, "expired clients stop counting")
+	assert.Equal(t, 10, limited)
+}
+
+func testSessionLimit(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	start := func(tenantID, sessionID string, max int) error {
+		_, err := b.Sessions.Create(ctx, tenantID, sessionID, "u", max)
+		return err
+	}
+	ok, limited := admitConcurrently(t, 100, func(i int) error {
+		return start("acme", fmt.Sprintf("s%03d", i), 10)
+	})
+	assert.Equal(t, 10, ok, "admitted")
+	assert.Equal(t, 90, limited, "refused")
+
+	require.ErrorIs(t, start("acme", "late", 10), store.ErrLimit)
+	require.NoError(t, start("beta", "late", 10), "another tenant has its own count")
+
+	var live []string
+	for i := range 100 {
+		if _, err := b.Sessions.Get(ctx, "acme", fmt.Sprintf("s%03d", i)); err == nil {
+			live = append(live, fmt.Sprintf("s%03d", i))
+		}
+	}
+	require.Len(t, live, 10, "exactly the admitted sessions were stored")
+	require.NoError(t, b.Sessions.Delete(ctx, "acme", live[0]))
+	require.NoError(t, start("acme", "late", 10), "a deleted session frees its place")
+	require.ErrorIs(t, start("acme", "later", 10), store.ErrLimit)
+
+	// Touched sessions keep counting after the untouched ones expired.
+	b.Advance(b.SessionTTL * 3 / 5)
+	for _, id := range live[1:4] {
+		require.NoError(t, b.Sessions.Touch(ctx, "acme", id))
+	}
+	b.Advance(b.SessionTTL * 3 / 5)
+	ok, limited = admitConcurrently(t, 20, func(i int) error {
+		return start("acme", fmt.Sprintf("n%03d", i), 10)
+	})
+	assert.Equal(t, 7, ok, "expired sessions stop counting, touched ones still count")
+	assert.Equal(t, 13, limited)
+}

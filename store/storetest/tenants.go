@@ -1,0 +1,298 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testTenantCRUD(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	_, err := b.Tenants.Get(ctx, "acme")
+	requireTenantNotFound(t, err)
+
+	in := sample("acme", "")
+	in.CreatedAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // the store's clock wins
+	created, err := b.Tenants.Create(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", created.ID)
+	assert.Equal(t, in.Name, created.Name)
+	assert.Equal(t, in.OIDC, created.OIDC)
+	assert.Equal(t, in.Limits, created.Limits)
+	assert.False(t, created.CreatedAt.IsZero())
+	assert.NotEqual(t, 2000, created.CreatedAt.Year())
+	assert.Equal(t, created.CreatedAt, created.UpdatedAt)
+
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, created, got)
+
+	b.Advance(20 * time.Millisecond)
+	change := *got
+	change.Name = "ACME Corporation"
+	change.Status = tenant.StatusSuspended
+	change.CreatedAt = time.Time{} // ignored: CreatedAt is immutable
+	updated, err := b.Tenants.Update(ctx, &change)
+	require.NoError(t, err)
+	assert.Equal(t, "ACME Corporation", updated.Name)
+	assert.Equal(t, tenant.StatusSuspended, updated.Status)
+	assert.Equal(t, created.CreatedAt, updated.CreatedAt)
+	assert.True(t, updated.UpdatedAt.After(created.UpdatedAt), "UpdatedAt %v not after %v", updated.UpdatedAt, created.UpdatedAt)
+
+	got, err = b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, updated, got)
+
+	_, err = b.Tenants.Update(ctx, sample("ghost", ""))
+	requireTenantNotFound(t, err)
+	_, err = b.Tenants.Get(ctx, "ghost")
+	requireTenantNotFound(t, err) // a failed update must not create
+
+	n, err := b.Tenants.Delete(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "a tenant without domain or data is one key")
+	_, err = b.Tenants.Get(ctx, "acme")
+	requireTenantNotFound(t, err)
+	_, err = b.Tenants.Delete(ctx, "acme")
+	requireTenantNotFound(t, err)
+	page, _, err := b.Tenants.List(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, page)
+}
+
+func testTenantValidation(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	for name, edit := range map[string]func(*tenant.Tenant){
+		"no name":     func(tn *tenant.Tenant) { tn.Name = "" },
+		"no status":   func(tn *tenant.Tenant) { tn.Status = "" },
+		"bad domain":  func(tn *tenant.Tenant) { tn.Domain = "Not A Host" },
+		"bad limits":  func(tn *tenant.Tenant) { tn.Limits.MaxClients = -1 },
+		"http issuer": func(tn *tenant.Tenant) { tn.OIDC.Issuer = "http://auth.example.com" },
+	} {
+		tn := sample("acme", "")
+		edit(tn)
+		_, err := b.Tenants.Create(ctx, tn)
+		require.ErrorIs(t, err, tenant.ErrInvalid, name)
+		_, err = b.Tenants.Get(ctx, "acme")
+		requireTenantNotFound(t, err)
+	}
+	create(t, b, "acme", "")
+	bad := sample("acme", "")
+	bad.Name = ""
+	_, err := b.Tenants.Update(ctx, bad)
+	require.ErrorIs(t, err, tenant.ErrInvalid)
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "Tenant acme", got.Name)
+}
+
+func testDuplicates(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	create(t, b, "acme", "acme.example.com")
+
+	requireExists := func(err, which error) {
+		t.Helper()
+		require.ErrorIs(t, err, which)
+		require.ErrorIs(t, err, store.ErrExists)
+		require.ErrorIs(t, err, tenant.ErrExists)
+	}
+	_, err := b.Tenants.Create(ctx, sample("acme", ""))
+	requireExists(err, store.ErrTenantExists)
+
+	// A refused ID must not keep the domain it brought.
+	_, err = b.Tenants.Create(ctx, sample("acme", "new.example.com"))
+	requireExists(err, store.ErrTenantExists)
+	_, err = b.Tenants.LookupDomain(ctx, "new.example.com")
+	requireTenantNotFound(t, err)
+
+	// A refused domain must not create the tenant.
+	_, err = b.Tenants.Create(ctx, sample("other", "acme.example.com"))
+	requireExists(err, store.ErrDomainExists)
+	_, err = b.Tenants.Get(ctx, "other")
+	requireTenantNotFound(t, err)
+
+	id, err := b.Tenants.LookupDomain(ctx, "acme.example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id)
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "Tenant acme", got.Name)
+	assert.Equal(t, "acme.example.com", got.Domain)
+}
+
+func testDomainMoves(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	acme := create(t, b, "acme", "a.example.com")
+	create(t, b, "beta", "b.example.com")
+	lookup := func(host, want string) {
+		t.Helper()
+		id, err := b.Tenants.LookupDomain(ctx, host)
+		if want == "" {
+			requireTenantNotFound(t, err)
+			return
+		}
+		require.NoError(t, err, host)
+		assert.Equal(t, want, id, host)
+	}
+	lookup("a.example.com", "acme")
+	lookup("b.example.com", "beta")
+
+	acme.Domain = "c.example.com"
+	_, err := b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	lookup("c.example.com", "acme")
+	lookup("a.example.com", "")
+
+	acme.Domain = "b.example.com"
+	_, err = b.Tenants.Update(ctx, acme)
+	require.ErrorIs(t, err, store.ErrDomainExists)
+	require.ErrorIs(t, err, tenant.ErrExists)
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "c.example.com", got.Domain)
+	lookup("b.example.com", "beta")
+	lookup("c.example.com", "acme")
+
+	acme.Domain = ""
+	_, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	lookup("c.example.com", "")
+
+	n, err := b.Tenants.Delete(ctx, "beta")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n, "metadata and domain")
+	lookup("b.example.com", "")
+
+	for _, host := range []string{"", "Not A Host", "A.EXAMPLE.COM", "a.example.com.", "*", "tenant:index"} {
+		lookup(host, "")
+	}
+}
+
+// badIDs are refused by every method that takes a tenant ID.
+var badIDs = []string{"", "ACME", "a:b", "{x}", "*", "admin", "-acme", "acme corp", strings.Repeat("a", tenant.MaxIDLength+1)}
+
+func testInvalidTenantIDs(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	for _, id := range badIDs {
+		calls := map[string]func() error{
+			"Tenants.Get":    func() error { _, err := b.Tenants.Get(ctx, id); return err },
+			"Tenants.Create": func() error { _, err := b.Tenants.Create(ctx, sample(id, "")); return err },
+			"Tenants.Update": func() error { _, err := b.Tenants.Update(ctx, sample(id, "")); return err },
+			"Tenants.Delete": func() error { _, err := b.Tenants.Delete(ctx, id); return err },
+			"Clients.Register": func() error {
+				return b.Clients.Register(ctx, id, &store.Client{ClientID: "c1"}, 0)
+			},
+			"Clients.Get":     func() error { _, err := b.Clients.Get(ctx, id, "c1"); return err },
+			"Clients.Delete":  func() error { return b.Clients.Delete(ctx, id, "c1") },
+			"Sessions.Create": func() error { _, err := b.Sessions.Create(ctx, id, "s1", "u1", 0); return err },
+			"Sessions.Get":    func() error { _, err := b.Sessions.Get(ctx, id, "s1"); return err },
+			"Sessions.Touch":  func() error { return b.Sessions.Touch(ctx, id, "s1") },
+			"Sessions.Delete": func() error { return b.Sessions.Delete(ctx, id, "s1") },
+			"Limiter.Allow":   func() error { _, err := b.Limiter.Allow(ctx, id, "k", 10); return err },
+		}
+		if id != "" { // "" is the first page, not an ID
+			calls["Tenants.List"] = func() error { _, _, err := b.Tenants.List(ctx, id, 10); return err }
+		}
+		for name, call := range calls {
+			assert.ErrorIs(t, call(), tenant.ErrInvalidID, "%s(%q)", name, id)
+		}
+	}
+}
+
+func testListPagination(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	var want []string
+	for i := range 23 {
+		id := fmt.Sprintf("t%02d", i)
+		create(t, b, id, "")
+		want = append(want, id)
+	}
+	create(t, b, "gone", "")
+	_, err := b.Tenants.Delete(ctx, "gone")
+	require.NoError(t, err)
+
+	var got []string
+	var sizes []int
+	cursor := ""
+	for {
+		page, next, err := b.Tenants.List(ctx, cursor, 5)
+		require.NoError(t, err)
+		sizes = append(sizes, len(page))
+		for _, tn := range page {
+			got = append(got, tn.ID)
+			assert.Equal(t, "Tenant "+tn.ID, tn.Name, "pages carry whole records")
+		}
+		if next == "" {
+			break
+		}
+		require.Greater(t, next, cursor, "the cursor moves forward")
+		cursor = next
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, []int{5, 5, 5, 5, 3}, sizes)
+
+	all, next, err := b.Tenants.List(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Len(t, all, 23, "limit 0 is the default of %d", store.DefaultListLimit)
+	assert.Empty(t, next)
+
+	page, next, err := b.Tenants.List(ctx, "t05a", 2) // a cursor need not be a tenant
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	assert.Equal(t, "t06", page[0].ID)
+	assert.Equal(t, "t07", next)
+
+	page, next, err = b.Tenants.List(ctx, "t22", 5)
+	require.NoError(t, err)
+	assert.Empty(t, page)
+	assert.Empty(t, next)
+}
+
+func testListConcurrent(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	const n = 60
+	for i := range n {
+		create(t, b, fmt.Sprintf("p%03d", i), "")
+	}
+	// While the pages are read, tenants are added all over the key range,
+	// before and after the cursor.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			_, err := b.Tenants.Create(ctx, sample(fmt.Sprintf("p%03d-new", (i*37)%n), ""))
+			assert.NoError(t, err)
+		}
+	})
+	seen := map[string]int{}
+	var order []string
+	cursor := ""
+	for {
+		page, next, err := b.Tenants.List(ctx, cursor, 7)
+		require.NoError(t, err)
+		for _, tn := range page {
+			seen[tn.ID]++
+			order = append(order, tn.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	wg.Wait()
+	for i := range n {
+		id := fmt.Sprintf("p%03d", i)
+		assert.Equal(t, 1, seen[id], "tenant %s listed %d times", id, seen[id])
+	}
+	for id, c := range seen {
+		assert.Equal(t, 1, c, "tenant %s listed %d times", id, c)
+	}
+	assert.True(t, slices.IsSorted(order), "IDs come in order")
+}
