@@ -73,14 +73,13 @@ func (pathPrefix) Rewrite(r *http.Request, id string) *http.Request {
 	if r.URL == nil || id == "" {
 		return r
 	}
-	seg, _, ok := firstSegment(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	seg, _, ok := firstSegment(escaped)
 	if !ok || seg != id {
 		return r
 	}
 	// The escaped segment equals id, which has no escapes, so the decoded
 	// Path starts with the same "/<id>" and the same cut applies to both.
-	// A RawPath that does not (one that is not an encoding of Path, which
-	// EscapedPath ignores too) is dropped rather than left inconsistent.
 	path, ok := cutSegment(r.URL.Path, id)
 	if !ok {
 		return r
@@ -88,7 +87,12 @@ func (pathPrefix) Rewrite(r *http.Request, id string) *http.Request {
 	u := new(url.URL)
 	*u = *r.URL
 	u.Path = path
-	u.RawPath, _ = cutSegment(u.RawPath, id)
+	// A RawPath that is not a valid encoding of Path is ignored by
+	// EscapedPath; it is dropped here rather than cut and carried on.
+	u.RawPath = ""
+	if r.URL.RawPath == escaped {
+		u.RawPath, _ = cutSegment(escaped, id)
+	}
 	r2 := new(http.Request)
 	*r2 = *r
 	r2.URL = u

@@ -216,3 +216,21 @@ func FuzzPath(f *testing.F) {
 		}
 	})
 }
+
+// A RawPath that is not a valid encoding of Path is ignored by EscapedPath,
+// so Rewrite drops it rather than carrying a cut of it on (found by
+// FuzzPath, seed 6f88a15c304b5032).
+func TestPathRewriteDropsInvalidRawPath(t *testing.T) {
+	for _, u := range []*url.URL{
+		{Path: "/acme/a b", RawPath: "/acme/a b"},
+		{Path: "/acme/mcp", RawPath: "/other/mcp"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL = u
+		got := Path().(Rewriter).Rewrite(req, "acme")
+		require.NotSame(t, req, got)
+		assert.Equal(t, strings.TrimPrefix(u.Path, "/acme"), got.URL.Path)
+		assert.Empty(t, got.URL.RawPath)
+		assert.NotEmpty(t, u.RawPath, "the caller's URL is untouched")
+	}
+}
