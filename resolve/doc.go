@@ -7,13 +7,15 @@
 // the host a trusted reverse proxy forwarded, and [Func] turns a function
 // into a Resolver.
 //
-// Every resolver answers one of three ways, which the tenant middleware maps
+// Every resolver answers in one of these ways, which the tenant middleware maps
 // to its responses:
 //
 //   - a valid tenant ID (it passes [tenant.ValidateID]) and a nil error;
 //   - [tenant.ErrMissingID]: the request names no tenant (400);
 //   - an error wrapping [tenant.ErrInvalidID]: it names one badly (400, with
-//     another message), and [ErrLookup] when a lookup failed (503).
+//     another message);
+//   - any other error, such as [ErrLookup] from [Domain]: the tenant could
+//     not be determined (503).
 //
 // Identifiers are never repaired: a header or path value must already be a
 // canonical ID, and only host names, which are case-insensitive, are folded
@@ -39,6 +41,6 @@
 // host mounts its routes once:
 //
 //	r := resolve.Path()
-//	id, _ := r.Resolve(req)                        // "acme"
-//	req = r.(resolve.Rewriter).Rewrite(req, id)   // req.URL.Path == "/mcp"
+//	id, _ := r.Resolve(req)                      // "acme"
+//	req = r.(resolve.Rewriter).Rewrite(req, id) // req.URL.Path == "/mcp"
 package resolve

@@ -29,7 +29,8 @@ var _ Resolver = (*subdomain)(nil)
 // (including the reserved "admin"), an empty label (".seed.example.com") and
 // nested labels ("a.acme.seed.example.com") are invalid identifiers: a host
 // under the base domain belongs to this deployment, and a name it does not
-// understand is refused rather than guessed at or looked up elsewhere.
+// understand is refused rather than guessed at or looked up elsewhere. A
+// port that is not a decimal number makes any host malformed (invalid).
 //
 // base is a DNS name of one or more labels ("localhost" works for
 // development); Subdomain returns an error when it is malformed. Resolving a
