@@ -13,7 +13,8 @@ state=${TENANCY_REDIS_STATE_DIR:-$root/.redis}
 cli=${REDIS_CLI:-redis-cli}
 marker=.tenancy-redis
 
-log() { printf 'redis-down: %s\n' "$*" >&2; }
+# A closed stderr must not stop the servers from being stopped.
+log() { printf 'redis-down: %s\n' "$*" >&2 || true; }
 
 if [[ ! -d $state ]]; then
 	log "nothing to stop ($state does not exist)"
@@ -24,13 +25,27 @@ if [[ ! -f $state/$marker ]]; then
 	exit 1
 fi
 
-# is_redis succeeds when pid $1 is alive and is a redis-server, so that a
-# stale pidfile never makes us signal an unrelated process that reused the
-# pid.
+# is_redis succeeds when pid $1 is a running redis-server, so that a stale
+# pidfile never makes us signal an unrelated process that reused the pid. A
+# zombie counts as gone: a daemonized server's parent is init, which in a
+# container may take seconds to reap it.
 is_redis() {
-	kill -0 "$1" 2>/dev/null || return 1
-	[[ $(cat "/proc/$1/comm" 2>/dev/null || ps -p "$1" -o comm= 2>/dev/null || true) == redis-server* ]]
+	local stat comm state
+	if [[ -d /proc/self ]]; then
+		read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+		comm=${stat#*(}
+		comm=${comm%)*}
+		state=${stat##*) }
+		state=${state%% *}
+	else
+		read -r state comm < <(ps -o stat= -o comm= -p "$1" 2>/dev/null) || return 1
+		comm=${comm##*/}
+	fi
+	[[ $comm == redis-server* && $state != Z* ]]
 }
+
+# redis_ping prints PONG when a server answers on 127.0.0.1:$1.
+redis_ping() { timeout 5 "$cli" -h 127.0.0.1 -p "$1" ping 2>/dev/null || true; }
 
 # wait_gone waits up to $2 tenths of a second for pid $1 to exit.
 wait_gone() {
@@ -42,33 +57,42 @@ wait_gone() {
 	return 1
 }
 
-# stop stops the server described by directory $1: SHUTDOWN NOSAVE first
-# (there is nothing to save), then TERM, then KILL.
+# stop stops the server described by directory $1: SHUTDOWN NOSAVE on its
+# port first (there is nothing to save), then TERM and KILL on its pid.
 stop() {
-	local dir=$1 pid port
-	[[ -f $dir/redis.pid ]] || return 0
-	pid=$(<"$dir/redis.pid")
-	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	is_redis "$pid" || return 0
-	if [[ -f $dir/port ]]; then
-		port=$(<"$dir/port")
+	local dir=$1 name pid="" port=""
+	name=$(basename "$dir")
+	[[ -f $dir/redis.pid ]] && pid=$(<"$dir/redis.pid")
+	[[ $pid =~ ^[0-9]+$ ]] && is_redis "$pid" || pid=""
+	[[ -f $dir/port ]] && port=$(<"$dir/port")
+	if [[ $port =~ ^[0-9]+$ ]] && [[ $(redis_ping "$port") == PONG ]]; then
 		timeout 5 "$cli" -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
-		wait_gone "$pid" 50 && {
-			log "stopped $(basename "$dir") (pid $pid)"
+		if [[ -z $pid ]]; then
+			# No usable pidfile: the port is all there is to check.
+			[[ $(redis_ping "$port") != PONG ]] || {
+				log "error: $name on port $port has no usable pidfile and ignored SHUTDOWN"
+				return 1
+			}
+			log "stopped $name (port $port)"
 			return 0
-		}
+		fi
+		if wait_gone "$pid" 50; then
+			log "stopped $name (pid $pid)"
+			return 0
+		fi
 	fi
+	[[ -n $pid ]] || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	wait_gone "$pid" 50 && {
-		log "terminated $(basename "$dir") (pid $pid)"
+	if wait_gone "$pid" 50; then
+		log "terminated $name (pid $pid)"
 		return 0
-	}
+	fi
 	kill -KILL "$pid" 2>/dev/null || true
-	wait_gone "$pid" 20 || {
-		log "error: $(basename "$dir") (pid $pid) survived SIGKILL"
+	if ! wait_gone "$pid" 20; then
+		log "error: $name (pid $pid) survived SIGKILL"
 		return 1
-	}
-	log "killed $(basename "$dir") (pid $pid)"
+	fi
+	log "killed $name (pid $pid)"
 }
 
 status=0

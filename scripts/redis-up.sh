@@ -29,7 +29,7 @@ cli=${REDIS_CLI:-redis-cli}
 marker=.tenancy-redis
 cluster_size=3
 
-log() { printf 'redis-up: %s\n' "$*" >&2; }
+log() { printf 'redis-up: %s\n' "$*" >&2 || true; }
 die() {
 	log "error: $*"
 	exit 1
@@ -115,7 +115,7 @@ start_server() {
 			--dir "$dir" --daemonize yes \
 			--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
 			--save '' --appendonly no \
-			"$@" </dev/null >/dev/null
+			"$@" </dev/null >/dev/null || die "$name: $server exited with status $?"
 		deadline=$((SECONDS + timeout))
 		while ((SECONDS < deadline)); do
 			if [[ $(redis_ping "$port") == PONG ]]; then
