@@ -1,0 +1,289 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/seedmcp/tenancy/internal/httpx"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMaxFailures   = 10
+	DefaultFailureWindow = time.Minute
+	DefaultMaxTracked    = 10000
+	// MaxBodyBytes bounds a request body (64 KiB); a larger body is 413.
+	MaxBodyBytes = 64 << 10
+	// KeyHeader carries the admin API key.
+	KeyHeader = "X-Admin-API-Key"
+)
+
+// ErrConfig is wrapped by the error [New] returns for a bad configuration.
+var ErrConfig = errors.New("admin: invalid configuration")
+
+// Config configures [New].
+type Config struct {
+	// Tenants is the registry the API manages. Required.
+	Tenants store.Tenants
+	// APIKey is the secret every request must carry in X-Admin-API-Key.
+	// When empty the API is closed: every request is answered 503.
+	APIKey string
+	// Logger receives one audit line per request. It never sees a key.
+	// default: slog.Default()
+	Logger *slog.Logger
+	// ClientAddr returns the address that failed keys are counted
+	// against. The default, the IP of r.RemoteAddr, is the only safe
+	// choice unless a trusted reverse proxy sets the address: a header
+	// such as X-Forwarded-For that any client can forge would let an
+	// attacker pick a fresh address for every guess.
+	// default: the host part of r.RemoteAddr
+	ClientAddr func(r *http.Request) string
+	// OnChange is called after every successful create, update and
+	// delete, on the request's goroutine, so that the host can drop what
+	// it keeps about the tenant on this replica at once (its token
+	// verifier, for one). Other replicas learn of the change through the
+	// store's events. It must not block.
+	OnChange func(store.Event)
+	// MaxFailures failed keys from one address within FailureWindow
+	// close the API to that address until the window is over.
+	// default: DefaultMaxFailures (10)
+	MaxFailures int
+	// FailureWindow is the window failures are counted in.
+	// default: DefaultFailureWindow (1 minute)
+	FailureWindow time.Duration
+	// MaxTracked bounds the addresses the failure tracker remembers.
+	// default: DefaultMaxTracked (10000)
+	MaxTracked int
+	// Now is the clock of the failure tracker.
+	// default: time.Now
+	Now func() time.Time
+}
+
+// Handler is the admin API. Mount it at "/admin/": it answers the routes of
+// DESIGN.md section 6 and a JSON 404 for anything else under it.
+type Handler struct {
+	cfg      Config
+	log      *slog.Logger
+	keyHash  [sha256.Size]byte
+	closed   bool
+	failures *failures
+	mux      *http.ServeMux
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the admin API handler. A missing store is an error; a
+// missing key is not (the API is then closed, never open).
+func New(cfg Config) (*Handler, error) {
+	if cfg.Tenants == nil {
+		return nil, errors.Join(ErrConfig, errors.New("admin: Tenants is required"))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = remoteIP
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = DefaultFailureWindow
+	}
+	if cfg.MaxTracked <= 0 {
+		cfg.MaxTracked = DefaultMaxTracked
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		keyHash:  sha256.Sum256([]byte(cfg.APIKey)),
+		closed:   cfg.APIKey == "",
+		failures: newFailures(cfg.MaxFailures, cfg.FailureWindow, cfg.MaxTracked),
+	}
+	// The key's hash is all the handler keeps; the key itself is not
+	// needed after this point.
+	h.cfg.APIKey = ""
+	h.routes()
+	return h, nil
+}
+
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	m.Handle("POST /admin/tenants", h.op("tenant.create", h.create))
+	m.Handle("GET /admin/tenants", h.op("tenant.list", h.list))
+	m.Handle("GET /admin/tenants/{id}", h.op("tenant.get", h.get))
+	m.Handle("PATCH /admin/tenants/{id}", h.op("tenant.update", h.update))
+	m.Handle("DELETE /admin/tenants/{id}", h.op("tenant.delete", h.delete))
+	// Method-less patterns catch the other methods, so that a 405 is
+	// JSON too (ServeMux's own is text), and "/" catches every unknown
+	// path. Both come after the key check: without a key nobody learns
+	// which routes exist.
+	m.Handle("/admin/tenants", h.op("method", notAllowed))
+	m.Handle("/admin/tenants/{id}", h.op("method", notAllowed))
+	m.Handle("/", h.op("route", func(*http.Request) reply {
+		return fail(http.StatusNotFound, "Not found")
+	}))
+	h.mux = m
+}
+
+// ServeHTTP answers one admin request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// reply is what an operation answers. Every write and every audit line goes
+// through [Handler.op], so no answer can forget its log line or its headers.
+type reply struct {
+	status int
+	// body is marshalled as the JSON answer of a success.
+	body any
+	// msg is the error message of a failure; it is shown to the client.
+	msg string
+	// tenant is the tenant the operation was about, for the log; only
+	// ever a valid ID, so a crafted path cannot smuggle text into logs.
+	tenant string
+	// cause is an internal error: logged, never shown.
+	cause error
+	// retryAfter, when positive, becomes a Retry-After header.
+	retryAfter time.Duration
+	// location, when set, becomes a Location header.
+	location string
+}
+
+func fail(status int, msg string) reply { return reply{status: status, msg: msg} }
+
+// notAllowed answers 405; [Handler.write] adds the Allow header.
+func notAllowed(*http.Request) reply {
+	return fail(http.StatusMethodNotAllowed, "Method not allowed")
+}
+
+// op wraps an operation with the key check, the answer and the audit line.
+func (h *Handler) op(action string, fn func(*http.Request) reply) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := h.cfg.ClientAddr(r)
+		rep, ok := h.authorize(r, addr)
+		if ok {
+			rep = fn(r)
+		} else if id := r.PathValue("id"); tenant.ValidID(id) {
+			rep.tenant = id // a refused attempt names its target too
+		}
+		h.write(w, r, rep)
+		h.audit(r.Context(), action, addr, rep)
+	})
+}
+
+// authorize checks the key. It answers 503 when no key is configured, 429
+// while addr is locked out, 401 for a missing or wrong key.
+func (h *Handler) authorize(r *http.Request, addr string) (reply, bool) {
+	if h.closed {
+		return fail(http.StatusServiceUnavailable, "Admin API disabled: no admin API key is configured"), false
+	}
+	now := h.cfg.Now()
+	if wait := h.failures.locked(addr, now); wait > 0 {
+		rep := fail(http.StatusTooManyRequests, "Too many failed attempts")
+		rep.retryAfter = wait
+		return rep, false
+	}
+	if !h.validKey(r.Header.Values(KeyHeader)) {
+		h.failures.fail(addr, now)
+		return fail(http.StatusUnauthorized, "Missing or invalid admin API key"), false
+	}
+	return reply{}, true
+}
+
+// validKey compares the presented key with the configured one in constant
+// time. Both are hashed first: ConstantTimeCompare returns at once for
+// inputs of different lengths, which would tell an attacker the key's
+// length; two SHA-256 sums always have the same length.
+func (h *Handler) validKey(values []string) bool {
+	presented := ""
+	if len(values) == 1 {
+		presented = values[0]
+	}
+	sum := sha256.Sum256([]byte(presented))
+	match := subtle.ConstantTimeCompare(sum[:], h.keyHash[:]) == 1
+	return match && len(values) == 1 && presented != ""
+}
+
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
+	hdr := w.Header()
+	if rep.retryAfter > 0 {
+		secs := int64((rep.retryAfter + time.Second - 1) / time.Second)
+		hdr.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if rep.location != "" {
+		hdr.Set("Location", rep.location)
+	}
+	if rep.status == http.StatusMethodNotAllowed {
+		hdr.Set("Allow", allowed(r))
+	}
+	if rep.status >= 400 {
+		httpx.Error(w, rep.status, rep.msg)
+		return
+	}
+	body, err := marshal(rep.body)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "Internal error")
+		return
+	}
+	httpx.WriteJSON(w, rep.status, body)
+}
+
+// allowed is the Allow header of a 405 on r's path.
+func allowed(r *http.Request) string {
+	if r.URL.Path == "/admin/tenants" {
+		return "GET, HEAD, POST"
+	}
+	return "GET, HEAD, PATCH, DELETE"
+}
+
+// audit writes the log line of one request. It records what was asked, by
+// which address, about which tenant, and how it ended; never a key, never
+// a body.
+func (h *Handler) audit(ctx context.Context, action, addr string, rep reply) {
+	status := rep.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
+		level = slog.LevelWarn
+	}
+	outcome := "ok"
+	if status >= 400 {
+		outcome = rep.msg
+	}
+	attrs := []slog.Attr{
+		slog.String("action", action),
+		slog.String("tenant", rep.tenant),
+		slog.String("remote", addr),
+		slog.Int("status", status),
+		slog.String("outcome", outcome),
+	}
+	if rep.cause != nil {
+		attrs = append(attrs, slog.String("error", rep.cause.Error()))
+	}
+	h.log.LogAttrs(context.WithoutCancel(ctx), level, "admin api", attrs...)
+}
+
+// remoteIP is the default ClientAddr: the IP of the connection's peer.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,231 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// maxCursorLength bounds the cursor of a list request. Cursors are tenant
+// IDs, so anything longer is not one.
+const maxCursorLength = tenant.MaxIDLength
+
+// storeRetryAfter is the Retry-After of a 503 caused by the store.
+const storeRetryAfter = 5 * time.Second
+
+// listPage is the answer of GET /admin/tenants.
+type listPage struct {
+	Tenants []*tenant.Tenant `json:"tenants"`
+	Next    string           `json:"next"`
+}
+
+// deleted is the answer of DELETE /admin/tenants/{id}.
+type deleted struct {
+	ID          string `json:"id"`
+	DeletedKeys int64  `json:"deletedKeys"`
+}
+
+func (h *Handler) create(r *http.Request) reply {
+	body, rep := readBody(r, "application/json")
+	if rep != nil {
+		return *rep
+	}
+	doc, err := parseObject(body)
+	if err != nil {
+		return fail(http.StatusBadRequest, err.Error())
+	}
+	t, err := decodeTenant(doc)
+	if err != nil {
+		return fail(http.StatusBadRequest, err.Error())
+	}
+	// The timestamps are the server's; a client's are ignored.
+	t.CreatedAt, t.UpdatedAt = time.Time{}, time.Time{}
+	if t.Status == "" {
+		t.Status = tenant.StatusActive
+	}
+	if err := t.Validate(); err != nil {
+		rep := fail(http.StatusBadRequest, err.Error())
+		if tenant.ValidID(t.ID) {
+			rep.tenant = t.ID
+		}
+		return rep
+	}
+	stored, err := h.cfg.Tenants.Create(r.Context(), t)
+	if err != nil {
+		return storeFailure(err, t.ID)
+	}
+	h.changed(store.EventCreated, stored.ID)
+	return reply{status: http.StatusCreated, body: stored, tenant: stored.ID,
+		location: "/admin/tenants/" + stored.ID}
+}
+
+func (h *Handler) list(r *http.Request) reply {
+	q := r.URL.Query()
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fail(http.StatusBadRequest, "limit must be a positive integer")
+		}
+		limit = store.ListLimit(n)
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > maxCursorLength || (cursor != "" && !tenant.ValidID(cursor)) {
+		return fail(http.StatusBadRequest, "Invalid cursor")
+	}
+	ts, next, err := h.cfg.Tenants.List(r.Context(), cursor, limit)
+	if err != nil {
+		return storeFailure(err, "")
+	}
+	if ts == nil {
+		ts = []*tenant.Tenant{} // "tenants":[] rather than null
+	}
+	return reply{status: http.StatusOK, body: listPage{Tenants: ts, Next: next}}
+}
+
+func (h *Handler) get(r *http.Request) reply {
+	id, rep := pathID(r)
+	if rep != nil {
+		return *rep
+	}
+	t, err := h.cfg.Tenants.Get(r.Context(), id)
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	return reply{status: http.StatusOK, body: t, tenant: id}
+}
+
+// update applies a JSON merge patch (RFC 7396) to the tenant's JSON. The
+// read and the write are not one transaction: of two concurrent patches
+// to one tenant the later write wins whole.
+func (h *Handler) update(r *http.Request) reply {
+	id, rep := pathID(r)
+	if rep != nil {
+		return *rep
+	}
+	body, rep := readBody(r, "application/merge-patch+json", "application/json")
+	if rep != nil {
+		return withTenant(*rep, id)
+	}
+	patch, err := parseObject(body)
+	if err != nil {
+		return withTenant(fail(http.StatusBadRequest, err.Error()), id)
+	}
+	if _, ok := patch.(map[string]any); !ok {
+		return withTenant(fail(http.StatusBadRequest, "the merge patch must be a JSON object"), id)
+	}
+	current, err := h.cfg.Tenants.Get(r.Context(), id)
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	next, msg := applyPatch(current, patch)
+	if msg != "" {
+		return withTenant(fail(http.StatusBadRequest, msg), id)
+	}
+	stored, err := h.cfg.Tenants.Update(r.Context(), next)
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	h.changed(store.EventUpdated, id)
+	return reply{status: http.StatusOK, body: stored, tenant: id}
+}
+
+// applyPatch merges patch into current and returns the tenant to store, or
+// the message of a 400.
+func applyPatch(current *tenant.Tenant, patch any) (*tenant.Tenant, string) {
+	doc, err := toDocument(current)
+	if err != nil {
+		return nil, "the stored tenant cannot be patched"
+	}
+	merged := mergePatch(doc, patch)
+	next, err := decodeTenant(merged)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if next.ID != current.ID {
+		return nil, "id is immutable"
+	}
+	if !next.CreatedAt.Equal(current.CreatedAt) {
+		return nil, "createdAt is immutable"
+	}
+	// updatedAt is the server's: a patch that sets it is not refused,
+	// since it cannot do harm, but the store stamps its own.
+	next.CreatedAt, next.UpdatedAt = current.CreatedAt, current.UpdatedAt
+	if err := next.Validate(); err != nil {
+		return nil, err.Error()
+	}
+	return next, ""
+}
+
+func (h *Handler) delete(r *http.Request) reply {
+	id, rep := pathID(r)
+	if rep != nil {
+		return *rep
+	}
+	n, err := h.cfg.Tenants.Delete(r.Context(), id)
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	h.changed(store.EventDeleted, id)
+	return reply{status: http.StatusOK, body: deleted{ID: id, DeletedKeys: n}, tenant: id}
+}
+
+func (h *Handler) changed(typ store.EventType, id string) {
+	if h.cfg.OnChange != nil {
+		h.cfg.OnChange(store.Event{Type: typ, TenantID: id})
+	}
+}
+
+// pathID returns the {id} of the path. A malformed ID is 400, not 404: the
+// caller holds the admin key, so there is nothing to hide, and the message
+// says what is wrong. It is checked here, at the boundary, before any store
+// call.
+func pathID(r *http.Request) (string, *reply) {
+	id := r.PathValue("id")
+	if err := tenant.ValidateID(id); err != nil {
+		rep := fail(http.StatusBadRequest, "Invalid tenant identifier")
+		return "", &rep
+	}
+	return id, nil
+}
+
+func withTenant(rep reply, id string) reply {
+	rep.tenant = id
+	return rep
+}
+
+// storeFailure maps a store error to its answer. Anything the store does
+// not classify is an outage: 503 with a fixed message, the cause only in
+// the log.
+func storeFailure(err error, id string) reply {
+	var rep reply
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, tenant.ErrNotFound):
+		rep = fail(http.StatusNotFound, "Tenant not found")
+	case errors.Is(err, store.ErrDomainExists):
+		rep = fail(http.StatusConflict, "Domain already belongs to another tenant")
+	case errors.Is(err, store.ErrExists), errors.Is(err, tenant.ErrExists):
+		rep = fail(http.StatusConflict, "Tenant already exists")
+	case errors.Is(err, tenant.ErrInvalidID), errors.Is(err, tenant.ErrInvalid):
+		rep = fail(http.StatusBadRequest, "Invalid tenant")
+		rep.cause = err
+	case errors.Is(err, context.Canceled):
+		// The client went away; the answer goes nowhere, the log
+		// line says what happened.
+		rep = fail(http.StatusServiceUnavailable, "Request cancelled")
+		rep.cause = err
+	default:
+		rep = fail(http.StatusServiceUnavailable, "Tenant service unavailable")
+		rep.retryAfter = storeRetryAfter
+		rep.cause = err
+	}
+	if tenant.ValidID(id) {
+		rep.tenant = id
+	}
+	return rep
+}
