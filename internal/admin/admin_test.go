@@ -60,11 +60,11 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	h      *Handler
+	h       *Handler
 	tenants store.Tenants
-	logs   *syncBuffer
-	clock  *clock
-	events []store.Event
+	logs    *syncBuffer
+	clock   *clock
+	events  []store.Event
 }
 
 type option func(*Config)
