@@ -70,17 +70,24 @@ type keyPair struct {
 // registers its shutdown with tb.Cleanup.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{closed: make(chan struct{})}
-	s.current = s.newKeyPair()
-	s.published = []keyPair{s.current}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s := NewServer()
 	tb.Cleanup(s.Close)
 	return s
 }
 
-// Close shuts the server down. It is called at the end of the test that
-// created the server; calling it earlier simulates a provider that is gone
-// (connections refused).
+// NewServer starts a test identity provider that the caller must Close,
+// for code without a testing.TB at hand, such as testable examples.
+func NewServer() *Server {
+	s := &Server{closed: make(chan struct{})}
+	s.current = s.newKeyPair()
+	s.published = []keyPair{s.current}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// Close shuts the server down. [New] calls it at the end of the test;
+// calling it earlier simulates a provider that is gone (connections
+// refused). Calling it again does nothing.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
