@@ -8,11 +8,18 @@ import (
 )
 
 // chain tries its resolvers in order.
-type chain []Resolver
+type chain struct {
+	rs []Resolver
+	// rewriters is the length of the shortest prefix of rs that holds every
+	// Rewriter. A request resolved by a later member has nothing to
+	// rewrite, so Rewrite never resolves past it: Chain(sub, Domain(lookup))
+	// does not look a custom domain up a second time.
+	rewriters int
+}
 
 var (
-	_ Resolver = chain(nil)
-	_ Rewriter = chain(nil)
+	_ Resolver = (*chain)(nil)
+	_ Rewriter = (*chain)(nil)
 )
 
 // Chain returns a Resolver that tries rs in order and returns the first ID
@@ -28,27 +35,32 @@ var (
 //	resolve.Chain(sub, resolve.Domain(lookup))
 //
 // The chain is also a [Rewriter]: Rewrite finds the resolver that matched (by
-// resolving again) and, when that resolver is a Rewriter, delegates to it.
-// Chain panics when one of rs is nil.
+// resolving again, but only when a Rewriter could have matched) and, when
+// that resolver is a Rewriter, delegates to it. Chain panics when one of rs
+// is nil.
 func Chain(rs ...Resolver) Resolver {
-	for _, r := range rs {
+	c := &chain{rs: append([]Resolver(nil), rs...)}
+	for i, r := range c.rs {
 		if r == nil {
 			panic("resolve: Chain with a nil Resolver")
 		}
+		if _, ok := r.(Rewriter); ok {
+			c.rewriters = i + 1
+		}
 	}
-	return chain(append([]Resolver(nil), rs...))
+	return c
 }
 
 // Resolve returns the ID found by the first resolver that finds one.
-func (c chain) Resolve(r *http.Request) (string, error) {
-	_, id, err := c.match(r)
+func (c *chain) Resolve(r *http.Request) (string, error) {
+	_, id, err := match(c.rs, r)
 	return id, err
 }
 
 // Rewrite delegates to the resolver that resolves r to id, if it is a
 // Rewriter, and otherwise returns r.
-func (c chain) Rewrite(r *http.Request, id string) *http.Request {
-	m, got, err := c.match(r)
+func (c *chain) Rewrite(r *http.Request, id string) *http.Request {
+	m, got, err := match(c.rs[:c.rewriters], r)
 	if err != nil || got != id {
 		return r
 	}
@@ -58,11 +70,11 @@ func (c chain) Rewrite(r *http.Request, id string) *http.Request {
 	return r
 }
 
-// match returns the first resolver that finds an ID, with the ID. The ID is
+// match returns the first of rs that finds an ID, with the ID. The ID is
 // checked again so that the chain keeps the Resolver contract even when one
 // of its members is a third-party implementation that does not.
-func (c chain) match(r *http.Request) (Resolver, string, error) {
-	for _, res := range c {
+func match(rs []Resolver, r *http.Request) (Resolver, string, error) {
+	for _, res := range rs {
 		id, err := res.Resolve(r)
 		if errors.Is(err, tenant.ErrMissingID) {
 			continue

@@ -192,3 +192,29 @@ func FuzzChain(f *testing.F) {
 		}
 	})
 }
+
+func TestChainRewriteDoesNotLookUpAgain(t *testing.T) {
+	sub, err := Subdomain("seed.example.com")
+	require.NoError(t, err)
+	lookups := 0
+	dom := Domain(func(context.Context, string) (string, error) {
+		lookups++
+		return "acme", nil
+	})
+	req := hostRequest("mcp.acme.com")
+
+	// No member rewrites: Rewrite resolves nothing.
+	c := Chain(sub, dom)
+	id, err := c.Resolve(req)
+	require.NoError(t, err)
+	assert.Same(t, req, c.(Rewriter).Rewrite(req, id))
+	assert.Equal(t, 1, lookups)
+
+	// A Rewriter after the lookup: Rewrite must find out who matched.
+	lookups = 0
+	c = Chain(sub, dom, Path())
+	id, err = c.Resolve(req)
+	require.NoError(t, err)
+	assert.Same(t, req, c.(Rewriter).Rewrite(req, id))
+	assert.Equal(t, 2, lookups)
+}
