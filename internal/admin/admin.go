@@ -257,9 +257,10 @@ func (h *Handler) audit(ctx context.Context, action, addr string, rep reply) {
 	}
 	level := slog.LevelInfo
 	switch {
-	case status >= 500:
+	case rep.cause != nil && status >= 500:
 		level = slog.LevelError
-	case status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
+	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests,
+		status == http.StatusServiceUnavailable:
 		level = slog.LevelWarn
 	}
 	outcome := "ok"

@@ -1,0 +1,71 @@
+package tenancy
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/seedmcp/tenancy/internal/admin"
+	"github.com/seedmcp/tenancy/store"
+)
+
+// AdminKeyHeader is the request header that carries the admin API key.
+const AdminKeyHeader = admin.KeyHeader
+
+// AdminConfig configures [NewAdminHandler]. Only Tenants is required.
+type AdminConfig struct {
+	// Tenants is the registry the API manages; with redisstore its Delete
+	// removes every key of the tenant and publishes the change, so every
+	// replica's caches drop the tenant. Required.
+	Tenants store.Tenants
+	// APIKey is the secret every request must carry in X-Admin-API-Key.
+	// It is compared in constant time and never logged. When empty the
+	// admin API is closed: every request is answered 503.
+	APIKey string
+	// Logger receives one audit line per request and per refusal: action,
+	// tenant, remote address, status and outcome; never a key or a body.
+	// default: slog.Default()
+	Logger *slog.Logger
+	// ClientAddr returns the address that failed keys are counted
+	// against: after 10 failures within a minute the address is answered
+	// 429 until the minute is over. Set it only behind a reverse proxy
+	// you trust to set the client's address; a header that clients can
+	// forge (X-Forwarded-For) MUST NOT be used otherwise, since it would
+	// give an attacker a fresh address for every guess.
+	// default: the IP of r.RemoteAddr
+	ClientAddr func(r *http.Request) string
+	// OnChange is called after every successful create, update and
+	// delete, so that this replica can drop what it derived from the
+	// tenant at once (its cached tenant, its token verifier). Other
+	// replicas learn of the change through the store's events. It runs
+	// on the request's goroutine and must not block.
+	OnChange func(store.Event)
+}
+
+// NewAdminHandler returns the admin API of DESIGN.md section 6:
+//
+//	POST   /admin/tenants                     create (201)
+//	GET    /admin/tenants?cursor=&limit=      list: {"tenants":[…],"next":"…"}
+//	GET    /admin/tenants/{id}                read
+//	PATCH  /admin/tenants/{id}                JSON merge patch (RFC 7396)
+//	DELETE /admin/tenants/{id}                {"id":…,"deletedKeys":N}
+//
+// Mount it at "/admin/":
+//
+//	h, err := tenancy.NewAdminHandler(tenancy.AdminConfig{Tenants: tenants, APIKey: key})
+//	if err != nil { … }
+//	mux.Handle("/admin/", h)
+//
+// Every answer is JSON ({"error":"…"} for a failure) and never cached. A
+// malformed tenant ID in the path is 400; unknown members in a body are 400;
+// a body over 64 KiB is 413; a store that cannot be reached is 503 without
+// detail (the cause goes to the log). It returns an error only when Tenants
+// is nil.
+func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
+	return admin.New(admin.Config{
+		Tenants:    cfg.Tenants,
+		APIKey:     cfg.APIKey,
+		Logger:     cfg.Logger,
+		ClientAddr: cfg.ClientAddr,
+		OnChange:   cfg.OnChange,
+	})
+}
