@@ -1,0 +1,135 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Delete removes the tenant and all of its data, publishes
+// [store.EventDeleted], and returns the number of Redis keys removed: the
+// metadata key, the domain key (while it names this tenant) and every
+// tenant:{id}:* key (each client and session record, the client and session
+// sets while they have members, each limiter key). The index entry is a
+// member of a shared key, not a key, and is not counted; memstore counts
+// the same way.
+//
+// The record, index entry and domain go first, so the tenant stops being
+// served (and the event goes out) before its data is swept. The data is
+// found with SCAN on every master, never KEYS, and removed with UNLINK, in
+// batches of Options.DeleteBatch. The pattern tenant:{id}:* cannot match
+// another tenant's keys: the '}' after the ID ends it, so "acme" never
+// reaches "acme-corp" or "acme2". When there is no record but data is left
+// (a delete that was interrupted), the data is still swept; only when
+// nothing at all was removed is the answer [store.ErrTenantNotFound].
+//
+// Keys written while the sweep runs (a client registering at that moment)
+// may survive it; they expire with their lifetimes.
+func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
+	s := r.s
+	if err := tenant.ValidateID(id); err != nil {
+		return 0, fmt.Errorf("redisstore: %w", err)
+	}
+	var n int64
+	old, _, err := s.read(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return 0, err
+	default:
+		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
+		}
+		n += removed
+		if old.Domain != "" {
+			removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, id).Int64()
+			if err != nil {
+				return n, fmt.Errorf("redisstore: delete domain %q: %w", old.Domain, err)
+			}
+			n += removed
+		}
+	}
+	if err := s.rdb.ZRem(ctx, keys.Index, id).Err(); err != nil {
+		return n, fmt.Errorf("redisstore: unindex tenant %q: %w", id, err)
+	}
+	// Announce the delete before the sweep, which may take a while: the
+	// tenant must stop being served everywhere now.
+	published := n > 0
+	if published {
+		if err := s.publish(ctx, store.EventDeleted, id); err != nil {
+			return n, err
+		}
+	}
+	swept, err := s.sweep(ctx, keys.Prefix(id)+"*")
+	n += swept
+	if err != nil {
+		return n, fmt.Errorf("redisstore: delete data of tenant %q: %w", id, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, id)
+	}
+	if !published {
+		// Only leftovers were found: announce the delete now.
+		if err := s.publish(ctx, store.EventDeleted, id); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sweep unlinks every key matching pattern on every master and returns how
+// many it removed.
+func (s *Store) sweep(ctx context.Context, pattern string) (int64, error) {
+	var total atomic.Int64
+	each := func(ctx context.Context, c *redis.Client) error {
+		n, err := sweepNode(ctx, c, pattern, s.batch)
+		total.Add(n)
+		return err
+	}
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, each)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, each)
+	default:
+		var n int64
+		n, err = sweepNode(ctx, s.rdb, pattern, s.batch)
+		total.Add(n)
+	}
+	return total.Load(), err
+}
+
+// sweepNode SCANs one node for pattern, batch keys at a time, and UNLINKs
+// what it finds, never more than batch keys at once. Every key it finds is
+// of one tenant, so of one slot: the UNLINK is never CROSSSLOT.
+func sweepNode(ctx context.Context, c redis.Cmdable, pattern string, batch int) (int64, error) {
+	var n int64
+	var cursor uint64
+	for {
+		found, next, err := c.Scan(ctx, cursor, pattern, int64(batch)).Result()
+		if err != nil {
+			return n, err
+		}
+		for len(found) > 0 {
+			chunk := found[:min(batch, len(found))]
+			found = found[len(chunk):]
+			removed, err := c.Unlink(ctx, chunk...).Result()
+			n += removed
+			if err != nil {
+				return n, err
+			}
+		}
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
+	}
+}

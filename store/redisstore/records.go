@@ -1,0 +1,189 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Register stores c under the tenant for the client lifetime. It returns an
+// error matching [store.ErrExists] when the client ID is taken and
+// [store.ErrLimit] when maxClients > 0 live clients exist already. The check
+// and the write are one script over the tenant's keys: 100 concurrent
+// registrations against a limit of 10 admit exactly 10. One round trip.
+//
+// The tenant itself is not looked up: callers register clients of a tenant
+// they have just resolved.
+func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client, maxClients int) error {
+	if err := tenant.ValidateID(tenantID); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	if c == nil {
+		return fmt.Errorf("redisstore: nil client: %w", store.ErrInvalidKey)
+	}
+	if err := store.ValidKey(c.ClientID); err != nil {
+		return fmt.Errorf("redisstore: client ID: %w", err)
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("redisstore: encode client: %w", err)
+	}
+	err = r.s.admit(ctx, keys.Client(tenantID, c.ClientID), keys.Clients(tenantID), c.ClientID, data, r.s.clientTTL, maxClients)
+	if err != nil {
+		return fmt.Errorf("redisstore: client %q of %q: %w", c.ClientID, tenantID, err)
+	}
+	return nil
+}
+
+// Get returns a live client of the tenant, or an error matching
+// [store.ErrNotFound]. One round trip: GET.
+func (r *Clients) Get(ctx context.Context, tenantID, clientID string) (*store.Client, error) {
+	data, err := r.s.readRecord(ctx, tenantID, clientID, keys.Client)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: client %q of %q: %w", clientID, tenantID, err)
+	}
+	c := new(store.Client)
+	if err := json.Unmarshal(data, c); err != nil {
+		return nil, fmt.Errorf("redisstore: decode client %q of %q: %w", clientID, tenantID, err)
+	}
+	return c, nil
+}
+
+// Delete removes a client of the tenant and frees its place, atomically;
+// an unknown client is an error matching [store.ErrNotFound].
+func (r *Clients) Delete(ctx context.Context, tenantID, clientID string) error {
+	if err := r.s.remove(ctx, tenantID, clientID, keys.Client, keys.Clients); err != nil {
+		return fmt.Errorf("redisstore: client %q of %q: %w", clientID, tenantID, err)
+	}
+	return nil
+}
+
+// Create starts a session of userID in the tenant for the session lifetime.
+// It returns an error matching [store.ErrExists] when the session ID is
+// taken and [store.ErrLimit] when maxSessions > 0 live sessions exist
+// already; like Register, atomically and in one round trip.
+func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*store.Session, error) {
+	if err := tenant.ValidateID(tenantID); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	if err := store.ValidKey(sessionID); err != nil {
+		return nil, fmt.Errorf("redisstore: session ID: %w", err)
+	}
+	now := r.s.now()
+	sess := &store.Session{UserID: userID, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: encode session: %w", err)
+	}
+	err = r.s.admit(ctx, keys.Session(tenantID, sessionID), keys.Sessions(tenantID), sessionID, data, r.s.sessionTTL, maxSessions)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
+	}
+	return sess, nil
+}
+
+// Get returns a live session of the tenant without extending it, or an
+// error matching [store.ErrNotFound]. One round trip: GET.
+func (r *Sessions) Get(ctx context.Context, tenantID, sessionID string) (*store.Session, error) {
+	data, err := r.s.readRecord(ctx, tenantID, sessionID, keys.Session)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
+	}
+	sess := new(store.Session)
+	if err := json.Unmarshal(data, sess); err != nil {
+		return nil, fmt.Errorf("redisstore: decode session %q of %q: %w", sessionID, tenantID, err)
+	}
+	return sess, nil
+}
+
+// Touch gives a live session the full session lifetime again, from now,
+// and records the access in its lastAccessedAt: the record's expiry, its
+// score in the tenant's session set and the timestamp change together, in
+// one script. One round trip.
+func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error {
+	if err := tenant.ValidateID(tenantID); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	if err := store.ValidKey(sessionID); err != nil {
+		return fmt.Errorf("redisstore: session ID: %w", err)
+	}
+	at, err := json.Marshal(r.s.now())
+	if err != nil {
+		return fmt.Errorf("redisstore: encode time: %w", err)
+	}
+	n, err := touchScript.Run(ctx, r.s.rdb,
+		[]string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID)},
+		sessionID, at, millis(r.s.sessionTTL)).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: touch session %q of %q: %w", sessionID, tenantID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete ends a session of the tenant and frees its place, atomically; an
+// unknown session is an error matching [store.ErrNotFound].
+func (r *Sessions) Delete(ctx context.Context, tenantID, sessionID string) error {
+	if err := r.s.remove(ctx, tenantID, sessionID, keys.Session, keys.Sessions); err != nil {
+		return fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
+	}
+	return nil
+}
+
+// admit runs the admit script: see lua/admit.lua.
+func (s *Store) admit(ctx context.Context, key, set, member string, value []byte, ttl time.Duration, max int) error {
+	n, err := admitScript.Run(ctx, s.rdb, []string{key, set}, member, value, millis(ttl), max).Int()
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return store.ErrExists
+	case n < 0:
+		return store.ErrLimit
+	}
+	return nil
+}
+
+// readRecord returns the value of the record keyOf(tenantID, id), after checking
+// both parts.
+func (s *Store) readRecord(ctx context.Context, tenantID, id string, keyOf func(string, string) string) ([]byte, error) {
+	if err := tenant.ValidateID(tenantID); err != nil {
+		return nil, err
+	}
+	if err := store.ValidKey(id); err != nil {
+		return nil, err
+	}
+	data, err := s.rdb.Get(ctx, keyOf(tenantID, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	return data, err
+}
+
+// remove runs the remove script on the record keyOf(tenantID, id) and its
+// member of setOf(tenantID): see lua/remove.lua.
+func (s *Store) remove(ctx context.Context, tenantID, id string, keyOf func(string, string) string, setOf func(string) string) error {
+	if err := tenant.ValidateID(tenantID); err != nil {
+		return err
+	}
+	if err := store.ValidKey(id); err != nil {
+		return err
+	}
+	n, err := removeScript.Run(ctx, s.rdb, []string{keyOf(tenantID, id), setOf(tenantID)}, id).Int()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

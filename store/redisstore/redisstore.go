@@ -1,0 +1,136 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/store"
+)
+
+// Defaults of [Options].
+const (
+	DefaultClientTTL   = 720 * time.Hour
+	DefaultSessionTTL  = 24 * time.Hour
+	DefaultDeleteBatch = 500
+)
+
+// Options configures a [Store]. The zero value is ready to use.
+type Options struct {
+	// ClientTTL is how long a registered client lives.
+	// default: 720h (30 days, as Seed's DCR_CLIENT_TTL)
+	ClientTTL time.Duration
+	// SessionTTL is how long a session lives after its creation or its
+	// last Touch.
+	// default: 24h (as Seed's REDIS_SESSION_TTL)
+	SessionTTL time.Duration
+	// DeleteBatch is the COUNT of each SCAN and the most keys of one
+	// UNLINK in a cascade delete. Small batches keep every command short,
+	// so other clients' commands never wait long behind a delete of a
+	// large tenant.
+	// default: 500
+	DeleteBatch int
+	// Clock returns the time written into records: a tenant's createdAt
+	// and updatedAt, a session's createdAt and lastAccessedAt. Lifetimes
+	// and rate limits use the Redis server's clock instead.
+	// default: time.Now
+	Clock func() time.Time
+}
+
+// Store keeps tenants, clients, sessions and limiter state in Redis. Create
+// one with [New]; it is safe for concurrent use.
+//
+// The store interfaces share method names (Tenants.Get and Clients.Get,
+// for example), so one type cannot implement them all: a Store is the
+// [store.Limiter] and the [store.Events], and hands out the other three as
+// views with [Store.Tenants], [Store.Clients] and [Store.Sessions]. The
+// views cost nothing to ask for.
+type Store struct {
+	tenants  Tenants
+	clients  Clients
+	sessions Sessions
+
+	rdb        redis.UniversalClient
+	clientTTL  time.Duration
+	sessionTTL time.Duration
+	batch      int
+	clock      func() time.Time
+}
+
+// Tenants is the tenant registry of a [Store].
+type Tenants struct{ s *Store }
+
+// Clients holds the registered OAuth clients of a [Store]'s tenants.
+type Clients struct{ s *Store }
+
+// Sessions holds the sessions of a [Store]'s tenants.
+type Sessions struct{ s *Store }
+
+// Compile-time checks that the Store and its views are the stores.
+var (
+	_ store.Tenants  = (*Tenants)(nil)
+	_ store.Clients  = (*Clients)(nil)
+	_ store.Sessions = (*Sessions)(nil)
+	_ store.Limiter  = (*Store)(nil)
+	_ store.Events   = (*Store)(nil)
+)
+
+// New returns a Store on rdb, which must not be nil. Options left zero take
+// their defaults. The Store does not own rdb: closing it is the caller's
+// business.
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	s := &Store{
+		rdb:        rdb,
+		clientTTL:  opts.ClientTTL,
+		sessionTTL: opts.SessionTTL,
+		batch:      opts.DeleteBatch,
+		clock:      opts.Clock,
+	}
+	s.tenants.s, s.clients.s, s.sessions.s = s, s, s
+	if s.clientTTL <= 0 {
+		s.clientTTL = DefaultClientTTL
+	}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = DefaultSessionTTL
+	}
+	if s.batch <= 0 {
+		s.batch = DefaultDeleteBatch
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	return s
+}
+
+// Tenants returns the tenant registry of s.
+func (s *Store) Tenants() *Tenants { return &s.tenants }
+
+// Clients returns the client store of s.
+func (s *Store) Clients() *Clients { return &s.clients }
+
+// Sessions returns the session store of s.
+func (s *Store) Sessions() *Sessions { return &s.sessions }
+
+// LoadScripts loads every Lua script of the store into the script cache of
+// every node, so that even the first call of each is one round trip.
+// Calling it is optional: a script the server does not know is sent once.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	// A cluster client's SCRIPT LOAD goes to every shard.
+	for _, script := range scripts {
+		if err := script.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("redisstore: load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// now returns the time for a record: UTC, to the millisecond.
+func (s *Store) now() time.Time {
+	return s.clock().UTC().Truncate(time.Millisecond)
+}
+
+// millis returns d in whole milliseconds, at least 1, as PX wants it.
+func millis(d time.Duration) int64 {
+	return max(1, (d + time.Millisecond - 1).Milliseconds())
+}

@@ -1,0 +1,44 @@
+package redisstore
+
+import (
+	_ "embed" // the Lua scripts
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, one file each under lua/, where each explains its keys,
+// arguments and answer. Every script touches the keys of one hash slot only
+// (one tenant's keys, or one global key), so each runs atomically on a
+// cluster as on a single node. redis.Script sends EVALSHA and falls back to
+// EVAL once when the server does not know the script yet.
+var (
+	//go:embed lua/admit.lua
+	admitLua string
+	//go:embed lua/touch.lua
+	touchLua string
+	//go:embed lua/remove.lua
+	removeLua string
+	//go:embed lua/gcra.lua
+	gcraLua string
+	//go:embed lua/replace.lua
+	replaceLua string
+	//go:embed lua/unlinkif.lua
+	unlinkIfLua string
+
+	admitScript    = redis.NewScript(admitLua)
+	touchScript    = redis.NewScript(touchLua)
+	removeScript   = redis.NewScript(removeLua)
+	gcraScript     = redis.NewScript(gcraLua)
+	replaceScript  = redis.NewScript(replaceLua)
+	unlinkIfScript = redis.NewScript(unlinkIfLua)
+)
+
+// scripts lists every script by name, for tests that load them all.
+var scripts = map[string]*redis.Script{
+	"admit":    admitScript,
+	"touch":    touchScript,
+	"remove":   removeScript,
+	"gcra":     gcraScript,
+	"replace":  replaceScript,
+	"unlinkif": unlinkIfScript,
+}

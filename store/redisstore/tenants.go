@@ -1,0 +1,290 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// updateAttempts bounds the retries of an Update that lost a race with
+// another write of the same tenant.
+const updateAttempts = 10
+
+// undoTimeout bounds the rollback of a write that failed halfway.
+const undoTimeout = 5 * time.Second
+
+// Get returns the tenant with the given ID, whatever its status, or an
+// error matching [store.ErrTenantNotFound]. One round trip: GET.
+func (r *Tenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	if err := tenant.ValidateID(id); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	t, _, err := r.s.read(ctx, id)
+	return t, err
+}
+
+// read returns the tenant and its record as stored.
+func (s *Store) read(ctx context.Context, id string) (*tenant.Tenant, string, error) {
+	data, err := s.rdb.Get(ctx, keys.Metadata(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, "", fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, id)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("redisstore: get tenant %q: %w", id, err)
+	}
+	t := new(tenant.Tenant)
+	if err := json.Unmarshal([]byte(data), t); err != nil {
+		return nil, "", fmt.Errorf("redisstore: decode tenant %q: %w", id, err)
+	}
+	return t, data, nil
+}
+
+// LookupDomain returns the ID of the tenant whose custom domain is host. A
+// host that is not a valid domain name cannot belong to a tenant and is not
+// found, without asking Redis. One round trip: GET.
+func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error) {
+	if !tenant.ValidDomain(host) {
+		return "", fmt.Errorf("redisstore: %w: domain %q", store.ErrTenantNotFound, host)
+	}
+	id, err := r.s.rdb.Get(ctx, keys.Domain(host)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("redisstore: %w: domain %q", store.ErrTenantNotFound, host)
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisstore: get domain %q: %w", host, err)
+	}
+	return id, nil
+}
+
+// Create validates t, stamps it and stores it, then publishes
+// [store.EventCreated]. A taken domain is [store.ErrDomainExists] and a taken
+// ID [store.ErrTenantExists].
+//
+// The domain key lives in another hash slot than the tenant's keys, so the
+// steps are separate commands, never one script or transaction (that would
+// fail with CROSSSLOT on a cluster): the domain is claimed with SET NX
+// first, then the record with SET NX, then the ID joins the index. A step
+// that fails undoes the ones before it, and a domain is only ever released
+// while it still names this tenant.
+func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	s := r.s
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	now := s.now()
+	rec := *t
+	rec.CreatedAt, rec.UpdatedAt = now, now
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err)
+	}
+	if rec.Domain != "" {
+		ok, err := s.rdb.SetNX(ctx, keys.Domain(rec.Domain), rec.ID, 0).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: claim domain %q: %w", rec.Domain, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("redisstore: %w: %q", store.ErrDomainExists, rec.Domain)
+		}
+	}
+	ok, err := s.rdb.SetNX(ctx, keys.Metadata(rec.ID), data, 0).Result()
+	if err != nil || !ok {
+		s.releaseDomain(ctx, rec.Domain, rec.ID)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: create tenant %q: %w", rec.ID, err)
+		}
+		return nil, fmt.Errorf("redisstore: %w: %q", store.ErrTenantExists, rec.ID)
+	}
+	if err := s.rdb.ZAdd(ctx, keys.Index, redis.Z{Member: rec.ID}).Err(); err != nil {
+		s.undo(ctx, keys.Metadata(rec.ID), string(data))
+		s.releaseDomain(ctx, rec.Domain, rec.ID)
+		return nil, fmt.Errorf("redisstore: index tenant %q: %w", rec.ID, err)
+	}
+	if err := s.publish(ctx, store.EventCreated, rec.ID); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Update replaces the mutable fields of an existing tenant, keeping its ID
+// and CreatedAt, moves its custom domain when that changed, and publishes
+// [store.EventUpdated].
+//
+// The record is replaced only if it still holds what was read (the replace
+// script), so concurrent updates never lose one another's changes: the
+// loser reads again and retries. A new domain is claimed before the record
+// names it and the old one is released after: for a moment both name the
+// tenant, but at no moment does the record name an unclaimed domain.
+func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	s := r.s
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	claimed := false // sticky across attempts: rec.Domain never changes
+	fail := func(err error) (*tenant.Tenant, error) {
+		if claimed {
+			s.releaseDomain(ctx, t.Domain, t.ID)
+		}
+		return nil, err
+	}
+	for range updateAttempts {
+		old, oldData, err := s.read(ctx, t.ID)
+		if err != nil {
+			return fail(err)
+		}
+		rec := *t
+		rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, s.now()
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return fail(fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err))
+		}
+		if rec.Domain != "" && rec.Domain != old.Domain && !claimed {
+			if claimed, err = s.claimDomain(ctx, rec.Domain, rec.ID); err != nil {
+				return nil, err
+			}
+		}
+		res, err := replaceScript.Run(ctx, s.rdb, []string{keys.Metadata(rec.ID)}, oldData, data).Int()
+		switch {
+		case err != nil:
+			return fail(fmt.Errorf("redisstore: update tenant %q: %w", rec.ID, err))
+		case res == 0:
+			continue // changed meanwhile: read it again
+		case res < 0:
+			return fail(fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, rec.ID))
+		}
+		if old.Domain != "" && old.Domain != rec.Domain {
+			if err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, rec.ID).Err(); err != nil {
+				return nil, fmt.Errorf("redisstore: release domain %q: %w", old.Domain, err)
+			}
+		}
+		if err := s.publish(ctx, store.EventUpdated, rec.ID); err != nil {
+			return nil, err
+		}
+		return &rec, nil
+	}
+	return fail(fmt.Errorf("redisstore: update tenant %q: changed concurrently %d times", t.ID, updateAttempts))
+}
+
+// claimDomain makes host name id. It reports whether this call claimed it
+// (false when host already named id); a host that names another tenant is
+// [store.ErrDomainExists].
+func (s *Store) claimDomain(ctx context.Context, host, id string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, keys.Domain(host), id, 0).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: claim domain %q: %w", host, err)
+	}
+	if ok {
+		return true, nil
+	}
+	owner, err := s.rdb.Get(ctx, keys.Domain(host)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("redisstore: claim domain %q: %w", host, err)
+	}
+	if owner != id {
+		return false, fmt.Errorf("redisstore: %w: %q", store.ErrDomainExists, host)
+	}
+	return false, nil
+}
+
+// releaseDomain undoes a domain claim of id, if host is not empty.
+func (s *Store) releaseDomain(ctx context.Context, host, id string) {
+	if host != "" {
+		s.undo(ctx, keys.Domain(host), id)
+	}
+}
+
+// undo deletes key while it holds value, to roll back a step of a write
+// that failed later. It runs even when ctx was canceled (the step it undoes
+// did happen), with its own short timeout, and is best effort: when Redis
+// fails here too, the leftover is a domain naming a tenant that does not
+// exist (a lookup then finds no tenant) or a record without index entry.
+func (s *Store) undo(ctx context.Context, key, value string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	_ = unlinkIfScript.Run(ctx, s.rdb, []string{key}, value).Err()
+}
+
+// publish announces a change of a tenant on keys.Events. The write it
+// announces has happened; a failure to publish is still an error, so that
+// the caller knows other replicas' caches may be stale until their entries
+// expire (retrying an update publishes again).
+func (s *Store) publish(ctx context.Context, typ store.EventType, id string) error {
+	msg, err := json.Marshal(store.Event{Type: typ, TenantID: id})
+	if err != nil {
+		return fmt.Errorf("redisstore: encode event: %w", err)
+	}
+	if err := s.rdb.Publish(ctx, keys.Events, msg).Err(); err != nil {
+		return fmt.Errorf("redisstore: tenant %q %s but the event was not published: %w", id, typ, err)
+	}
+	return nil
+}
+
+// List returns up to limit tenants in ID order after cursor, and the cursor
+// of the next page, "" after the last one. limit is normalised by
+// [store.ListLimit].
+//
+// The cursor is the last ID of the previous page and the index is read with
+// ZRANGEBYLEX from just after it, so a page is never shifted by tenants
+// added or removed elsewhere: every tenant that exists for the whole listing
+// is returned exactly once. The records are read with a pipeline of GETs
+// rather than MGET, which would fail across slots on a cluster (go-redis
+// splits a cluster pipeline by node). Two round trips.
+func (r *Tenants) List(ctx context.Context, cursor string, limit int) ([]*tenant.Tenant, string, error) {
+	s := r.s
+	min := "-"
+	if cursor != "" {
+		if err := tenant.ValidateID(cursor); err != nil {
+			return nil, "", fmt.Errorf("redisstore: cursor: %w", err)
+		}
+		min = "(" + cursor
+	}
+	limit = store.ListLimit(limit)
+	// One more than a page tells whether another page follows.
+	ids, err := s.rdb.ZRangeByLex(ctx, keys.Index, &redis.ZRangeBy{Min: min, Max: "+", Count: int64(limit + 1)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("redisstore: list tenants: %w", err)
+	}
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	if len(ids) == 0 {
+		return []*tenant.Tenant{}, "", nil
+	}
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Get(ctx, keys.Metadata(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", fmt.Errorf("redisstore: list tenants: %w", err)
+	}
+	page := make([]*tenant.Tenant, 0, len(ids))
+	for i, cmd := range cmds {
+		data, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			// An index entry without a record: a tenant being created or
+			// deleted at this moment. Skipped.
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("redisstore: list tenants: %w", err)
+		}
+		t := new(tenant.Tenant)
+		if err := json.Unmarshal([]byte(data), t); err != nil {
+			return nil, "", fmt.Errorf("redisstore: decode tenant %q: %w", ids[i], err)
+		}
+		page = append(page, t)
+	}
+	return page, next, nil
+}
