@@ -1,0 +1,181 @@
+// Command migrate moves the keys of a single-tenant deployment into tenant
+// "default" (DESIGN.md section 7), with tenancy.Migrate:
+//
+//	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -dry-run
+//	REDIS_URL=redis://localhost:6379 go run ./examples/migrate
+//
+// Progress goes to stderr, the summary to stdout. The exit status is 0 when
+// every legacy key was moved (or there was nothing to move), 1 when a
+// conflict was left in place (a target that already holds something else;
+// a later run that finds the same conflict exits 1 again), and 2 on a usage
+// error, a Redis failure or an interruption. An interrupted run is safe to
+// start again: it finishes the job.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/examples/internal/redisurl"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitConflict = 1
+	exitFailure  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command, with its environment passed in so that tests
+// can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "only count what would move; write nothing")
+	batch := fs.Int("batch", 500, "keys per SCAN page and per pipeline (1-10000)")
+	patterns := fs.String("patterns", strings.Join(tenancy.DefaultMigratePatterns, ","), "comma-separated SCAN patterns of the legacy keys")
+	tenantID := fs.String("tenant", "default", "tenant the keys move to")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: REDIS_URL=redis://host:port migrate [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitFailure
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "migrate: unexpected argument %q\n", fs.Arg(0))
+		return exitFailure
+	}
+
+	url := getenv("REDIS_URL")
+	if url == "" {
+		fmt.Fprintln(stderr, "migrate: REDIS_URL is not set (redis://host:port, or several comma-separated addresses for a cluster)")
+		return exitFailure
+	}
+	opts, err := redisurl.Parse(url)
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return exitFailure
+	}
+	rdb, err := redisurl.NewClient(url)
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return exitFailure
+	}
+	defer rdb.Close()
+
+	bar := newProgress(stderr, *quiet)
+	mode := ""
+	if *dryRun {
+		mode = " (dry run: nothing is written)"
+	}
+	bar.printf("migrating legacy keys on %s into tenant %q%s\n", redisurl.Describe(opts), *tenantID, mode)
+	res, err := tenancy.Migrate(ctx, rdb, tenancy.MigrateOptions{
+		Patterns:  splitList(*patterns),
+		TenantID:  *tenantID,
+		BatchSize: *batch,
+		DryRun:    *dryRun,
+		Progress:  bar.update,
+	})
+	bar.done()
+
+	fmt.Fprintln(stdout, res)
+	for _, k := range res.ConflictKeys {
+		fmt.Fprintf(stderr, "conflict: %s: tenant:{%s}:%s already exists with other content; both left in place\n", k, *tenantID, k)
+	}
+	if n := int64(len(res.ConflictKeys)); res.Conflicts > n {
+		fmt.Fprintf(stderr, "conflict: … and %d more\n", res.Conflicts-n)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "migrate: interrupted; run again to finish, nothing is lost")
+		return exitFailure
+	case err != nil:
+		fmt.Fprintln(stderr, "migrate:", err)
+		fmt.Fprintln(stderr, "migrate: run again to finish; keys already moved stay moved")
+		return exitFailure
+	case res.Conflicts > 0:
+		return exitConflict
+	}
+	return exitOK
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// progress redraws one status line on stderr, at most every 100 ms, so
+// that a run over millions of keys does not spend its time printing.
+type progress struct {
+	w     io.Writer
+	quiet bool
+	start time.Time
+
+	mu   sync.Mutex
+	last time.Time
+	drew bool
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	return &progress{w: w, quiet: quiet, start: time.Now()}
+}
+
+func (p *progress) printf(format string, args ...any) {
+	if !p.quiet {
+		fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func (p *progress) update(r tenancy.MigrateResult) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	p.drew = true
+	elapsed := now.Sub(p.start).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(r.Scanned) / elapsed
+	}
+	fmt.Fprintf(p.w, "\r%d scanned  %d moved  %d skipped  %d conflicts  (%.0f keys/s)   ",
+		r.Scanned, r.Moved, r.Skipped, r.Conflicts, rate)
+}
+
+// done ends the status line so that what follows starts on its own line.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drew {
+		fmt.Fprintln(p.w)
+	}
+}
