@@ -171,10 +171,10 @@ const (
 )
 
 // bearerToken reads the token of the Authorization request header field
-// (RFC 6750 section 2.1): the scheme "Bearer" in any case, one space, and a
-// b64token. Credentials of another scheme count as no token, as RFC 6750
-// section 3.1 asks. Tokens in the query string (section 2.3) are never
-// read: they end up in logs and browser histories.
+// (RFC 6750 section 2.1): the scheme "Bearer" in any case, one or more
+// spaces, and exactly one b64token. Credentials of another scheme count as
+// no token, as RFC 6750 section 3.1 asks. Tokens in the query string
+// (section 2.3) are never read: they end up in logs and browser histories.
 func bearerToken(h http.Header, maxSize int) (string, int) {
 	values := h.Values("Authorization")
 	switch len(values) {
@@ -198,7 +198,7 @@ func bearerToken(h http.Header, maxSize int) (string, int) {
 		// "Bearerx": another scheme whose name starts with Bearer.
 		return "", tokenAbsent
 	}
-	token := rest[1:]
+	token := strings.TrimLeft(rest, " ")
 	if len(token) > maxSize {
 		return "", tokenTooLarge
 	}

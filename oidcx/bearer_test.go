@@ -93,7 +93,8 @@ func TestBearerAnswers(t *testing.T) {
 		{"oversized", []string{"Bearer " + strings.Repeat("a", oidcx.DefaultMaxTokenSize+1)}, 401, invalidToken, `{"error":"invalid_token"}`},
 		{"scheme alone", []string{"Bearer"}, 400, invalidRequest, `{"error":"invalid_request"}`},
 		{"empty token", []string{"Bearer "}, 400, invalidRequest, `{"error":"invalid_request"}`},
-		{"two spaces", []string{"Bearer  " + valid}, 400, invalidRequest, `{"error":"invalid_request"}`},
+		{"two spaces", []string{"Bearer  " + valid}, 200, "", "acme:alice"}, // 1*SP
+		{"tab", []string{"Bearer\t" + valid}, 401, noError, `{"error":"unauthorized"}`},
 		{"trailing space", []string{"Bearer " + valid + " "}, 400, invalidRequest, `{"error":"invalid_request"}`},
 		{"two tokens", []string{"Bearer " + valid + " " + valid}, 400, invalidRequest, `{"error":"invalid_request"}`},
 		{"outside token68", []string{"Bearer " + valid + "!"}, 400, invalidRequest, `{"error":"invalid_request"}`},

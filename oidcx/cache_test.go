@@ -106,3 +106,18 @@ func TestDecodeKeysSkipsUnusable(t *testing.T) {
 		assert.Equal(t, "good", keys[0].KeyID)
 	}
 }
+
+// BenchmarkCacheGet is the lookup every verification pays on a warm cache.
+func BenchmarkCacheGet(b *testing.B) {
+	c := newCache(DefaultMaxEntries)
+	s := settings{issuer: "https://auth.acme.com", audience: "seed-mcp-acme"}
+	for i := range 1000 {
+		c.put(&entry{id: fmt.Sprint("tenant-", i), settings: s}, c.epochNow())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := c.get("tenant-500", s); !ok {
+			b.Fatal("miss")
+		}
+	}
+}

@@ -36,12 +36,21 @@
 //
 // The bearer middleware answers:
 //
-//	no tenant in the context          500 {"error":"server_error"} (a wiring mistake, logged)
-//	no token, or another scheme       401 {"error":"unauthorized"}
-//	malformed header, two headers     400 {"error":"invalid_request"}
-//	token refused, or tenant without  401 {"error":"invalid_token"}
-//	  OIDC settings
-//	tenant's provider unreachable     503 {"error":"temporarily_unavailable"}, Retry-After
+//	situation                                  status  body
+//	no tenant in the context (a wiring         500     {"error":"server_error"}, logged
+//	  mistake: it belongs behind the tenant
+//	  middleware)
+//	no Authorization header, or another scheme 401     {"error":"unauthorized"}
+//	two Authorization headers, or a Bearer     400     {"error":"invalid_request"}
+//	  credential that is not one b64token
+//	token refused (any reason), or presented   401     {"error":"invalid_token"}
+//	  to a tenant without OIDC settings
+//	tenant's provider unreachable or backing   503     {"error":"temporarily_unavailable"},
+//	  off (the token may be valid)                     Retry-After, logged
+//
+// Tokens in the query string are never read. A tenant without OIDC
+// settings refuses every request unless [BearerConfig.InsecureAllowAnonymous]
+// is set.
 //
 // Every 400 and 401 carries a challenge naming the tenant's metadata
 // document (see [Challenge]):

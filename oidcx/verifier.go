@@ -181,6 +181,9 @@ func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string
 	if len(rawToken) > v.maxTokenSize {
 		return nil, ErrTokenTooLarge
 	}
+	if t == nil {
+		return nil, ErrNotConfigured
+	}
 	s := settingsOf(t)
 	if s.issuer == "" || s.audience == "" {
 		return nil, ErrNotConfigured
@@ -252,12 +255,11 @@ func (v *Verifier) Evict(tenantID string) {
 // verifier returns the cached go-oidc verifier of the tenant, building it
 // on a miss.
 func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*oidc.IDTokenVerifier, error) {
-	now := v.now()
 	if e, ok := v.cache.get(id, s); ok {
 		if e.verifier != nil {
 			return e.verifier, nil
 		}
-		if now.Before(e.retryAt) {
+		if v.now().Before(e.retryAt) {
 			return nil, &UnavailableError{TenantID: id, RetryAt: e.retryAt, Err: e.err}
 		}
 	}
@@ -277,7 +279,7 @@ func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*oidc.I
 		}
 		return e.verifier, nil
 	case <-ctx.Done():
-		return nil, &UnavailableError{TenantID: id, RetryAt: now, Err: ctx.Err()}
+		return nil, &UnavailableError{TenantID: id, RetryAt: v.now(), Err: ctx.Err()}
 	}
 }
 
