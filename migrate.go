@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -91,7 +90,6 @@ func Migrate(ctx context.Context, rdb redis.UniversalClient, opts MigrateOptions
 		TenantID:  opts.TenantID,
 		BatchSize: opts.BatchSize,
 		DryRun:    opts.DryRun,
-		Now:       time.Now,
 	}
 	if opts.Progress != nil {
 		in.Progress = func(r migrate.Result) { opts.Progress(MigrateResult(r)) }

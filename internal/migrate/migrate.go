@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -55,9 +54,6 @@ type Options struct {
 	// totals. Calls never overlap, even on a cluster where the masters are
 	// scanned concurrently.
 	Progress func(Result)
-	// Now is the clock that turns a TTL into the expiry score of the index
-	// sets. default: time.Now
-	Now func() time.Time
 
 	// crossSlot forces the DUMP/RESTORE strategy on a single node, so
 	// that tests exercise the cluster code path without a cluster.
@@ -189,9 +185,6 @@ func normalize(o *Options) error {
 	case o.BatchSize < 0 || o.BatchSize > MaxBatchSize:
 		return fmt.Errorf("%w: batch size %d is not within 1..%d", ErrOptions, o.BatchSize, MaxBatchSize)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	return nil
 }
 
@@ -289,14 +282,4 @@ func (r *run) index(legacy string) (set, member string) {
 		return keys.Sessions(r.tenant), legacy[len("session:"):]
 	}
 	return "", ""
-}
-
-// score is the index score of a key with the given PTTL: its expiry in unix
-// milliseconds, the unit the store uses. A key without a TTL never expires,
-// so its score is +inf: it stays counted until it is deleted.
-func (r *run) score(pttl time.Duration) float64 {
-	if pttl < 0 {
-		return inf
-	}
-	return float64(r.opts.Now().Add(pttl).UnixMilli())
 }

@@ -94,7 +94,6 @@ func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
 		ctx := context.Background()
 		now := time.Now()
-		opts.Now = func() time.Time { return now }
 		require.NoError(t, rdb.Set(ctx, "client:a", `{"client_id":"a"}`, time.Hour).Err())
 		require.NoError(t, rdb.Set(ctx, "client:b", `{"client_id":"b"}`, 0).Err())
 		require.NoError(t, rdb.Set(ctx, "session:s1", `{"userId":"u"}`, 24*time.Hour).Err())
@@ -138,11 +137,32 @@ func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
 		require.Len(t, sessions, 1)
 		assert.Equal(t, "s1", sessions[0].Member)
 		assert.InDelta(t, float64(now.Add(24*time.Hour).UnixMilli()), sessions[0].Score, 1000)
+		// A set lives at least as long as its newest member, as the store
+		// keeps it; a member without TTL makes it persistent.
+		assert.InDelta(t, (24 * time.Hour).Seconds(), rdb.PTTL(ctx, keys.Sessions("default")).Val().Seconds(), 1)
+		assert.Equal(t, time.Duration(-1), rdb.PTTL(ctx, keys.Clients("default")).Val())
 
 		again, err := Run(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, Result{}, again, "a second run moves nothing")
 		assert.Contains(t, again.String(), "nothing to migrate")
+	})
+}
+
+func TestRunExtendsStoreIndexTTL(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+		ctx := context.Background()
+		set := keys.Sessions("default")
+		// A set written by the store: one live session, expiring with it.
+		require.NoError(t, rdb.ZAdd(ctx, set, redis.Z{Score: float64(time.Now().Add(time.Minute).UnixMilli()), Member: "live"}).Err())
+		require.NoError(t, rdb.PExpire(ctx, set, time.Minute).Err())
+		require.NoError(t, rdb.Set(ctx, "session:old", "x", 2*time.Hour).Err())
+		require.NoError(t, rdb.Set(ctx, "session:short", "y", time.Second*30).Err())
+
+		_, err := Run(ctx, rdb, opts)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []string{"live", "old", "short"}, rdb.ZRange(ctx, set, 0, -1).Val())
+		assert.InDelta(t, (2 * time.Hour).Seconds(), rdb.PTTL(ctx, set).Val().Seconds(), 1, "extended, never shortened")
 	})
 }
 

@@ -12,7 +12,6 @@ import (
 // moveScript moves a batch on a single node: one atomic script per key, all
 // in one pipeline.
 func (r *run) moveScript(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
-	now := r.opts.Now().UnixMilli()
 	calls := make([]scriptCall, len(legacy))
 	for i, k := range legacy {
 		ks := []string{k, r.target(k)}
@@ -20,7 +19,7 @@ func (r *run) moveScript(ctx context.Context, rdb redis.UniversalClient, legacy 
 		if set != "" {
 			ks = append(ks, set)
 		}
-		calls[i] = scriptCall{keys: ks, args: []any{member, now}}
+		calls[i] = scriptCall{keys: ks, args: []any{member}}
 	}
 	cmds, err := evalAll(ctx, rdb, moveScript, calls)
 	out := make([]outcome, 0, len(legacy))
@@ -179,14 +178,14 @@ func (r *run) finish(ctx context.Context, rdb redis.UniversalClient, legacy []st
 	if len(todo) == 0 {
 		return nil
 	}
-	pipe := rdb.Pipeline()
+	var index []scriptCall
 	for _, i := range todo {
 		if set, member := r.index(legacy[i]); set != "" {
-			pipe.ZAdd(ctx, set, redis.Z{Score: r.score(items[i].pttl), Member: member})
+			index = append(index, scriptCall{keys: []string{set}, args: []any{member, millis(items[i].pttl)}})
 		}
 	}
-	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
+	if len(index) > 0 {
+		if _, err := evalAll(ctx, rdb, indexScript, index); err != nil {
 			return err
 		}
 	}
@@ -284,6 +283,14 @@ func (r *run) classify(ctx context.Context, rdb redis.UniversalClient, legacy []
 		out[i] = items[j].state
 	}
 	return out, nil
+}
+
+// millis is a PTTL in milliseconds as the scripts take it: -1 for none.
+func millis(pttl time.Duration) int64 {
+	if pttl < 0 {
+		return -1
+	}
+	return pttl.Milliseconds()
 }
 
 // isBusy reports a RESTORE refused because the target exists.

@@ -2,22 +2,48 @@ package migrate
 
 import (
 	"context"
-	"math"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// inf is the index score of a key without a TTL.
-var inf = math.Inf(1)
+// indexLua adds a moved client or session to its tenant's sorted set,
+// scored by expiry in unix milliseconds on the server's clock (the clock
+// that expires the key, and the one redisstore scores with). A key without
+// a TTL never expires: its score is +inf and it counts until it is deleted.
+//
+// redisstore gives each set a TTL at least as long as its newest member, so
+// that an idle tenant's set disappears by itself; the migration keeps that
+// true: a set it creates expires with its member, a set it extends lives at
+// least as long as the moved key, and a member without TTL makes the set
+// persistent.
+const indexLua = `
+local function index(set, member, pttl)
+  local existed = redis.call('EXISTS', set) == 1
+  if pttl < 0 then
+    redis.call('ZADD', set, '+inf', member)
+    redis.call('PERSIST', set)
+    return
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', set, string.format('%.0f', now + pttl), member)
+  local cur = redis.call('PTTL', set)
+  if (not existed) or (cur >= 0 and cur < pttl) then
+    redis.call('PEXPIRE', set, string.format('%.0f', math.max(pttl, 1)))
+  end
+end
+`
 
 // moveScript moves one key on a single node, atomically, so that a writer
 // that updates the legacy key during the migration can never lose its
-// write. The outcome codes match the outcome constants.
+// write. The outcome codes match the outcome constants: 0 moved, 1
+// skipped (gone, or the target already holds the same payload), 2
+// conflict.
 //
 // KEYS[1] legacy key, KEYS[2] target, KEYS[3] index set (optional);
-// ARGV[1] index member, ARGV[2] now in unix milliseconds.
-var moveScript = redis.NewScript(`
+// ARGV[1] index member.
+var moveScript = redis.NewScript(indexLua + `
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl == -2 then return 1 end
 local outcome = 0
@@ -29,12 +55,17 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 else
   redis.call('RENAME', KEYS[1], KEYS[2])
 end
-if #KEYS == 3 then
-  local score = '+inf'
-  if pttl >= 0 then score = string.format('%.0f', tonumber(ARGV[2]) + pttl) end
-  redis.call('ZADD', KEYS[3], score, ARGV[1])
-end
+if #KEYS == 3 then index(KEYS[3], ARGV[1], pttl) end
 return outcome
+`)
+
+// indexScript is indexLua for the cross-slot path, where the set lives on
+// another node than the legacy key.
+//
+// KEYS[1] index set; ARGV[1] member; ARGV[2] the key's PTTL, -1 for none.
+var indexScript = redis.NewScript(indexLua + `
+index(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+return 1
 `)
 
 // unlinkIfScript removes a key only while it still holds the payload that
@@ -54,7 +85,7 @@ return redis.call('UNLINK', KEYS[1])
 // loadScripts loads the scripts on every node (go-redis broadcasts SCRIPT
 // LOAD on a cluster), so that pipelines can use EVALSHA.
 func loadScripts(ctx context.Context, rdb redis.Scripter) error {
-	for _, s := range []*redis.Script{moveScript, unlinkIfScript} {
+	for _, s := range []*redis.Script{moveScript, indexScript, unlinkIfScript} {
 		if err := s.Load(ctx, rdb).Err(); err != nil {
 			return err
 		}
