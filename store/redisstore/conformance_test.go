@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,18 +110,22 @@ func TestConformanceCluster(t *testing.T) {
 }
 
 // counter is a go-redis hook that counts round trips (a command or a whole
-// pipeline) and remembers the commands sent.
+// pipeline) and remembers the commands sent. The commands go-redis sends
+// to set up a new connection (HELLO, CLIENT SETINFO) are not counted: they
+// are paid once per pooled connection, not per operation.
 type counter struct {
 	n    atomic.Int64
 	mu   sync.Mutex
-	sent []string
+	sent [][]string
 }
 
 func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
+		if !connSetup(cmd) {
+			c.n.Add(1)
+		}
 		c.record(cmd)
 		return next(ctx, cmd)
 	}
@@ -127,9 +133,13 @@ func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
+		setup := true
 		for _, cmd := range cmds {
+			setup = setup && connSetup(cmd)
 			c.record(cmd)
+		}
+		if !setup {
+			c.n.Add(1)
 		}
 		return next(ctx, cmds)
 	}
@@ -138,12 +148,26 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 func (c *counter) record(cmd redis.Cmder) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sent = append(c.sent, cmd.Name())
+	args := make([]string, len(cmd.Args()))
+	for i, a := range cmd.Args() {
+		args[i] = fmt.Sprint(a)
+	}
+	args[0] = strings.ToLower(args[0])
+	c.sent = append(c.sent, args)
 }
 
-// commands returns the names of the commands sent so far.
-func (c *counter) commands() []string {
+// args returns the commands sent so far, each with its arguments.
+func (c *counter) args() [][]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.sent...)
+	return append([][]string(nil), c.sent...)
+}
+
+// connSetup reports whether cmd is one go-redis sends on a new connection.
+func connSetup(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select", "readonly":
+		return true
+	}
+	return false
 }
