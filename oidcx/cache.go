@@ -102,6 +102,15 @@ func (c *cache) remove(id string) {
 	}
 }
 
+// clear drops every entry.
+func (c *cache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	clear(c.entries)
+	c.lru.Init()
+}
+
 // len returns the number of cached tenants.
 func (c *cache) len() int {
 	c.mu.Lock()

@@ -29,8 +29,9 @@
 //	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls})
 //	mux.Handle("/mcp", tenantMiddleware(auth(mcpHandler)))
 //	mux.Handle(oidcx.WellKnownPath, tenantMiddleware(meta))
-//	// when a tenant is updated or deleted:
+//	// when a tenant is updated or deleted, and after missed events:
 //	v.Evict(id)
+//	v.EvictAll()
 //
 // The handler then finds the token's claims with [ClaimsFromContext].
 //

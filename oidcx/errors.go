@@ -44,6 +44,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error describes the failure, without the token.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("oidcx: identity provider of tenant %q unavailable until %s: %v",
 		e.TenantID, e.RetryAt.UTC().Format(time.RFC3339), e.Err)

@@ -77,7 +77,7 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 	}
 	hdr := jws.Signatures[0].Header
 
-	list := k.keys.Load()
+	list := k.current()
 	payload, known := verifyWith(jws, hdr, list.keys)
 	if payload != nil {
 		k.maybeRefreshInBackground(ctx, list)
@@ -93,10 +93,18 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 	if err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
-	if payload, _ := verifyWith(jws, hdr, k.keys.Load().keys); payload != nil {
+	if payload, _ := verifyWith(jws, hdr, k.current().keys); payload != nil {
 		return payload, nil
 	}
 	return nil, errors.New("no key verifies the signature")
+}
+
+// current returns the keys in use; none before the first successful fetch.
+func (k *keySet) current() *keyList {
+	if l := k.keys.Load(); l != nil {
+		return l
+	}
+	return &keyList{}
 }
 
 // verifyWith tries the keys named by the header's key ID (every key when it

@@ -81,8 +81,8 @@ type Config struct {
 
 // Verifier verifies access tokens against the identity provider of the
 // tenant they are presented to. It keeps one go-oidc verifier per tenant,
-// built on first use and cached; see the package documentation. It is safe
-// for concurrent use.
+// built on first use and cached; see the package documentation. Create it
+// with [New]; it is safe for concurrent use.
 type Verifier struct {
 	client       *http.Client
 	fetchTimeout time.Duration
@@ -250,6 +250,13 @@ func (v *Verifier) checkLifetime(c *Claims) error {
 // frees the memory of a deleted tenant at once and forgets a back-off.
 func (v *Verifier) Evict(tenantID string) {
 	v.cache.remove(tenantID)
+}
+
+// EvictAll drops every cached verifier. Call it when tenant events may have
+// been missed (a store subscription that was re-established); each tenant
+// then builds its verifier again on its next request.
+func (v *Verifier) EvictAll() {
+	v.cache.clear()
 }
 
 // verifier returns the cached go-oidc verifier of the tenant, building it

@@ -426,6 +426,23 @@ func TestEvict(t *testing.T) {
 	assert.Equal(t, 2, idp.DiscoveryRequests())
 }
 
+func TestEvictAll(t *testing.T) {
+	idp := oidctest.New(t)
+	a, b := newTenant("tenant-a", idp), newTenant("tenant-b", idp)
+	v := newVerifier(t, nil)
+	for _, tn := range []*tenant.Tenant{a, b} {
+		_, err := v.Verify(t.Context(), tn, tokenFor(idp, tn, "alice"))
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, idp.DiscoveryRequests())
+	v.EvictAll()
+	for _, tn := range []*tenant.Tenant{a, b} {
+		_, err := v.Verify(t.Context(), tn, tokenFor(idp, tn, "alice"))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 4, idp.DiscoveryRequests())
+}
+
 func TestDiscoveryIssuerMismatch(t *testing.T) {
 	idp := oidctest.New(t)
 	acme := newTenant("acme", idp)
