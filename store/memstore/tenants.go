@@ -157,10 +157,11 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	defer s.mu.Unlock()
 	_, nowMs := s.now()
 	var n int64
-	if old, err := s.tenant(id, nowMs); err == nil {
+	if e := s.get(keys.Metadata(id), nowMs); e != nil {
 		delete(s.keys, keys.Metadata(id))
 		n++
-		if old.Domain != "" && s.dropDomain(old.Domain, id, nowMs) {
+		var old tenant.Tenant
+		if json.Unmarshal(e.value, &old) == nil && old.Domain != "" && s.dropDomain(old.Domain, id, nowMs) {
 			n++
 		}
 	}

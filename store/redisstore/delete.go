@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -37,18 +38,21 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		return 0, fmt.Errorf("redisstore: %w", err)
 	}
 	var n int64
-	old, _, err := s.read(ctx, id)
+	data, err := s.rdb.Get(ctx, keys.Metadata(id)).Bytes()
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, redis.Nil):
 	case err != nil:
-		return 0, err
+		return 0, fmt.Errorf("redisstore: get tenant %q: %w", id, err)
 	default:
 		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
 		}
 		n += removed
-		if old.Domain != "" {
+		// A record that does not decode is deleted all the same; only its
+		// domain, which it would have named, cannot be released.
+		var old tenant.Tenant
+		if json.Unmarshal(data, &old) == nil && old.Domain != "" {
 			removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, id).Int64()
 			if err != nil {
 				return n, fmt.Errorf("redisstore: delete domain %q: %w", old.Domain, err)

@@ -11,6 +11,9 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
+// eventBuffer is how many events may wait for a busy subscriber.
+const eventBuffer = 1024
+
 // Subscribe calls fn for every tenant event published on keys.Events, in
 // order, from the calling goroutine, until ctx is done; then it returns
 // ctx's error.
@@ -25,7 +28,9 @@ import (
 func (s *Store) Subscribe(ctx context.Context, fn func(store.Event)) error {
 	ps := s.rdb.Subscribe(ctx, keys.Events)
 	defer ps.Close()
-	msgs := ps.ChannelWithSubscriptions()
+	// go-redis drops a message it cannot hand over within a minute; the
+	// buffer lets fn be slow for a while without losing any.
+	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(eventBuffer))
 	for {
 		select {
 		case <-ctx.Done():

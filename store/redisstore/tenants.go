@@ -238,16 +238,16 @@ func (s *Store) publish(ctx context.Context, typ store.EventType, id string) err
 // splits a cluster pipeline by node). Two round trips.
 func (r *Tenants) List(ctx context.Context, cursor string, limit int) ([]*tenant.Tenant, string, error) {
 	s := r.s
-	min := "-"
+	from := "-"
 	if cursor != "" {
 		if err := tenant.ValidateID(cursor); err != nil {
 			return nil, "", fmt.Errorf("redisstore: cursor: %w", err)
 		}
-		min = "(" + cursor
+		from = "(" + cursor
 	}
 	limit = store.ListLimit(limit)
 	// One more than a page tells whether another page follows.
-	ids, err := s.rdb.ZRangeByLex(ctx, keys.Index, &redis.ZRangeBy{Min: min, Max: "+", Count: int64(limit + 1)}).Result()
+	ids, err := s.rdb.ZRangeByLex(ctx, keys.Index, &redis.ZRangeBy{Min: from, Max: "+", Count: int64(limit + 1)}).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("redisstore: list tenants: %w", err)
 	}
