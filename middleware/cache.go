@@ -60,6 +60,12 @@ type CacheConfig struct {
 	// the other requests waiting for the same tenant.
 	// default: 2 seconds
 	LookupTimeout time.Duration
+	// RetryInterval is how long a stale entry is served, without asking the
+	// store, after a read of it failed. After the first failure, later
+	// retries run in the background, so that while the store is down no
+	// request of a known tenant waits for it.
+	// default: 1 second
+	RetryInterval time.Duration
 	// Now is the clock.
 	// default: time.Now
 	Now func() time.Time
@@ -75,6 +81,7 @@ func (c *CacheConfig) setDefaults() {
 	def(&c.NegativeTTL, 5*time.Second)
 	def(&c.StaleTTL, 5*time.Minute)
 	def(&c.LookupTimeout, 2*time.Second)
+	def(&c.RetryInterval, time.Second)
 	if c.MaxEntries <= 0 {
 		c.MaxEntries = 10000
 	}
@@ -116,11 +123,12 @@ type Cache struct {
 }
 
 // entry is one cached answer; t is nil for "no such tenant". Times are
-// Unix nanoseconds.
+// Unix nanoseconds. failing is set when the last read of the entry failed.
 type entry struct {
 	t       *tenant.Tenant
 	expires int64
 	stale   int64
+	failing bool
 }
 
 // NewCache returns a cache in front of src.
@@ -152,10 +160,13 @@ func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	}
 	c.mu.RUnlock()
 	if ok && now < e.expires {
-		if e.t == nil {
-			return nil, errNotFound
-		}
-		return e.t, nil
+		return e.answer()
+	}
+	if ok && e.failing && now < e.stale {
+		// The store failed recently: answer from the stale entry at once
+		// and let one background read find out whether it is back.
+		c.group.DoChan(id, c.read(ctx, id))
+		return e.answer()
 	}
 	if !ok && !c.allowMiss(now) {
 		return nil, ErrBusy
@@ -163,20 +174,18 @@ func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	return c.fetch(ctx, id, e, ok)
 }
 
+// answer returns the cached tenant or the cached absence.
+func (e entry) answer() (*tenant.Tenant, error) {
+	if e.t == nil {
+		return nil, errNotFound
+	}
+	return e.t, nil
+}
+
 // fetch reads id from the store, coalescing concurrent reads, and falls
 // back to the stale entry old when the store fails.
 func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*tenant.Tenant, error) {
-	ch := c.group.DoChan(id, func() (any, error) {
-		c.mu.RLock()
-		gen := c.gen
-		c.mu.RUnlock()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LookupTimeout)
-		defer cancel()
-		c.reads.Add(1)
-		t, err := c.src.Get(rctx, id)
-		c.remember(id, gen, t, err)
-		return t, err
-	})
+	ch := c.group.DoChan(id, c.read(ctx, id))
 	var res singleflight.Result
 	select {
 	case res = <-ch:
@@ -189,16 +198,30 @@ func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*
 	case errors.Is(res.Err, tenant.ErrNotFound):
 		return nil, errNotFound
 	case hadOld && c.cfg.Now().UnixNano() < old.stale:
-		if old.t == nil {
-			return nil, errNotFound
-		}
-		return old.t, nil
+		return old.answer()
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, res.Err)
 }
 
+// read returns the function that reads id from the store, on a context
+// detached from the request's, and remembers the answer.
+func (c *Cache) read(ctx context.Context, id string) func() (any, error) {
+	return func() (any, error) {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LookupTimeout)
+		defer cancel()
+		c.reads.Add(1)
+		t, err := c.src.Get(rctx, id)
+		c.remember(id, gen, t, err)
+		return t, err
+	}
+}
+
 // remember stores the answer of a store read unless an invalidation came
-// in while the read was running.
+// in while the read was running. A failed read leaves the entry in place,
+// marked failing, for RetryInterval.
 func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
 	now := c.cfg.Now().UnixNano()
 	c.mu.Lock()
@@ -215,6 +238,13 @@ func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
 		delete(c.pos, id)
 		expires := now + int64(c.cfg.NegativeTTL)
 		put(c.neg, c.cfg.MaxNegative, id, entry{expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
+	default:
+		for _, m := range []map[string]entry{c.pos, c.neg} {
+			if e, ok := m[id]; ok && now < e.stale {
+				e.expires, e.failing = now+int64(c.cfg.RetryInterval), true
+				m[id] = e
+			}
+		}
 	}
 }
 

@@ -25,10 +25,15 @@ type RateLimitConfig struct {
 	// Timeout bounds one limiter call; past it the request goes through.
 	// default: 500 milliseconds
 	Timeout time.Duration
+	// Cooldown is how long requests skip the limiter after a call failed:
+	// during an outage one request a Cooldown probes the limiter, and the
+	// others go through without waiting for it.
+	// default: 1 second
+	Cooldown time.Duration
 	// OnRefused is called for every request refused with 429.
 	// default: LogRefusal(Logger)
 	OnRefused func(*http.Request, Refusal)
-	// Logger receives the limiter's failures, at most one line a second.
+	// Logger receives the limiter's failures, one line per Cooldown.
 	// default: slog.Default()
 	Logger *slog.Logger
 }
@@ -58,13 +63,18 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 500 * time.Millisecond
 	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.OnRefused == nil {
 		cfg.OnRefused = LogRefusal(cfg.Logger)
 	}
-	var lastLog atomic.Int64
+	// openUntil is zero while the limiter works, and otherwise the time
+	// (Unix nanoseconds) until which requests skip it.
+	var openUntil atomic.Int64
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,14 +83,21 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 				next.ServeHTTP(w, r)
 				return
 			}
+			if !probe(&openUntil, cfg.Cooldown) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), cfg.Timeout)
 			d, err := cfg.Limiter.Allow(ctx, t.ID, cfg.Key, t.Limits.RateLimit)
 			cancel()
 			if err != nil {
-				logThrottled(r, &cfg, &lastLog, t.ID, err)
+				openUntil.Store(time.Now().Add(cfg.Cooldown).UnixNano())
+				cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "tenancy: rate limiter unavailable, letting requests through",
+					slog.String("tenant", t.ID), slog.Duration("retry", cfg.Cooldown), slog.String("error", err.Error()))
 				next.ServeHTTP(w, r)
 				return
 			}
+			openUntil.Store(0)
 			h := w.Header()
 			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
@@ -96,16 +113,16 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	}, nil
 }
 
-// logThrottled logs a limiter failure, at most once a second: during an
-// outage every request fails the same way, and one line says it.
-func logThrottled(r *http.Request, cfg *RateLimitConfig, last *atomic.Int64, id string, err error) {
-	now := time.Now().UnixNano()
-	prev := last.Load()
-	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
-		return
+// probe reports whether a request should call the limiter: always while it
+// works, and after a failure only for the one request that claims the probe
+// once the cooldown is over.
+func probe(openUntil *atomic.Int64, cooldown time.Duration) bool {
+	until := openUntil.Load()
+	if until == 0 {
+		return true
 	}
-	cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "tenancy: rate limiter unavailable, letting requests through",
-		slog.String("tenant", id), slog.String("error", err.Error()))
+	now := time.Now().UnixNano()
+	return now >= until && openUntil.CompareAndSwap(until, now+int64(cooldown))
 }
 
 // ceilSeconds rounds d up to whole seconds, as the RateLimit and

@@ -89,18 +89,30 @@ func TestRateLimitAnswers(t *testing.T) {
 	}
 }
 
-func TestRateLimitLogsOutageOncePerSecond(t *testing.T) {
+func TestRateLimitSkipsFailingLimiterDuringCooldown(t *testing.T) {
 	var buf bytes.Buffer
 	lim := &fakeLimiter{err: errors.New("dial tcp: connection refused")}
-	mw, err := RateLimit(RateLimitConfig{Limiter: lim, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	mw, err := RateLimit(RateLimitConfig{Limiter: lim, Cooldown: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	require.NoError(t, err)
 	limited := &tenant.Tenant{ID: "acme", Limits: tenant.Limits{RateLimit: 10}}
-	for range 100 {
+	serve := func() {
 		rec := httptest.NewRecorder()
 		mw(echo).ServeHTTP(rec, limitedRequest(limited))
 		require.Equal(t, 200, rec.Code)
 	}
+	for range 100 {
+		serve()
+	}
+	assert.Len(t, lim.calls, 1, "after a failure, requests skip the limiter")
 	assert.Equal(t, 1, strings.Count(buf.String(), "rate limiter unavailable"))
+
+	time.Sleep(60 * time.Millisecond)
+	lim.err = nil
+	lim.d = store.Decision{Allowed: true, Remaining: 9}
+	serve()
+	serve()
+	assert.Len(t, lim.calls, 3, "after the cooldown one request probes; once it works, every request is charged")
 }
 
 func TestRateLimitConfigErrors(t *testing.T) {

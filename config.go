@@ -1,0 +1,259 @@
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Identification says where a request names its tenant.
+type Identification string
+
+// The identification modes of TENANT_IDENTIFICATION.
+const (
+	// BySubdomain reads the tenant from the host: acme.<BaseDomain>; other
+	// hosts are looked up as tenants' custom domains.
+	BySubdomain Identification = "subdomain"
+	// ByPath reads the tenant from the first path segment: /acme/mcp. The
+	// host's handlers see the path without it (/mcp).
+	ByPath Identification = "path"
+	// ByHeader reads the tenant from a header (Config.Header).
+	ByHeader Identification = "header"
+)
+
+// Config configures a [Service]. Only Redis is required; the zero value of
+// every other field is the documented default, which is single-tenant mode.
+type Config struct {
+	// Redis holds the tenants and their data. A *redis.Client, a Sentinel
+	// failover client or a *redis.ClusterClient all work. Required.
+	Redis redis.UniversalClient
+
+	// MultiTenant turns multi-tenancy on. When false every request belongs
+	// to tenant "default" (phase 1 of a migration: existing deployments
+	// keep working, with their data under tenant:{default}:*).
+	// default: false (MULTI_TENANT_ENABLED)
+	MultiTenant bool
+	// Identification is where requests name their tenant.
+	// default: BySubdomain (TENANT_IDENTIFICATION)
+	Identification Identification
+	// BaseDomain is the domain under which tenants are subdomains.
+	// default: "localhost" (TENANT_BASE_DOMAIN)
+	BaseDomain string
+	// Header is the header that names the tenant in header mode.
+	// default: "X-Tenant-ID" (TENANT_HEADER)
+	Header string
+	// TrustedProxies are the addresses of reverse proxies whose Forwarded
+	// and X-Forwarded-Host headers are believed in subdomain mode. Never
+	// list anything a client can connect from: a forged header would pick
+	// the tenant.
+	// default: none (TENANT_TRUSTED_PROXIES, comma-separated prefixes)
+	TrustedProxies []netip.Prefix
+	// AdminAPIKey opens the admin API to requests that carry it in
+	// X-Admin-API-Key. Without it the admin API answers 503 to everything.
+	// default: "" (TENANT_ADMIN_API_KEY)
+	AdminAPIKey string
+
+	// Default is tenant "default" as the host configured it before
+	// multi-tenancy: its OIDC settings (OIDC_ISSUER, OIDC_AUDIENCE,
+	// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL) and limits. It is served in
+	// single-tenant mode when the store has no tenant "default"; ID, Name
+	// and Status are filled in when empty.
+	Default tenant.Tenant
+
+	// ClientTTL is the lifetime of a registered OAuth client.
+	// default: 720 hours (DCR_CLIENT_TTL)
+	ClientTTL time.Duration
+	// SessionTTL is the sliding lifetime of a session.
+	// default: 24 hours (REDIS_SESSION_TTL)
+	SessionTTL time.Duration
+
+	// Cache tunes the tenant cache; see middleware.CacheConfig.
+	Cache middleware.CacheConfig
+	// Logger receives audit lines and errors.
+	// default: slog.Default()
+	Logger *slog.Logger
+	// OnRefused is called for every request refused by the tenant or rate
+	// limit middleware, for auditing.
+	// default: middleware.LogRefusal(Logger)
+	OnRefused func(*http.Request, middleware.Refusal)
+	// OnServed is called for every request that gets through the tenant
+	// middleware, for per-tenant metrics and billing.
+	// default: nil
+	OnServed func(*http.Request, *tenant.Tenant)
+}
+
+// ConfigFromEnv reads a Config from the environment variables named in the
+// field comments of [Config]. A malformed value is an error naming the
+// variable and what it accepts. The caller still sets Config.Redis.
+func ConfigFromEnv() (Config, error) {
+	return configFrom(os.Getenv)
+}
+
+func configFrom(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	fail := func(name, value, accepted string) {
+		errs = append(errs, fmt.Errorf("tenancy: %s=%q is invalid: accepted values are %s", name, value, accepted))
+	}
+	if v := getenv("MULTI_TENANT_ENABLED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail("MULTI_TENANT_ENABLED", v, "true or false")
+		}
+		c.MultiTenant = b
+	}
+	if v := getenv("TENANT_IDENTIFICATION"); v != "" {
+		c.Identification = Identification(v)
+		switch c.Identification {
+		case BySubdomain, ByPath, ByHeader:
+		default:
+			fail("TENANT_IDENTIFICATION", v, "subdomain, path or header")
+		}
+	}
+	if v := getenv("TENANT_BASE_DOMAIN"); v != "" {
+		if _, err := resolve.Subdomain(v); err != nil {
+			fail("TENANT_BASE_DOMAIN", v, "a DNS name such as seed.example.com")
+		}
+		c.BaseDomain = v
+	}
+	if v := getenv("TENANT_HEADER"); v != "" {
+		if _, err := resolve.Header(v); err != nil {
+			fail("TENANT_HEADER", v, "an HTTP header name such as X-Tenant-ID")
+		}
+		c.Header = v
+	}
+	if v := getenv("TENANT_TRUSTED_PROXIES"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			p, err := parsePrefix(strings.TrimSpace(s))
+			if err != nil {
+				fail("TENANT_TRUSTED_PROXIES", v, "comma-separated IP addresses or prefixes such as 10.0.0.0/8")
+				break
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	c.AdminAPIKey = getenv("TENANT_ADMIN_API_KEY")
+	c.Default.OIDC = tenant.OIDC{
+		Issuer:           getenv("OIDC_ISSUER"),
+		Audience:         getenv("OIDC_AUDIENCE"),
+		AuthorizationURL: getenv("OAUTH_AUTHORIZATION_URL"),
+		TokenURL:         getenv("OAUTH_TOKEN_URL"),
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"DCR_CLIENT_TTL", &c.ClientTTL}, {"REDIS_SESSION_TTL", &c.SessionTTL}} {
+		if v := getenv(d.name); v != "" {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				fail(d.name, v, "a positive Go duration such as 720h or 30m")
+			}
+			*d.dst = dur
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// parsePrefix accepts "10.0.0.0/8" as well as a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// withDefaults returns c with every default filled in, or an error for a
+// field no default can repair.
+func (c Config) withDefaults() (Config, error) {
+	if c.Redis == nil {
+		return c, errors.New("tenancy: Config.Redis is required")
+	}
+	if c.Identification == "" {
+		c.Identification = BySubdomain
+	}
+	if c.BaseDomain == "" {
+		c.BaseDomain = "localhost"
+	}
+	if c.Header == "" {
+		c.Header = "X-Tenant-ID"
+	}
+	if c.ClientTTL <= 0 {
+		c.ClientTTL = 720 * time.Hour
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 24 * time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.OnRefused == nil {
+		c.OnRefused = middleware.LogRefusal(c.Logger)
+	}
+	d := &c.Default
+	if d.ID == "" {
+		d.ID = tenant.DefaultID
+	}
+	if d.Name == "" {
+		d.Name = "Default"
+	}
+	if d.Status == "" {
+		d.Status = tenant.StatusActive
+	}
+	if d.ID != tenant.DefaultID {
+		return c, fmt.Errorf("tenancy: Config.Default.ID must be %q", tenant.DefaultID)
+	}
+	if err := d.Validate(); err != nil {
+		return c, fmt.Errorf("tenancy: Config.Default (from OIDC_ISSUER, OIDC_AUDIENCE, OAUTH_*): %w", err)
+	}
+	return c, nil
+}
+
+// resolver builds the Resolver of the configured mode. lookup resolves
+// custom domains in subdomain mode.
+func (c Config) resolver(lookup resolve.DomainLookup) (resolve.Resolver, error) {
+	if !c.MultiTenant {
+		return resolve.Static(tenant.DefaultID)
+	}
+	var r resolve.Resolver
+	switch c.Identification {
+	case BySubdomain:
+		sub, err := resolve.Subdomain(c.BaseDomain)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: BaseDomain: %w", err)
+		}
+		r = resolve.Chain(sub, resolve.Domain(lookup))
+		if len(c.TrustedProxies) > 0 {
+			r = resolve.BehindProxies(c.TrustedProxies, r)
+		}
+	case ByPath:
+		r = resolve.Path()
+	case ByHeader:
+		h, err := resolve.Header(c.Header)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: Header: %w", err)
+		}
+		r = h
+	default:
+		return nil, fmt.Errorf("tenancy: unknown Identification %q (subdomain, path or header)", c.Identification)
+	}
+	return r, nil
+}

@@ -1,0 +1,62 @@
+package metrics_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/examples/metrics"
+	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/store/memstore"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+func TestMetricsByTenantAndStatus(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	for _, tn := range []tenant.Tenant{
+		{ID: "acme", Name: "ACME", Status: tenant.StatusActive},
+		{ID: "beta", Name: "Beta", Status: tenant.StatusSuspended},
+	} {
+		_, err := st.Tenants().Create(t.Context(), &tn)
+		require.NoError(t, err)
+	}
+	m := metrics.New()
+	hdr, err := resolve.Header("X-Tenant-ID")
+	require.NoError(t, err)
+	mw, err := middleware.Tenant(middleware.TenantConfig{Resolver: hdr, Tenants: st.Tenants(), OnRefused: m.Refused})
+	require.NoError(t, err)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+		}
+	})
+	h := mw(m.Measure(app))
+	for _, c := range []struct{ id, path string }{
+		{"acme", "/mcp"}, {"acme", "/mcp"}, {"acme", "/missing"}, {"beta", "/mcp"}, {"nobody", "/mcp"}, {"", "/mcp"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, c.path, nil)
+		if c.id != "" {
+			req.Header.Set("X-Tenant-ID", c.id)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	out := rec.Body.String()
+	for _, line := range []string{
+		`tenancy_requests_seconds_count{tenant="acme",status="200"} 2`,
+		`tenancy_requests_seconds_count{tenant="acme",status="404"} 1`,
+		`tenancy_refused_total{tenant="beta",reason="suspended",status="404"} 1`,
+		`tenancy_refused_total{tenant="nobody",reason="not_found",status="404"} 1`,
+		`tenancy_refused_total{tenant="",reason="missing_identifier",status="400"} 1`,
+	} {
+		assert.Contains(t, out, line+"\n")
+	}
+	assert.False(t, strings.Contains(out, `tenant="beta",status=`), "refused requests never reach the handler")
+}

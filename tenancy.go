@@ -1,0 +1,168 @@
+package tenancy
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/store/redisstore"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// Service is tenancy wired from one [Config]: the Redis stores, the tenant
+// cache kept fresh by the store's events, and the middleware that puts the
+// tenant on every request.
+type Service struct {
+	cfg      Config
+	store    *redisstore.Store
+	cache    *middleware.Cache
+	domains  *middleware.Cache
+	resolver resolve.Resolver
+	chain    func(http.Handler) http.Handler
+
+	mu      sync.Mutex
+	onEvent []func(store.Event)
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New wires a Service from cfg and starts following the tenant events, so
+// that a change made on any replica reaches this one's caches. Call Close
+// to stop.
+func New(cfg Config) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:   cfg,
+		store: redisstore.New(cfg.Redis, redisstore.Options{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL}),
+		done:  make(chan struct{}),
+	}
+	var src middleware.Getter = s.store.Tenants()
+	if !cfg.MultiTenant {
+		def := cfg.Default
+		src = middleware.WithFallback(src, &def)
+	}
+	s.cache = middleware.NewCache(src, cfg.Cache)
+	s.domains = middleware.NewCache(domainGetter{s.store.Tenants()}, cfg.Cache)
+	if s.resolver, err = cfg.resolver(s.lookupDomain); err != nil {
+		return nil, err
+	}
+	withTenant, err := middleware.Tenant(middleware.TenantConfig{
+		Resolver:  s.resolver,
+		Cache:     s.cache,
+		OnRefused: cfg.OnRefused,
+		OnServed:  cfg.OnServed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	limit, err := middleware.RateLimit(middleware.RateLimitConfig{
+		Limiter:   s.store,
+		OnRefused: cfg.OnRefused,
+		Logger:    cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.chain = func(next http.Handler) http.Handler { return withTenant(limit(next)) }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.follow(ctx)
+	return s, nil
+}
+
+// Middleware returns next behind the tenant middleware and the per-tenant
+// rate limit: next runs only for an active tenant within its budget, and
+// finds the tenant with [tenant.FromContext].
+func (s *Service) Middleware(next http.Handler) http.Handler { return s.chain(next) }
+
+// Store returns the Redis store of tenants, clients, sessions and limits.
+func (s *Service) Store() *redisstore.Store { return s.store }
+
+// Cache returns the tenant cache, for its statistics.
+func (s *Service) Cache() *middleware.Cache { return s.cache }
+
+// Resolver returns the resolver of the configured mode.
+func (s *Service) Resolver() resolve.Resolver { return s.resolver }
+
+// Config returns the configuration with its defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
+// OnEvent registers fn to be called for every tenant event this replica
+// receives, after the caches have applied it: the place to drop other
+// per-tenant state, such as token verifiers.
+func (s *Service) OnEvent(fn func(store.Event)) {
+	s.mu.Lock()
+	s.onEvent = append(s.onEvent, fn)
+	s.mu.Unlock()
+}
+
+// Close stops following tenant events. It does not close Config.Redis.
+func (s *Service) Close() error {
+	s.cancel()
+	<-s.done
+	return nil
+}
+
+// follow applies tenant events until ctx is done, subscribing again after
+// a back-off whenever the subscription fails outright.
+func (s *Service) follow(ctx context.Context) {
+	defer close(s.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.store.Subscribe(ctx, s.apply)
+		if ctx.Err() != nil {
+			return
+		}
+		s.cfg.Logger.Warn("tenancy: tenant event subscription failed", "error", err, "retry", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// apply hands one event to the caches and the registered hooks.
+func (s *Service) apply(e store.Event) {
+	s.cache.Handle(e)
+	// Domain entries are keyed by host, and an event names the tenant,
+	// so any change may move a domain: expire them all (they stay
+	// available as stale answers while the store is down).
+	s.domains.ExpireAll()
+	s.mu.Lock()
+	hooks := s.onEvent
+	s.mu.Unlock()
+	for _, fn := range hooks {
+		fn(e)
+	}
+}
+
+// lookupDomain resolves a custom domain through the domain cache.
+func (s *Service) lookupDomain(ctx context.Context, host string) (string, error) {
+	t, err := s.domains.Get(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	return t.ID, nil
+}
+
+// domainGetter adapts the store's domain lookup to the cache, which then
+// bounds, coalesces and serves stale domain answers like tenant answers.
+type domainGetter struct{ tenants store.Tenants }
+
+func (g domainGetter) Get(ctx context.Context, host string) (*tenant.Tenant, error) {
+	id, err := g.tenants.LookupDomain(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return &tenant.Tenant{ID: id}, nil
+}

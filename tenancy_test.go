@@ -1,0 +1,253 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/internal/testredis"
+	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+func fakeRedis(t testing.TB) *redis.Client {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// whoami answers with the request's tenant and path.
+var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	t, _ := tenant.FromContext(r.Context())
+	_, _ = io.WriteString(w, t.ID+" "+r.URL.Path)
+})
+
+func newService(t testing.TB, cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	s, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func get(h http.Handler, host, path string, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func createTenant(t testing.TB, s *Service, id string, mutate ...func(*tenant.Tenant)) *tenant.Tenant {
+	tn := &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive}
+	for _, m := range mutate {
+		m(tn)
+	}
+	got, err := s.Store().Tenants().Create(context.Background(), tn)
+	require.NoError(t, err)
+	return got
+}
+
+func TestSingleTenantModeServesDefault(t *testing.T) {
+	s := newService(t, Config{Redis: fakeRedis(t), Default: tenant.Tenant{
+		OIDC: tenant.OIDC{Issuer: "https://auth.example.com", Audience: "seed"},
+	}})
+	var seen *tenant.Tenant
+	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, _ = tenant.FromContext(r.Context())
+	}))
+	rec := get(h, "anything.example.com", "/mcp")
+	require.Equal(t, 200, rec.Code)
+	assert.Equal(t, "default", seen.ID)
+	assert.Equal(t, "https://auth.example.com", seen.OIDC.Issuer, "settings from the host's configuration")
+
+	// A stored tenant "default" takes precedence over the host's settings.
+	createTenant(t, s, "default", func(tn *tenant.Tenant) {
+		tn.OIDC = tenant.OIDC{Issuer: "https://stored.example.com", Audience: "seed"}
+	})
+	s.Cache().Invalidate("default")
+	rec = get(h, "anything.example.com", "/mcp")
+	require.Equal(t, 200, rec.Code)
+	assert.Equal(t, "https://stored.example.com", seen.OIDC.Issuer)
+}
+
+func TestModes(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		host   string
+		path   string
+		header []string
+		want   string
+	}{
+		{"subdomain", Config{Identification: BySubdomain, BaseDomain: "seed.example.com"}, "acme.seed.example.com", "/mcp", nil, "acme /mcp"},
+		{"custom domain", Config{Identification: BySubdomain, BaseDomain: "seed.example.com"}, "mcp.acme.com:443", "/mcp", nil, "acme /mcp"},
+		{"path", Config{Identification: ByPath}, "seed.example.com", "/acme/mcp", nil, "acme /mcp"},
+		{"header", Config{Identification: ByHeader, Header: "X-Org"}, "seed.example.com", "/mcp", []string{"X-Org", "acme"}, "acme /mcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.MultiTenant = true
+			cfg.Redis = fakeRedis(t)
+			s := newService(t, cfg)
+			createTenant(t, s, "acme", func(tn *tenant.Tenant) { tn.Domain = "mcp.acme.com" })
+			rec := get(s.Middleware(whoami), tt.host, tt.path, tt.header...)
+			assert.Equal(t, 200, rec.Code, rec.Body.String())
+			assert.Equal(t, tt.want, rec.Body.String())
+		})
+	}
+}
+
+func TestRateLimitThroughService(t *testing.T) {
+	s := newService(t, Config{Redis: fakeRedis(t), MultiTenant: true, Identification: ByHeader})
+	createTenant(t, s, "acme", func(tn *tenant.Tenant) { tn.Limits.RateLimit = 3 })
+	createTenant(t, s, "beta", func(tn *tenant.Tenant) { tn.Limits.RateLimit = 3 })
+	h := s.Middleware(whoami)
+	for i := range 3 {
+		rec := get(h, "x", "/mcp", "X-Tenant-ID", "acme")
+		require.Equal(t, 200, rec.Code)
+		assert.Equal(t, "3", rec.Header().Get("RateLimit-Limit"))
+		assert.Equal(t, fmt.Sprint(2-i), rec.Header().Get("RateLimit-Remaining"))
+	}
+	rec := get(h, "x", "/mcp", "X-Tenant-ID", "acme")
+	assert.Equal(t, 429, rec.Code)
+	assert.Equal(t, `{"error":"Rate limit exceeded"}`, rec.Body.String())
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+	assert.Equal(t, "0", rec.Header().Get("RateLimit-Remaining"))
+	assert.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "beta").Code, "another tenant's budget is its own")
+}
+
+// TestSuspensionReachesOtherReplica runs two services on one Redis, as two
+// replicas would: a suspension written through one is enforced by the
+// other within a second.
+func TestSuspensionReachesOtherReplica(t *testing.T) {
+	t.Run("miniredis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		testSuspensionReachesOtherReplica(t, func() redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: m.Addr()})
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		addr := testredis.Standalone(t).Options().Addr
+		testSuspensionReachesOtherReplica(t, func() redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr})
+		})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		addrs := testredis.Cluster(t).Options().Addrs
+		testSuspensionReachesOtherReplica(t, func() redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		})
+	})
+}
+
+func testSuspensionReachesOtherReplica(t *testing.T, client func() redis.UniversalClient) {
+	newReplica := func() *Service {
+		c := client()
+		t.Cleanup(func() { _ = c.Close() })
+		var ready atomic.Bool
+		s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader,
+			// A long TTL: only the event can make the change visible.
+			Cache: middleware.CacheConfig{TTL: time.Hour}})
+		s.OnEvent(func(store.Event) { ready.Store(true) })
+		require.Eventually(t, ready.Load, 5*time.Second, 10*time.Millisecond, "subscription started")
+		return s
+	}
+	a, b := newReplica(), newReplica()
+	tn := createTenant(t, a, "acme")
+	hb := b.Middleware(whoami)
+	require.Equal(t, 200, get(hb, "x", "/mcp", "X-Tenant-ID", "acme").Code)
+
+	tn.Status = tenant.StatusSuspended
+	_, err := a.Store().Tenants().Update(context.Background(), tn)
+	require.NoError(t, err)
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		return get(hb, "x", "/mcp", "X-Tenant-ID", "acme").Code == 404
+	}, time.Second, 5*time.Millisecond, "suspension enforced on the other replica within a second")
+	t.Logf("suspension seen by the other replica after %v", time.Since(start))
+
+	tn.Status = tenant.StatusActive
+	_, err = a.Store().Tenants().Update(context.Background(), tn)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return get(hb, "x", "/mcp", "X-Tenant-ID", "acme").Code == 200
+	}, time.Second, 5*time.Millisecond, "reactivation too")
+}
+
+// TestRedisOutageDuringTraffic stops Redis while requests flow: cached
+// tenants keep being served within the stale window, uncached ones get 503,
+// nothing panics, and service comes back by itself with Redis.
+func TestRedisOutageDuringTraffic(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader,
+		Cache: middleware.CacheConfig{TTL: 50 * time.Millisecond, LookupTimeout: 200 * time.Millisecond}})
+	createTenant(t, s, "acme", func(tn *tenant.Tenant) { tn.Limits.RateLimit = 100000 })
+	createTenant(t, s, "beta")
+	h := s.Middleware(whoami)
+	require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var served, unavailable, other atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				switch get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code {
+				case 200:
+					served.Add(1)
+				case 503:
+					unavailable.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	m.Close()
+	// Past the TTL, and past the first failed read (which waits for the
+	// dial to fail): from now on the tenant is served from the stale entry
+	// and the limiter is skipped, without waiting for Redis.
+	time.Sleep(time.Second)
+	during := served.Load()
+	time.Sleep(300 * time.Millisecond)
+	assert.Greater(t, served.Load(), during, "cached tenant served while Redis is down")
+	rec := get(h, "x", "/mcp", "X-Tenant-ID", "beta")
+	assert.Equal(t, 503, rec.Code, "uncached tenant: unavailable")
+	assert.Equal(t, `{"error":"Tenant service unavailable"}`, rec.Body.String())
+	assert.Equal(t, "5", rec.Header().Get("Retry-After"))
+
+	require.NoError(t, m.Restart())
+	require.Eventually(t, func() bool {
+		return get(h, "x", "/mcp", "X-Tenant-ID", "beta").Code == 200
+	}, 5*time.Second, 20*time.Millisecond, "service recovers when Redis returns")
+	stop.Store(true)
+	wg.Wait()
+	assert.Zero(t, other.Load(), "only 200 and 503 during the outage")
+	assert.Zero(t, unavailable.Load(), "the cached tenant never saw 503")
+}
