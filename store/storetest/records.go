@@ -259,7 +259,7 @@ func testClientLimit(t *testing.T, b *Backend) {
 	require.ErrorIs(t, register("acme", "later", 10), store.ErrLimit)
 	require.NoError(t, register("acme", "unlimited", 0), "0 means no limit")
 
-	b.Advance(b.ClientTTL + b.ClientTTL/4)
+	b.Advance(b.ClientTTL + b.ClientTTL/2)
 	ok, limited = admitConcurrently(t, 20, func(i int) error {
 		return register("acme", fmt.Sprintf("n%03d", i), 10)
 	})
@@ -294,11 +294,11 @@ func testSessionLimit(t *testing.T, b *Backend) {
 	require.ErrorIs(t, start("acme", "later", 10), store.ErrLimit)
 
 	// Touched sessions keep counting after the untouched ones expired.
-	b.Advance(b.SessionTTL * 3 / 5)
+	b.Advance(b.SessionTTL * 7 / 10)
 	for _, id := range live[1:4] {
 		require.NoError(t, b.Sessions.Touch(ctx, "acme", id))
 	}
-	b.Advance(b.SessionTTL * 3 / 5)
+	b.Advance(b.SessionTTL * 7 / 10)
 	ok, limited = admitConcurrently(t, 20, func(i int) error {
 		return start("acme", fmt.Sprintf("n%03d", i), 10)
 	})
