@@ -44,21 +44,23 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	case err != nil:
 		return 0, fmt.Errorf("redisstore: get tenant %q: %w", id, err)
 	default:
-		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
-		if err != nil {
-			return 0, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
-		}
-		n += removed
-		// A record that does not decode is deleted all the same; only its
-		// domain, which it would have named, cannot be released.
+		// The domain goes before the record that names it, so that a
+		// delete that fails between the two is finished by a retry. A
+		// record that does not decode is deleted all the same; only its
+		// domain cannot be found.
 		var old tenant.Tenant
 		if json.Unmarshal(data, &old) == nil && old.Domain != "" {
 			removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, id).Int64()
 			if err != nil {
-				return n, fmt.Errorf("redisstore: delete domain %q: %w", old.Domain, err)
+				return 0, fmt.Errorf("redisstore: delete domain %q: %w", old.Domain, err)
 			}
 			n += removed
 		}
+		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
+		if err != nil {
+			return n, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
+		}
+		n += removed
 	}
 	if err := s.rdb.ZRem(ctx, keys.Index, id).Err(); err != nil {
 		return n, fmt.Errorf("redisstore: unindex tenant %q: %w", id, err)
