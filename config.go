@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/resolve"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -81,6 +82,8 @@ type Config struct {
 
 	// Cache tunes the tenant cache; see middleware.CacheConfig.
 	Cache middleware.CacheConfig
+	// OIDC tunes the per-tenant token verifiers; see oidcx.Config.
+	OIDC oidcx.Config
 	// Logger receives audit lines and errors.
 	// default: slog.Default()
 	Logger *slog.Logger
@@ -225,6 +228,22 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("tenancy: Config.Default (from OIDC_ISSUER, OIDC_AUDIENCE, OAUTH_*): %w", err)
 	}
 	return c, nil
+}
+
+// endpoints returns the public URLs of the tenants' MCP endpoints and
+// metadata in the configured mode, under publicURL. Single-tenant mode has
+// one tenant and no tenant in its URLs, like header mode.
+func (c Config) endpoints(publicURL string) (*oidcx.Endpoints, error) {
+	if !c.MultiTenant {
+		return oidcx.HeaderURLs(publicURL)
+	}
+	switch c.Identification {
+	case BySubdomain:
+		return oidcx.SubdomainURLs(publicURL, c.BaseDomain)
+	case ByPath:
+		return oidcx.PathURLs(publicURL)
+	}
+	return oidcx.HeaderURLs(publicURL)
 }
 
 // resolver builds the Resolver of the configured mode. lookup resolves

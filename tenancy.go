@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/resolve"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
@@ -14,11 +15,14 @@ import (
 )
 
 // Service is tenancy wired from one [Config]: the Redis stores, the tenant
-// cache kept fresh by the store's events, and the middleware that puts the
-// tenant on every request.
+// cache kept fresh by the store's events, the middleware that puts the
+// tenant on every request, the per-tenant token verifiers and the admin
+// API.
 type Service struct {
 	cfg      Config
 	store    *redisstore.Store
+	verifier *oidcx.Verifier
+	admin    http.Handler
 	cache    *middleware.Cache
 	domains  *middleware.Cache
 	resolver resolve.Resolver
@@ -72,6 +76,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.chain = func(next http.Handler) http.Handler { return withTenant(limit(next)) }
+	if s.verifier, err = oidcx.New(cfg.OIDC); err != nil {
+		return nil, err
+	}
+	s.admin, err = NewAdminHandler(AdminConfig{
+		Tenants:  s.store.Tenants(),
+		APIKey:   cfg.AdminAPIKey,
+		Logger:   cfg.Logger,
+		OnChange: s.apply,
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -83,6 +99,24 @@ func New(cfg Config) (*Service, error) {
 // rate limit: next runs only for an active tenant within its budget, and
 // finds the tenant with [tenant.FromContext].
 func (s *Service) Middleware(next http.Handler) http.Handler { return s.chain(next) }
+
+// Admin returns the admin API (DESIGN.md section 6), to be mounted at
+// "/admin/" outside the tenant middleware. A change made through it is
+// applied to this replica's caches and verifiers at once, and reaches the
+// other replicas through the tenant events.
+func (s *Service) Admin() http.Handler { return s.admin }
+
+// Verifier returns the per-tenant token verifiers, which follow the tenant
+// events: a changed or deleted tenant's verifier is dropped.
+func (s *Service) Verifier() *oidcx.Verifier { return s.verifier }
+
+// Endpoints returns the public URLs of each tenant's MCP endpoint and
+// protected-resource metadata in the configured identification mode, with
+// publicURL as the base (DESIGN.md section 8): the URLs for
+// oidcx.BearerConfig and oidcx.MetadataConfig.
+func (s *Service) Endpoints(publicURL string) (*oidcx.Endpoints, error) {
+	return s.cfg.endpoints(publicURL)
+}
 
 // Store returns the Redis store of tenants, clients, sessions and limits.
 func (s *Service) Store() *redisstore.Store { return s.store }
@@ -134,6 +168,12 @@ func (s *Service) follow(ctx context.Context) {
 // apply hands one event to the caches and the registered hooks.
 func (s *Service) apply(e store.Event) {
 	s.cache.Handle(e)
+	switch e.Type {
+	case store.EventReset:
+		s.verifier.EvictAll()
+	case store.EventUpdated, store.EventDeleted:
+		s.verifier.Evict(e.TenantID)
+	}
 	// Domain entries are keyed by host, and an event names the tenant,
 	// so any change may move a domain: expire them all (they stay
 	// available as stale answers while the store is down).

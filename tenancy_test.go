@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,4 +251,49 @@ func TestRedisOutageDuringTraffic(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, other.Load(), "only 200 and 503 during the outage")
 	assert.Zero(t, unavailable.Load(), "the cached tenant never saw 503")
+}
+
+func TestAdminChangesApplyAtOnce(t *testing.T) {
+	s := newService(t, Config{Redis: fakeRedis(t), MultiTenant: true, Identification: ByHeader, AdminAPIKey: "k3y",
+		Cache: middleware.CacheConfig{TTL: time.Hour}})
+	h := s.Middleware(whoami)
+	admin := func(method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("X-Admin-API-Key", "k3y")
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.Admin().ServeHTTP(rec, req)
+		return rec
+	}
+	require.Equal(t, 404, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
+	require.Equal(t, 201, admin("POST", "/admin/tenants", `{"id":"acme","name":"ACME"}`).Code)
+	assert.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code, "the negative entry was dropped")
+	require.Equal(t, 200, admin("PATCH", "/admin/tenants/acme", `{"status":"suspended"}`).Code)
+	assert.Equal(t, 404, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code, "suspension enforced on the next request")
+	require.Equal(t, 200, admin("PATCH", "/admin/tenants/acme", `{"status":"active"}`).Code)
+	assert.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
+	require.Equal(t, 200, admin("DELETE", "/admin/tenants/acme", "").Code)
+	assert.Equal(t, 404, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
+}
+
+func TestEndpointsFollowTheMode(t *testing.T) {
+	tn := &tenant.Tenant{ID: "acme"}
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	tests := []struct {
+		cfg            Config
+		resource, meta string
+	}{
+		{Config{}, "http://127.0.0.1:8080/mcp", "http://127.0.0.1:8080/.well-known/oauth-protected-resource"},
+		{Config{MultiTenant: true, BaseDomain: "localhost"}, "http://acme.localhost:8080/mcp", "http://acme.localhost:8080/.well-known/oauth-protected-resource"},
+		{Config{MultiTenant: true, Identification: ByPath}, "http://127.0.0.1:8080/acme/mcp", "http://127.0.0.1:8080/.well-known/oauth-protected-resource/acme/mcp"},
+		{Config{MultiTenant: true, Identification: ByHeader}, "http://127.0.0.1:8080/mcp", "http://127.0.0.1:8080/.well-known/oauth-protected-resource"},
+	}
+	for _, tt := range tests {
+		tt.cfg.Redis = fakeRedis(t)
+		s := newService(t, tt.cfg)
+		e, err := s.Endpoints("http://127.0.0.1:8080")
+		require.NoError(t, err)
+		assert.Equal(t, tt.resource, e.Resource(req, tn))
+		assert.Equal(t, tt.meta, e.Metadata(req, tn))
+	}
 }
