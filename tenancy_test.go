@@ -200,10 +200,22 @@ func testSuspensionReachesOtherReplica(t *testing.T, client func() redis.Univers
 
 // TestRedisOutageDuringTraffic stops Redis while requests flow: cached
 // tenants keep being served within the stale window, uncached ones get 503,
-// nothing panics, and service comes back by itself with Redis.
+// nothing panics, and service comes back by itself with Redis. It runs on
+// miniredis and on a real redis-server process that is shut down and
+// started again.
 func TestRedisOutageDuringTraffic(t *testing.T) {
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond, DialerRetries: 1})
+	t.Run("miniredis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		testOutage(t, m.Addr(), m.Close, func() { require.NoError(t, m.Restart()) })
+	})
+	t.Run("redis", func(t *testing.T) {
+		srv := testredis.StartServer(t)
+		testOutage(t, srv.Addr(), srv.Stop, srv.Start)
+	})
+}
+
+func testOutage(t *testing.T, addr string, stopRedis, startRedis func()) {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond, DialerRetries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader,
 		Cache: middleware.CacheConfig{TTL: 50 * time.Millisecond, LookupTimeout: 200 * time.Millisecond}})
@@ -230,7 +242,7 @@ func TestRedisOutageDuringTraffic(t *testing.T) {
 		})
 	}
 	time.Sleep(50 * time.Millisecond)
-	m.Close()
+	stopRedis()
 	// Past the TTL, and past the first failed read (which waits for the
 	// dial to fail): from now on the tenant is served from the stale entry
 	// and the limiter is skipped, without waiting for Redis.
@@ -243,7 +255,7 @@ func TestRedisOutageDuringTraffic(t *testing.T) {
 	assert.Equal(t, `{"error":"Tenant service unavailable"}`, rec.Body.String())
 	assert.Equal(t, "5", rec.Header().Get("Retry-After"))
 
-	require.NoError(t, m.Restart())
+	startRedis()
 	require.Eventually(t, func() bool {
 		return get(h, "x", "/mcp", "X-Tenant-ID", "beta").Code == 200
 	}, 5*time.Second, 20*time.Millisecond, "service recovers when Redis returns")

@@ -15,7 +15,9 @@ package testredis
 
 import (
 	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -127,4 +129,76 @@ func lock(t testing.TB, addr string) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	})
+}
+
+// Server is a redis-server process of a test's own, for tests that stop and
+// restart Redis. Its data is saved on Stop and loaded on Start, as a
+// restarted production server would do.
+type Server struct {
+	t    testing.TB
+	dir  string
+	port string
+	cmd  *exec.Cmd
+}
+
+// StartServer starts a private redis-server on a free loopback port and
+// stops it at cleanup. It skips the test (or fails it under
+// TENANCY_REQUIRE_REDIS=1) when redis-server is not installed.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("testredis: redis-server not found but %s=1", EnvRequire)
+		}
+		t.Skip("testredis: redis-server not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testredis: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_ = l.Close()
+	s := &Server{t: t, dir: t.TempDir(), port: port}
+	s.Start()
+	t.Cleanup(func() {
+		if s.cmd != nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
+	})
+	return s
+}
+
+// Addr returns the server's host:port; it stays the same across restarts.
+func (s *Server) Addr() string { return "127.0.0.1:" + s.port }
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--port", s.port, "--bind", "127.0.0.1",
+		"--dir", s.dir, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("testredis: start redis-server: %v", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("testredis: redis-server on %s did not answer", s.Addr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop saves the data set and stops the server; clients see connection
+// errors until Start.
+func (s *Server) Stop() {
+	s.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer c.Close()
+	// SHUTDOWN SAVE closes the connection instead of answering.
+	_ = c.ShutdownSave(context.Background()).Err()
+	_ = s.cmd.Wait()
+	s.cmd = nil
 }
