@@ -169,4 +169,3 @@ func waitFor(t *testing.T, events <-chan store.Event, typ store.EventType, id st
 		}
 	}
 }
-
