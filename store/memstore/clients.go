@@ -94,15 +94,16 @@ func (s *Store) admit(key, set, member string, value []byte, ttl time.Duration, 
 
 // addMember sets the score of member in set and makes the set live at
 // least as long as the member, like ZADD followed by the conditional
-// PEXPIRE of the scripts. The caller holds s.mu.
+// PEXPIRE of the scripts: a new set gets the member's lifetime, and an
+// existing set without expiry keeps none. The caller holds s.mu.
 func (s *Store) addMember(set, member string, expiry int64, ttl time.Duration, nowMs int64) {
 	z := s.get(set, nowMs)
 	if z == nil {
-		z = &entry{zset: map[string]int64{}}
+		z = &entry{zset: map[string]int64{}, expireAt: nowMs + ttl.Milliseconds()}
 		s.keys[set] = z
 	}
 	z.zset[member] = expiry
-	if z.expireAt == 0 || z.expireAt-nowMs < ttl.Milliseconds() {
+	if z.expireAt != 0 && z.expireAt-nowMs < ttl.Milliseconds() {
 		z.expireAt = nowMs + ttl.Milliseconds()
 	}
 }

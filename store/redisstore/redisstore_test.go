@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -201,4 +202,33 @@ func TestRedisErrorsPassThrough(t *testing.T) {
 	err = s.Clients().Register(ctx, "acme", clientNamed("c1"), 10)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, store.ErrLimit)
+}
+
+// testPermanentIndexSetStaysPermanent: a set that holds a migrated record
+// without lifetime (score +inf, no expiry) must not get an expiry from a
+// later registration, or the migrated member would vanish with the set.
+// A set created by a registration does get one.
+func testPermanentIndexSetStaysPermanent(t *testing.T, rdb redis.UniversalClient) {
+	ctx := t.Context()
+	s := redisstore.New(rdb, redisstore.Options{})
+	require.NoError(t, rdb.ZAdd(ctx, keys.Clients("acme"), redis.Z{Score: math.Inf(1), Member: "legacy"}).Err())
+	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("new"), 0))
+	ttl, err := rdb.PTTL(ctx, keys.Clients("acme")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(-1), ttl, "the permanent set stays permanent")
+	_, err = s.Sessions().Create(ctx, "acme", "s1", "u", 0)
+	require.NoError(t, err)
+	require.NoError(t, s.Sessions().Touch(ctx, "acme", "s1"))
+	ttl, err = rdb.PTTL(ctx, keys.Sessions("acme")).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, time.Hour, "a set made by a registration expires with its newest member")
+}
+
+func TestPermanentIndexSetStaysPermanentMiniredis(t *testing.T) {
+	_, _, rdb, _ := newMiniredis(t)
+	testPermanentIndexSetStaysPermanent(t, rdb)
+}
+
+func TestPermanentIndexSetStaysPermanentRedis(t *testing.T) {
+	testPermanentIndexSetStaysPermanent(t, testredis.Standalone(t))
 }

@@ -27,8 +27,13 @@ if n == 0 then
 	v = cjson.encode(s)
 end
 redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
+local fresh = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], string.format('%.0f', now + ttl), ARGV[1])
-if redis.call('PTTL', KEYS[2]) < ttl then
+-- The set lives at least as long as its newest member, so an idle tenant's
+-- set disappears by itself. A set without expiry that was there before (one
+-- that holds a migrated record without a lifetime) stays without one.
+local pttl = redis.call('PTTL', KEYS[2])
+if fresh or (pttl >= 0 and pttl < ttl) then
 	redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return 1
