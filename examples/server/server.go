@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/examples/internal/redisurl"
+	"github.com/seedmcp/tenancy/oidcx"
+	"github.com/seedmcp/tenancy/store"
+)
+
+// server is the example server: an http.Handler plus what it must release
+// when it stops.
+type server struct {
+	handler http.Handler
+	svc     *tenancy.Service
+	rdb     redis.UniversalClient
+	mcp     *mcpHandler
+	log     *slog.Logger
+	// release closes what the server opened itself (a Redis client, the
+	// embedded Redis), in reverse order.
+	release []func()
+}
+
+// newServer wires the server from cfg. It connects to cfg.Tenancy.Redis
+// when set, otherwise to REDIS_URL, otherwise to an embedded miniredis,
+// which it announces in the log. Call Close when done.
+func newServer(cfg config) (_ *server, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Tenancy.Logger == nil {
+		cfg.Tenancy.Logger = cfg.Logger
+	}
+	s := &server{log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := s.connect(&cfg); err != nil {
+		return nil, err
+	}
+	s.rdb = cfg.Tenancy.Redis
+	if s.svc, err = tenancy.New(cfg.Tenancy); err != nil {
+		return nil, err
+	}
+	s.release = append(s.release, func() { _ = s.svc.Close() })
+
+	urls, err := s.svc.Endpoints(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: PUBLIC_URL: %w", err)
+	}
+	bearer, err := oidcx.Bearer(oidcx.BearerConfig{
+		Verifier:               s.svc.Verifier(),
+		URLs:                   urls,
+		InsecureAllowAnonymous: !cfg.AuthRequired,
+		Logger:                 cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Seed runs its own OAuth proxy per tenant, but this example has no
+	// token endpoint: the authorization servers a client is sent to are
+	// the tenants' own issuers, the library's default.
+	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.mcp = newMCPHandler(mcpConfig{
+		Sessions:    s.svc.Store().Sessions(),
+		SessionTTL: s.svc.Config().SessionTTL,
+		Logger:     cfg.Logger,
+	})
+	s.svc.OnEvent(func(e store.Event) {
+		if e.Type == store.EventDeleted {
+			s.mcp.closeTenant(e.TenantID)
+		}
+	})
+	reg := &registrar{clients: s.svc.Store().Clients(), log: cfg.Logger}
+
+	// Tenant-scoped routes, relative to the tenant's base.
+	scoped := http.NewServeMux()
+	scoped.HandleFunc("POST /oauth/register", reg.register)
+	scoped.HandleFunc("GET /oauth/authorize", reg.authorize)
+	scoped.Handle("/mcp", guardHost(allowedHosts(cfg, s.svc.Config()), bearer(s.mcp)))
+	pathMode := cfg.Tenancy.MultiTenant && s.svc.Config().Identification == tenancy.ByPath
+	if !pathMode {
+		scoped.Handle(oidcx.WellKnownPath, meta)
+	}
+	scoped.HandleFunc("/", notFound)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("/admin/", s.svc.Admin())
+	if pathMode {
+		mux.Handle(oidcx.WellKnownPath+"/", pathMetadata(s.svc.Middleware(meta)))
+	}
+	mux.Handle("/", s.svc.Middleware(scoped))
+	s.handler = mux
+	return s, nil
+}
+
+// connect sets cfg.Tenancy.Redis when the caller did not.
+func (s *server) connect(cfg *config) error {
+	if cfg.Tenancy.Redis != nil {
+		return nil
+	}
+	if cfg.RedisURL != "" {
+		o, err := redisurl.Parse(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("server: REDIS_URL: %w", err)
+		}
+		rdb, err := redisurl.NewClient(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("server: REDIS_URL: %w", err)
+		}
+		s.release = append(s.release, func() { _ = rdb.Close() })
+		cfg.Tenancy.Redis = rdb
+		cfg.Logger.Info("server: using Redis from REDIS_URL", "redis", redisurl.Describe(o))
+		return nil
+	}
+	m, err := miniredis.Run()
+	if err != nil {
+		return fmt.Errorf("server: starting the embedded Redis: %w", err)
+	}
+	s.release = append(s.release, m.Close)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	s.release = append(s.release, func() { _ = rdb.Close() })
+	cfg.Tenancy.Redis = rdb
+	cfg.Logger.Warn("server: REDIS_URL is unset: using an embedded Redis (miniredis); its data is lost when the server stops",
+		"addr", m.Addr())
+	return nil
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// closeSessions ends every MCP session, which ends their event streams: an
+// http.Server shutting down waits for open connections, and a client's
+// standalone event stream would otherwise keep it waiting.
+func (s *server) closeSessions() {
+	if s.mcp != nil {
+		s.mcp.closeAll()
+	}
+}
+
+// Close ends the MCP sessions and releases what the server opened.
+func (s *server) Close() {
+	s.closeSessions()
+	for i := len(s.release) - 1; i >= 0; i-- {
+		s.release[i]()
+	}
+	s.release = nil
+}
+
+// healthz answers 200 when Redis answers a PING in time, 503 otherwise.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.log.WarnContext(ctx, "server: health check: Redis does not answer", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// pathMetadata serves /.well-known/oauth-protected-resource/<id>/mcp, the
+// metadata URL of path mode (RFC 9728 section 3.1 inserts the well-known
+// segment before the resource's path). Its first segment is not the tenant,
+// so it cannot go through the path-mode tenant middleware as it is: the
+// request is rewritten to /<id>/.well-known/oauth-protected-resource and
+// handed to next, the tenant middleware in front of the metadata handler,
+// which validates the tenant and answers refusals exactly as on every
+// other route. The segment is passed on escaped, so that an encoded ID is
+// refused as malformed there rather than decoded into an alias.
+func pathMetadata(next http.Handler) http.Handler {
+	const suffix = oidcx.DefaultMCPPath
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), oidcx.WellKnownPath+"/")
+		id, found := strings.CutSuffix(rest, suffix)
+		if !ok || !found || strings.Contains(id, "/") {
+			notFound(w, r)
+			return
+		}
+		// Keep the escapes the client sent in RawPath: the resolver reads
+		// the escaped path, so "%61cme" is refused, never read as "acme".
+		decoded, err := url.PathUnescape(id)
+		if err != nil {
+			decoded = id
+		}
+		u := *r.URL
+		u.Path, u.RawPath = "/"+decoded+oidcx.WellKnownPath, ""
+		if decoded != id {
+			u.RawPath = "/" + id + oidcx.WellKnownPath
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.URL = &u
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// notFound answers a route that does not exist, as JSON like every other
+// answer.
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+}
+
+// allowedHosts returns the host check that replaces the MCP SDK's DNS
+// rebinding protection; see hostAllowed.
+func allowedHosts(cfg config, tc tenancy.Config) func(r *http.Request) bool {
+	public := ""
+	if i := strings.Index(cfg.PublicURL, "://"); i >= 0 {
+		public = strings.ToLower(cfg.PublicURL[i+3:])
+	}
+	base := ""
+	if tc.MultiTenant && tc.Identification == tenancy.BySubdomain {
+		base = "." + strings.ToLower(strings.TrimSuffix(tc.BaseDomain, "."))
+	}
+	return func(r *http.Request) bool { return hostAllowed(r, public, base) }
+}
