@@ -309,3 +309,50 @@ func TestEndpointsFollowTheMode(t *testing.T) {
 		assert.Equal(t, tt.meta, e.Metadata(req, tn))
 	}
 }
+
+// commandCounter is a go-redis hook that counts the commands sent.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestSteadyStateRedisCommands checks DESIGN.md section 9: once the cache
+// is warm, validating a tenant sends no Redis command, and the rate limit
+// costs exactly one per request.
+func TestSteadyStateRedisCommands(t *testing.T) {
+	c := fakeRedis(t)
+	counter := &commandCounter{}
+	c.AddHook(counter)
+	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader})
+	createTenant(t, s, "free")
+	createTenant(t, s, "metered", func(tn *tenant.Tenant) { tn.Limits.RateLimit = 1_000_000 })
+	h := s.Middleware(whoami)
+	for _, id := range []string{"free", "metered"} {
+		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", id).Code)
+	}
+
+	before := counter.n.Load()
+	for range 1000 {
+		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "free").Code)
+	}
+	assert.Equal(t, before, counter.n.Load(), "no Redis command to validate a cached tenant")
+
+	before = counter.n.Load()
+	for range 1000 {
+		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "metered").Code)
+	}
+	assert.Equal(t, before+1000, counter.n.Load(), "one command (one round trip) per rate-limited request")
+}
