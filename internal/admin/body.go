@@ -70,7 +70,57 @@ func parseObject(body []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("invalid JSON: data after the object")
 	}
+	if name, dup := duplicateMember(body); dup {
+		return nil, fmt.Errorf("invalid JSON: duplicate member %q", name)
+	}
 	return v, nil
+}
+
+// duplicateMember reports the first member name that appears twice in one
+// object of body, which must be valid JSON. Decoding into a map keeps the
+// last of the two silently, while another parser in front of the API (a
+// proxy, an audit filter) may read the first: RFC 8259 section 4 leaves
+// the meaning open, and I-JSON (RFC 7493 section 2.3) forbids duplicates,
+// so the API refuses them rather than pick one.
+func duplicateMember(body []byte) (string, bool) {
+	// One frame per open object or array; an object's frame holds the
+	// names seen so far, an array's is nil. The depth is bounded by the
+	// decoder's own limit, which the body has already passed.
+	type frame struct {
+		names   map[string]bool
+		wantKey bool
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].names != nil && stack[n-1].wantKey && tok != json.Delim('}') {
+			name, _ := tok.(string)
+			if stack[n-1].names[name] {
+				return name, true
+			}
+			stack[n-1].names[name] = true
+			stack[n-1].wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{names: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim(']'), json.Delim('}'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: its object, if any, expects a name next.
+		if n := len(stack); n > 0 && stack[n-1].names != nil {
+			stack[n-1].wantKey = true
+		}
+	}
 }
 
 // jsonMessage drops the "json: " prefix of encoding/json's errors.
