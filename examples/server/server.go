@@ -77,7 +77,7 @@ func newServer(cfg config) (_ *server, err error) {
 		return nil, err
 	}
 	s.mcp = newMCPHandler(mcpConfig{
-		Sessions:    s.svc.Store().Sessions(),
+		Sessions:   s.svc.Store().Sessions(),
 		SessionTTL: s.svc.Config().SessionTTL,
 		Logger:     cfg.Logger,
 	})
