@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/oidcx/oidctest"
+)
+
+// miniBackend returns a fresh miniredis and a client of it.
+func miniBackend(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb, m
+}
+
+func TestHealthz(t *testing.T) {
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, config{})
+	get := func() answer { return h.do(h.request(http.MethodGet, "", h.public+"/healthz", nil)) }
+	a := get()
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.JSONEq(t, `{"status":"ok"}`, string(a.body))
+	mini.Close()
+	a = get()
+	assert.Equal(t, http.StatusServiceUnavailable, a.status)
+	assert.JSONEq(t, `{"status":"unavailable"}`, string(a.body))
+}
+
+// TestSingleTenant runs the default mode, configured the way an existing
+// deployment is: every request is tenant "default", whose provider comes
+// from OIDC_ISSUER and OIDC_AUDIENCE.
+func TestSingleTenant(t *testing.T) {
+	idp := oidctest.New(t)
+	t.Setenv("MULTI_TENANT_ENABLED", "")
+	t.Setenv("OIDC_ISSUER", idp.Issuer())
+	t.Setenv("OIDC_AUDIENCE", "seed")
+	t.Setenv("OAUTH_AUTHORIZATION_URL", idp.Issuer()+"/authorize")
+	cfg, err := configFromEnv()
+	require.NoError(t, err)
+	require.True(t, cfg.AuthRequired, "AUTH_REQUIRED defaults to true")
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, cfg)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = h.connect(ctx, "", "")
+	require.Error(t, err, "no token, no session")
+	cs, err := h.connect(ctx, "", idp.Token(idp.Claims("seed", "carol")))
+	require.NoError(t, err)
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	out, _ := json.Marshal(res.StructuredContent)
+	assert.JSONEq(t, `{"tenant":"default","subject":"carol"}`, string(out))
+
+	a := h.do(h.request(http.MethodGet, "", h.public+"/.well-known/oauth-protected-resource", nil))
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, h.public+"/mcp", a.json(t)["resource"])
+
+	a = h.do(h.request(http.MethodPost, "", h.public+"/oauth/register", map[string]any{"redirect_uris": []string{"https://app.example/cb"}}))
+	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+	id := a.json(t)["client_id"].(string)
+	a = h.do(h.request(http.MethodGet, "", h.public+"/oauth/authorize?client_id="+id, nil))
+	assert.Equal(t, http.StatusFound, a.status)
+	assert.True(t, strings.HasPrefix(a.header.Get("Location"), idp.Issuer()+"/authorize?client_id="+id))
+	assert.NotEmpty(t, h.keys("tenant:{default}:client:*"))
+
+	a = h.admin(http.MethodGet, "", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, a.status, "no TENANT_ADMIN_API_KEY: the admin API is closed")
+}
+
+// TestHostGuard checks the replacement of the SDK's DNS rebinding
+// protection: the tenants' hosts pass, a foreign name on a loopback
+// connection does not.
+func TestHostGuard(t *testing.T) {
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, config{AuthRequired: false, Tenancy: tenancy.Config{MultiTenant: true, AdminAPIKey: adminKey}})
+	require.Equal(t, http.StatusCreated, h.admin(http.MethodPost, "", map[string]any{"id": "acme", "name": "ACME", "domain": "mcp.acme.example"}).status)
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"acme.localhost:" + h.port, http.StatusOK},
+		{"ACME.localhost.:" + h.port, http.StatusOK},
+		{"mcp.acme.example", http.StatusOK},               // the tenant's custom domain
+		{"evil.example:" + h.port, http.StatusBadRequest}, // no tenant: refused before /mcp
+	} {
+		req := h.request(http.MethodPost, "", h.public+"/mcp", initialize, "Accept", "application/json, text/event-stream")
+		req.Host = tc.host
+		a := h.do(req)
+		assert.Equal(t, tc.want, a.status, "%s: %s", tc.host, a.body)
+	}
+
+	// A name the operator does not control, resolving to a tenant (a
+	// DNS rebinding of a trusted proxy's forwarded host would look like
+	// this), is refused by the guard itself.
+	r := h.request(http.MethodPost, "", "/mcp", initialize)
+	r.Host = "evil.example"
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
+	assert.False(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r))
+	r.Host = "127.0.0.1:" + h.port
+	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r))
+	r = r.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 80}))
+	r.Host = "evil.example"
+	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r), "only loopback connections are checked, as in the SDK")
+}
+
+// TestPathModeMetadata checks the routing of the path-mode metadata URL,
+// whose first segment is not the tenant: its answers are the tenant
+// middleware's.
+func TestPathModeMetadata(t *testing.T) {
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, config{Tenancy: tenancy.Config{MultiTenant: true, Identification: tenancy.ByPath, AdminAPIKey: adminKey}})
+	require.Equal(t, http.StatusCreated, h.admin(http.MethodPost, "", map[string]any{"id": "acme", "name": "ACME"}).status)
+	for _, tc := range []struct {
+		path string
+		want int
+		body string
+	}{
+		{"/.well-known/oauth-protected-resource/acme/mcp", http.StatusOK, ""},
+		{"/.well-known/oauth-protected-resource/globex/mcp", http.StatusNotFound, `{"error":"Tenant not found or inactive"}`},
+		{"/.well-known/oauth-protected-resource/%61cme/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
+		{"/.well-known/oauth-protected-resource/ac%2Fme/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
+		{"/.well-known/oauth-protected-resource/ACME/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
+		{"/.well-known/oauth-protected-resource/acme/other", http.StatusNotFound, `{"error":"not_found"}`},
+		{"/.well-known/oauth-protected-resource/acme/x/mcp", http.StatusNotFound, `{"error":"not_found"}`},
+		// The metadata has one URL in path mode.
+		{"/acme/.well-known/oauth-protected-resource", http.StatusNotFound, `{"error":"not_found"}`},
+	} {
+		a := h.do(h.request(http.MethodGet, "", h.public+tc.path, nil))
+		assert.Equal(t, tc.want, a.status, tc.path)
+		if tc.body != "" {
+			assert.JSONEq(t, tc.body, string(a.body), tc.path)
+		} else {
+			assert.Equal(t, h.public+"/acme/mcp", a.json(t)["resource"])
+		}
+	}
+}
+
+// TestConfigFromEnv checks the defaults and that each malformed variable
+// is named.
+func TestConfigFromEnv(t *testing.T) {
+	for _, name := range []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "AUTH_REQUIRED", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION"} {
+		t.Setenv(name, "")
+	}
+	cfg, err := configFromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8080", cfg.ListenAddr)
+	assert.Equal(t, "http://127.0.0.1:8080", cfg.PublicURL)
+	assert.True(t, cfg.AuthRequired)
+	assert.False(t, cfg.Tenancy.MultiTenant)
+
+	t.Setenv("LISTEN_ADDR", ":9090")
+	cfg, err = configFromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:9090", cfg.PublicURL)
+
+	for name, value := range map[string]string{
+		"LISTEN_ADDR":           "nope",
+		"PUBLIC_URL":            "ftp://example.com",
+		"AUTH_REQUIRED":         "maybe",
+		"MULTI_TENANT_ENABLED":  "perhaps",
+		"TENANT_IDENTIFICATION": "cookie",
+		"DCR_CLIENT_TTL":        "forever",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			_, err := configFromEnv()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), name)
+		})
+	}
+
+	t.Setenv("REDIS_URL", "http://not-redis")
+	cfg, err = configFromEnv()
+	require.NoError(t, err)
+	_, err = newServer(cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "REDIS_URL")
+}
+
+// TestRun starts the command as main does, with an MCP client holding an
+// open event stream, and stops it as SIGINT would.
+func TestRun(t *testing.T) {
+	t.Setenv("LISTEN_ADDR", "127.0.0.1:0")
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("MULTI_TENANT_ENABLED", "false")
+	t.Setenv("AUTH_REQUIRED", "false")
+	t.Setenv("OIDC_ISSUER", "")
+	t.Setenv("OIDC_AUDIENCE", "")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs syncBuffer
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &logs, ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	assert.Contains(t, logs.String(), "REDIS_URL is unset: using an embedded Redis", "it says so on start")
+
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := mcp.NewClient(&mcp.Implementation{Name: "run", Version: "1"}, nil)
+	cs, err := c.Connect(cctx, &mcp.StreamableClientTransport{Endpoint: "http://" + addr.String() + "/mcp", MaxRetries: -1}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	out, _ := json.Marshal(res.StructuredContent)
+	assert.JSONEq(t, `{"tenant":"default","subject":""}`, string(out))
+
+	begin := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(shutdownTimeout):
+		t.Fatal("run did not return after its context ended")
+	}
+	assert.Less(t, time.Since(begin), 5*time.Second, "open MCP streams must not hold the shutdown")
+	assert.Contains(t, logs.String(), "shutting down")
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
