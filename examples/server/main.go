@@ -53,9 +53,12 @@ func run(ctx context.Context, logOut io.Writer, ready chan<- net.Addr) error {
 	srv.RegisterOnShutdown(s.closeSessions)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
+	mode := "single-tenant"
+	if cfg.Tenancy.MultiTenant {
+		mode = string(s.svc.Config().Identification)
+	}
 	cfg.Logger.Info("server: listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"multi_tenant", cfg.Tenancy.MultiTenant, "identification", s.svc.Config().Identification,
-		"auth_required", cfg.AuthRequired, "admin_api", cfg.Tenancy.AdminAPIKey != "")
+		"tenants", mode, "auth_required", cfg.AuthRequired, "admin_api", cfg.Tenancy.AdminAPIKey != "")
 	if ready != nil {
 		ready <- ln.Addr()
 	}

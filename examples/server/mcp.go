@@ -31,6 +31,8 @@ const (
 	codeSessionLimit   = -32000
 	codeSessionUnknown = -32001
 	codeUnavailable    = -32002
+	// codeInvalidRequest is JSON-RPC's own "Invalid Request".
+	codeInvalidRequest = -32600
 )
 
 // mcpConfig configures newMCPHandler.
@@ -182,9 +184,15 @@ func (h *mcpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.sdk.ServeHTTP(w, r) // the SDK's 400 or 405
 		return
 	}
+	// The body is read here to find an initialize request; the SDK then
+	// reads it again from memory. Its own limit is the same.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, mcp.DefaultMaxRequestBodyBytes))
 	if err != nil {
-		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		status := http.StatusBadRequest
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeRPCError(w, status, nil, codeInvalidRequest, "the request body could not be read")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -357,24 +365,26 @@ func initializeID(body []byte) (json.RawMessage, bool) {
 	return nil, false
 }
 
-// writeRPCError writes a JSON-RPC error response (JSON-RPC 2.0 section
-// 5.1) with an HTTP status, as the Streamable HTTP transport does for
-// requests it refuses. id is null when the request's ID is unknown.
+// rpcError is a JSON-RPC error response (JSON-RPC 2.0 section 5.1).
+type rpcError struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Error   rpcErrorObject  `json:"error"`
+}
+
+type rpcErrorObject struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeRPCError writes a JSON-RPC error response with an HTTP status, as
+// the Streamable HTTP transport does for requests it refuses. id is null
+// when the request's ID is unknown.
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
-	writeJSON(w, status, struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Error   struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}{JSONRPC: "2.0", ID: id, Error: struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{code, msg}})
+	writeJSON(w, status, rpcError{JSONRPC: "2.0", ID: id, Error: rpcErrorObject{Code: code, Message: msg}})
 }
 
 // statusWriter records the status of an answer.

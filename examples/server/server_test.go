@@ -258,3 +258,38 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSessionLifetime checks that the SDK's sessions follow the store: a
+// session whose record expired is 404 and is closed in the SDK, and the
+// deletion of a tenant closes its sessions.
+func TestSessionLifetime(t *testing.T) {
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, config{Tenancy: tenancy.Config{MultiTenant: true, Identification: tenancy.ByHeader, AdminAPIKey: adminKey, SessionTTL: time.Hour}})
+	require.Equal(t, http.StatusCreated, h.admin(http.MethodPost, "", map[string]any{"id": "acme", "name": "ACME"}).status)
+	live := func() int {
+		h.srv.mcp.mu.Lock()
+		defer h.srv.mcp.mu.Unlock()
+		return len(h.srv.mcp.live)
+	}
+	open := func() string {
+		a := h.mcpPost("acme", "", "", initialize)
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		id := a.header.Get(sessionHeader)
+		require.NotEmpty(t, id)
+		return id
+	}
+
+	id := open()
+	assert.Equal(t, 1, live())
+	assert.NotEmpty(t, h.keys("tenant:{acme}:session:"+id))
+	mini.FastForward(2 * time.Hour)
+	a := h.mcpPost("acme", "", id, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	assert.Equal(t, http.StatusNotFound, a.status)
+	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "the SDK's session is closed")
+
+	id = open()
+	assert.Equal(t, 1, live())
+	require.Equal(t, http.StatusOK, h.admin(http.MethodDelete, "/acme", nil).status)
+	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "a deleted tenant's sessions are closed")
+	assert.Empty(t, h.keys("tenant:{acme}:*"), "closing them recreates no key")
+}
