@@ -86,9 +86,15 @@ func newServer(cfg config) (_ *server, err error) {
 			s.mcp.closeTenant(e.TenantID)
 		}
 	})
-	reg := &registrar{clients: s.svc.Store().Clients(), log: cfg.Logger}
+	s.handler = s.routes(cfg, bearer, meta)
+	return s, nil
+}
 
-	// Tenant-scoped routes, relative to the tenant's base.
+// routes returns the server's routes (DESIGN.md section 8): health and
+// admin outside any tenant, everything else behind the tenant middleware
+// and rate limit, relative to the tenant's base.
+func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta http.Handler) http.Handler {
+	reg := &registrar{clients: s.svc.Store().Clients(), log: cfg.Logger}
 	scoped := http.NewServeMux()
 	scoped.HandleFunc("POST /oauth/register", reg.register)
 	scoped.HandleFunc("GET /oauth/authorize", reg.authorize)
@@ -103,11 +109,12 @@ func newServer(cfg config) (_ *server, err error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/admin/", s.svc.Admin())
 	if pathMode {
+		// The metadata of path mode has one URL, outside the tenant's
+		// base; see pathMetadata.
 		mux.Handle(oidcx.WellKnownPath+"/", pathMetadata(s.svc.Middleware(meta)))
 	}
 	mux.Handle("/", s.svc.Middleware(scoped))
-	s.handler = mux
-	return s, nil
+	return mux
 }
 
 // connect sets cfg.Tenancy.Redis when the caller did not.
