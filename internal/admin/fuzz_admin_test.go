@@ -232,5 +232,10 @@ func FuzzAdminPatch(f *testing.F) {
 				t.Fatalf("patched domain %q does not lead to the tenant: %q, %v", after.Domain, id, err)
 			}
 		}
+		if before.Domain != after.Domain {
+			if id, err := tenants.LookupDomain(ctx, before.Domain); err == nil {
+				t.Fatalf("the old domain %q still leads to %q after patch %q", before.Domain, id, body)
+			}
+		}
 	})
 }
