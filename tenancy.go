@@ -31,6 +31,9 @@ type Service struct {
 	mu      sync.Mutex
 	onEvent []func(store.Event)
 
+	ready     chan struct{}
+	readyOnce sync.Once
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -47,6 +50,7 @@ func New(cfg Config) (*Service, error) {
 		cfg:   cfg,
 		store: redisstore.New(cfg.Redis, redisstore.Options{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL}),
 		done:  make(chan struct{}),
+		ready: make(chan struct{}),
 	}
 	var src middleware.Getter = s.store.Tenants()
 	if !cfg.MultiTenant {
@@ -139,6 +143,12 @@ func (s *Service) OnEvent(fn func(store.Event)) {
 	s.mu.Unlock()
 }
 
+// Ready returns a channel that is closed once the service follows the
+// tenant events, so that changes made on other replicas reach it. A
+// readiness probe can wait for it: until then this replica learns of a
+// suspension only when its cache entries expire.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
 // Close stops following tenant events. It does not close Config.Redis.
 func (s *Service) Close() error {
 	s.cancel()
@@ -171,6 +181,7 @@ func (s *Service) apply(e store.Event) {
 	switch e.Type {
 	case store.EventReset:
 		s.verifier.EvictAll()
+		s.readyOnce.Do(func() { close(s.ready) })
 	case store.EventUpdated, store.EventDeleted:
 		s.verifier.Evict(e.TenantID)
 	}

@@ -49,6 +49,16 @@ func newService(t testing.TB, cfg Config) *Service {
 	return s
 }
 
+// waitSubscribed waits until s follows the tenant events: the subscription
+// delivers a reset event when it starts.
+func waitSubscribed(t testing.TB, s *Service) {
+	select {
+	case <-s.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the service did not subscribe to the tenant events")
+	}
+}
+
 func get(h http.Handler, host, path string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Host = host
@@ -168,12 +178,10 @@ func testSuspensionReachesOtherReplica(t *testing.T, client func() redis.Univers
 	newReplica := func() *Service {
 		c := client()
 		t.Cleanup(func() { _ = c.Close() })
-		var ready atomic.Bool
 		s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader,
 			// A long TTL: only the event can make the change visible.
 			Cache: middleware.CacheConfig{TTL: time.Hour}})
-		s.OnEvent(func(store.Event) { ready.Store(true) })
-		require.Eventually(t, ready.Load, 5*time.Second, 10*time.Millisecond, "subscription started")
+		waitSubscribed(t, s)
 		return s
 	}
 	a, b := newReplica(), newReplica()
@@ -337,8 +345,14 @@ func TestSteadyStateRedisCommands(t *testing.T) {
 	counter := &commandCounter{}
 	c.AddHook(counter)
 	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader})
+	waitSubscribed(t, s) // the SUBSCRIBE is sent once, in the background
+	var events atomic.Int64
+	s.OnEvent(func(store.Event) { events.Add(1) })
 	createTenant(t, s, "free")
 	createTenant(t, s, "metered", func(tn *tenant.Tenant) { tn.Limits.RateLimit = 1_000_000 })
+	// The creations come back as events, which drop the cache entries: let
+	// them arrive before the cache is warmed.
+	require.Eventually(t, func() bool { return events.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
 	h := s.Middleware(whoami)
 	for _, id := range []string{"free", "metered"} {
 		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", id).Code)
