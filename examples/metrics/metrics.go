@@ -19,7 +19,9 @@ package metrics
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"net/http"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -75,12 +77,19 @@ func (m *Metrics) Measure(next http.Handler) http.Handler {
 }
 
 // Refused is a hook for the OnRefused field of tenancy.Config or of the
-// middleware configs. The tenant label is empty for missing and malformed
-// identifiers, and the label values are whatever the middleware validated,
-// so a flood of random IDs adds series only for well-formed IDs.
+// middleware configs. The tenant label is set only when the tenant exists
+// (suspended, rate limited): an ID that names no tenant is the client's
+// choice, and labelling by it would let a flood of random well-formed IDs
+// add one series each, without bound. Those refusals are counted under an
+// empty tenant, as are missing and malformed identifiers.
 func (m *Metrics) Refused(_ *http.Request, f middleware.Refusal) {
+	id := ""
+	switch f.Reason {
+	case middleware.ReasonSuspended, middleware.ReasonRateLimited:
+		id = f.TenantID
+	}
 	m.mu.Lock()
-	m.refused[refusal{tenant: f.TenantID, reason: f.Reason, status: f.Status}]++
+	m.refused[refusal{tenant: id, reason: f.Reason, status: f.Status}]++
 	m.mu.Unlock()
 }
 
@@ -101,11 +110,14 @@ func (m *Metrics) observe(s series, d time.Duration) {
 	}
 }
 
-// ServeHTTP writes the metrics in the Prometheus text format.
+// ServeHTTP writes the metrics in the Prometheus text format, followed by
+// the process's goroutine count and heap in use, read with runtime/metrics
+// (which does not stop the world), so that a leak shows on the same page.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	defer writeRuntime(w)
 	fmt.Fprintln(w, "# TYPE tenancy_requests_seconds histogram")
 	keys := make([]series, 0, len(m.requests))
 	for k := range m.requests {
@@ -141,6 +153,29 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	for _, k := range refs {
 		fmt.Fprintf(w, "tenancy_refused_total{tenant=%q,reason=%q,status=\"%d\"} %d\n", k.tenant, k.reason, k.status, m.refused[k])
 	}
+}
+
+// The runtime/metrics samples behind the process gauges. Heap in use is
+// what runtime.MemStats calls HeapInuse: spans holding objects, live or
+// not yet swept, plus their unused space.
+var runtimeSamples = []string{
+	"/sched/goroutines:goroutines",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+}
+
+// writeRuntime writes the process gauges under the names the Prometheus
+// Go client uses.
+func writeRuntime(w io.Writer) {
+	s := make([]rtmetrics.Sample, len(runtimeSamples))
+	for i, name := range runtimeSamples {
+		s[i].Name = name
+	}
+	rtmetrics.Read(s)
+	fmt.Fprintln(w, "# TYPE go_goroutines gauge")
+	fmt.Fprintf(w, "go_goroutines %d\n", s[0].Value.Uint64())
+	fmt.Fprintln(w, "# TYPE go_memstats_heap_inuse_bytes gauge")
+	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\n", s[1].Value.Uint64()+s[2].Value.Uint64())
 }
 
 // statusWriter records the status a handler answered with.

@@ -34,6 +34,14 @@ type config struct {
 	// anonymously; a presented token is still verified.
 	// default: true
 	AuthRequired bool
+	// Metrics serves per-tenant request counts and latencies, and the
+	// refusals by reason, at GET /metrics in the Prometheus text format
+	// (METRICS_ENABLED). The answer is not protected and names every
+	// tenant that sent a request: enable it only where the listener is
+	// not reachable from outside, or put the route behind an
+	// authenticating proxy.
+	// default: false
+	Metrics bool
 	// Tenancy is the library's configuration (MULTI_TENANT_ENABLED,
 	// TENANT_*, OIDC_*, OAUTH_*, DCR_CLIENT_TTL, REDIS_SESSION_TTL). A
 	// Redis client set here is used as is and never closed by the server,
@@ -80,6 +88,13 @@ func configFromEnv() (config, error) {
 			errs = append(errs, fmt.Errorf("server: AUTH_REQUIRED=%q is invalid: accepted values are true or false", v))
 		}
 		c.AuthRequired = b
+	}
+	if v := getenv("METRICS_ENABLED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server: METRICS_ENABLED=%q is invalid: accepted values are true or false", v))
+		}
+		c.Metrics = b
 	}
 	if len(errs) > 0 {
 		return config{}, errors.Join(errs...)

@@ -10,4 +10,11 @@
 // With REDIS_URL unset it starts an embedded Redis (miniredis), so it needs
 // nothing else; the README walks through a session with curl. The
 // environment variables and the routes are those of DESIGN.md section 8.
+//
+// With METRICS_ENABLED=true (default false) it also serves GET /metrics,
+// outside any tenant: request counts and latencies by tenant and status,
+// and refusals by reason, from the tenancy.Config.OnRefused hook and a
+// wrapper inside the tenant middleware (package examples/metrics). The
+// route is not protected and names the tenants, so enable it only on a
+// listener that is not reachable from outside.
 package main

@@ -14,6 +14,8 @@ import (
 
 	"github.com/seedmcp/tenancy"
 	"github.com/seedmcp/tenancy/examples/internal/redisurl"
+	"github.com/seedmcp/tenancy/examples/metrics"
+	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/store"
 )
@@ -26,6 +28,9 @@ type server struct {
 	rdb     redis.UniversalClient
 	mcp     *mcpHandler
 	log     *slog.Logger
+	// metrics counts requests by tenant and status; nil unless
+	// METRICS_ENABLED.
+	metrics *metrics.Metrics
 	// release closes what the server opened itself (a Redis client, the
 	// embedded Redis), in reverse order.
 	release []func()
@@ -51,6 +56,10 @@ func newServer(cfg config) (_ *server, err error) {
 		return nil, err
 	}
 	s.rdb = cfg.Tenancy.Redis
+	if cfg.Metrics {
+		s.metrics = metrics.New()
+		cfg.Tenancy.OnRefused = countRefusals(s.metrics, cfg.Tenancy.OnRefused, cfg.Tenancy.Logger)
+	}
 	if s.svc, err = tenancy.New(cfg.Tenancy); err != nil {
 		return nil, err
 	}
@@ -105,16 +114,38 @@ func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta
 	}
 	scoped.HandleFunc("/", notFound)
 
+	// measure sits inside the tenant middleware, where the tenant is
+	// known; refusals never get that far and are counted by the
+	// OnRefused hook instead (see newServer).
+	measure := func(h http.Handler) http.Handler { return h }
 	mux := http.NewServeMux()
+	if s.metrics != nil {
+		measure = s.metrics.Measure
+		// Outside the tenant middleware: the metrics of every tenant.
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/admin/", s.svc.Admin())
 	if pathMode {
 		// The metadata of path mode has one URL, outside the tenant's
 		// base; see pathMetadata.
-		mux.Handle(oidcx.WellKnownPath+"/", pathMetadata(s.svc.Middleware(meta)))
+		mux.Handle(oidcx.WellKnownPath+"/", pathMetadata(s.svc.Middleware(measure(meta))))
 	}
-	mux.Handle("/", s.svc.Middleware(scoped))
+	mux.Handle("/", s.svc.Middleware(measure(scoped)))
 	return mux
+}
+
+// countRefusals returns an OnRefused hook that counts each refusal in m and
+// then hands it to next, or logs it as the library does by default when
+// next is nil, so that enabling metrics keeps the audit lines.
+func countRefusals(m *metrics.Metrics, next func(*http.Request, middleware.Refusal), logger *slog.Logger) func(*http.Request, middleware.Refusal) {
+	if next == nil {
+		next = middleware.LogRefusal(logger)
+	}
+	return func(r *http.Request, f middleware.Refusal) {
+		m.Refused(r, f)
+		next(r, f)
+	}
 }
 
 // connect sets cfg.Tenancy.Redis when the caller did not.
