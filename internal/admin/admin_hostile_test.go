@@ -34,14 +34,14 @@ func TestDuplicateMembersRefused(t *testing.T) {
 			f.create(t, acme)
 			w := f.do(t, req{method: tc.method, path: tc.path, body: tc.body})
 			require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
-			assert.Equal(t, `{"error":`+quote(tc.message)+`}`, w.Body.String())
+			assert.Equal(t, `{"error":`+quoteJSON(tc.message)+`}`, w.Body.String())
 			w = f.do(t, req{method: "GET", path: "/admin/tenants/dup"})
 			assert.Equal(t, http.StatusNotFound, w.Code, "nothing was created")
 		})
 	}
 }
 
-func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+func quoteJSON(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
 func TestDuplicateMember(t *testing.T) {
 	for _, tc := range []struct {
