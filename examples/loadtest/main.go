@@ -232,10 +232,11 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 	})
 	before, _ := e.commandStats(ctx)
 	faultDone := make(chan struct{})
+	var report func()
 	go func() {
 		defer close(faultDone)
 		if fault.run != nil {
-			fault.run(lctx, e)
+			report = fault.run(lctx, e)
 		}
 	}()
 	sleep(ctx, o.Duration)
@@ -277,6 +278,14 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 		fmt.Fprintf(out, "\n### Second by second from %.0f s\n\n", from.Seconds())
 		timeline(out, e.rec, from, end)
 	}
+	if report != nil {
+		report()
+	}
+	e.rec.mu.Lock()
+	for k, n := range e.rec.noRetryAfter {
+		e.note("%d answers of kind %s were 503 or 429 without Retry-After", n, k)
+	}
+	e.rec.mu.Unlock()
 	if len(e.notes) > 0 {
 		fmt.Fprintf(out, "\n### Findings\n\n")
 		for _, n := range e.notes {

@@ -17,14 +17,17 @@ import (
 // aimed at one tenant, which then gets a worker of its own.
 type scenario struct {
 	victim bool
-	run    func(ctx context.Context, e *env)
+	// run injects the fault during the window and returns the analysis,
+	// which runs once the workers have stopped and handed in their
+	// events.
+	run func(ctx context.Context, e *env) (report func())
 }
 
 var scenarios = map[string]scenario{
 	"steady":         {},
 	"redis-restart":  {run: redisRestart},
-	"idp-down":       {victim: true, run: func(ctx context.Context, e *env) { idpFault(ctx, e, false) }},
-	"idp-slow":       {victim: true, run: func(ctx context.Context, e *env) { idpFault(ctx, e, true) }},
+	"idp-down":       {victim: true, run: func(ctx context.Context, e *env) func() { return idpFault(ctx, e, false) }},
+	"idp-slow":       {victim: true, run: func(ctx context.Context, e *env) func() { return idpFault(ctx, e, true) }},
 	"suspend-delete": {victim: true, run: suspendDelete},
 	"cluster":        {run: clusterFault},
 }
@@ -50,28 +53,29 @@ func others(ev event) bool { return !ev.victim }
 
 // redisRestart stops the private redis-server with SHUTDOWN SAVE, leaves
 // it down for 5 s and starts it again on the same port and data.
-func redisRestart(ctx context.Context, e *env) {
+func redisRestart(ctx context.Context, e *env) func() {
 	if e.redis == nil {
 		e.note("redis-restart needs the private redis-server (no -redis-url)")
-		return
+		return nil
 	}
 	e.at(ctx, e.o.FaultAt)
 	start := e.rec.mark("SHUTDOWN SAVE sent")
 	if err := e.redis.shutdownSave(); err != nil {
 		e.note("%v", err)
-		return
+		return nil
 	}
 	e.rec.mark("redis-server exited")
 	sleep(ctx, 5*time.Second)
 	if err := e.redis.start(); err != nil {
 		e.note("%v", err)
-		return
+		return nil
 	}
 	end := e.rec.mark("redis-server answers PING again")
-	sleep(ctx, e.window+e.o.Duration-e.rec.now()-time.Second)
-	e.recovery("all tenants", start, end, nil)
-	for _, k := range []string{kindMeta, kindInit, kindRegister} {
-		e.recovery("  "+k, start, end, func(ev event) bool { return ev.kind == k })
+	return func() {
+		e.recovery("all tenants", start, end, nil)
+		for _, k := range []string{kindMeta, kindInit, kindRegister} {
+			e.recovery("  "+k, start, end, func(ev event) bool { return ev.kind == k })
+		}
 	}
 }
 
@@ -80,7 +84,7 @@ func redisRestart(ctx context.Context, e *env) {
 // PATCH of the tenant, as any change of its settings does) so that it has
 // to be built again from the failing provider, and finally restores the
 // provider.
-func idpFault(ctx context.Context, e *env, slow bool) {
+func idpFault(ctx context.Context, e *env, slow bool) func() {
 	e.at(ctx, e.o.FaultAt)
 	var start time.Duration
 	if slow {
@@ -100,61 +104,62 @@ func idpFault(ctx context.Context, e *env, slow bool) {
 	e.victimP.SetDelay(0)
 	e.victimP.SetDown(false)
 	end := e.rec.mark("victim's provider restored")
-	sleep(ctx, e.window+e.o.Duration-e.rec.now()-time.Second)
+	return func() {
 
-	victimMCP := func(ev event) bool {
-		return ev.victim && ev.kind != kindMeta && ev.kind != kindRegister && ev.kind != kindAuthorize && ev.kind != kindForeign
-	}
-	e.recovery("victim, warm verifier (before the PATCH)", start, evict, func(ev event) bool { return victimMCP(ev) && ev.at < evict })
-	e.recovery("victim's MCP requests after the PATCH", evict, end, victimMCP)
-	e.recovery("victim's metadata and registrations", start, end, func(ev event) bool { return ev.victim && !victimMCP(ev) })
-	e.recovery("other tenants", start, end, others)
-	// What the victim's failed MCP requests looked like, and how long
-	// they took.
-	var lats []time.Duration
-	st503 := 0
-	for _, ev := range e.rec.window(evict, end+10*time.Second, victimMCP) {
-		if !ev.ok {
-			lats = append(lats, ev.lat)
-			if ev.status == http.StatusServiceUnavailable {
-				st503++
+		victimMCP := func(ev event) bool {
+			return ev.victim && ev.kind != kindMeta && ev.kind != kindRegister && ev.kind != kindAuthorize && ev.kind != kindForeign
+		}
+		e.recovery("victim, warm verifier (before the PATCH)", start, evict, func(ev event) bool { return victimMCP(ev) && ev.at < evict })
+		e.recovery("victim's MCP requests after the PATCH", evict, end, victimMCP)
+		e.recovery("victim's metadata and registrations", start, end, func(ev event) bool { return ev.victim && !victimMCP(ev) })
+		e.recovery("other tenants", start, end, others)
+		// What the victim's failed MCP requests looked like, and how long
+		// they took.
+		var lats []time.Duration
+		st503 := 0
+		for _, ev := range e.rec.window(evict, end+10*time.Second, victimMCP) {
+			if !ev.ok {
+				lats = append(lats, ev.lat)
+				if ev.status == http.StatusServiceUnavailable {
+					st503++
+				}
 			}
 		}
-	}
-	slices.Sort(lats)
-	if len(lats) > 0 {
-		e.note("victim's refused MCP requests: %d (503: %d), latency p50 %s, p99 %s, max %s", len(lats), st503,
-			ms(percentile(lats, .5)), ms(percentile(lats, .99)), ms(percentile(lats, 1)))
-	}
-	firstOK := time.Duration(-1)
-	for _, ev := range e.rec.window(end, 1<<62, func(ev event) bool { return victimMCP(ev) && ev.kind == kindCall }) {
-		if ev.ok {
-			firstOK = ev.at
-			break
+		slices.Sort(lats)
+		if len(lats) > 0 {
+			e.note("victim's refused MCP requests: %d (503: %d), latency p50 %s, p99 %s, max %s", len(lats), st503,
+				ms(percentile(lats, .5)), ms(percentile(lats, .99)), ms(percentile(lats, 1)))
 		}
-	}
-	if firstOK >= 0 {
-		e.note("victim's first successful whoami after the restore: %.2f s after it", (firstOK - end).Seconds())
-	} else {
-		e.note("victim: no successful whoami after the restore within the window")
-	}
-	for _, k := range []string{kindMeta, kindInit, kindCall} {
-		p := func(from, to time.Duration) string {
-			var l []time.Duration
-			for _, ev := range e.rec.window(from, to, func(ev event) bool { return !ev.victim && ev.kind == k }) {
-				l = append(l, ev.lat)
+		firstOK := time.Duration(-1)
+		for _, ev := range e.rec.window(end, 1<<62, func(ev event) bool { return victimMCP(ev) && ev.kind == kindCall }) {
+			if ev.ok {
+				firstOK = ev.at
+				break
 			}
-			slices.Sort(l)
-			return ms(percentile(l, .5)) + " / " + ms(percentile(l, .99))
 		}
-		e.note("other tenants' %s p50 / p99: before the fault %s; provider failing, warm %s; after the PATCH %s",
-			k, p(e.window, start), p(start, evict), p(evict, end))
+		if firstOK >= 0 {
+			e.note("victim's first successful whoami after the restore: %.2f s after it", (firstOK - end).Seconds())
+		} else {
+			e.note("victim: no successful whoami after the restore within the window")
+		}
+		for _, k := range []string{kindMeta, kindInit, kindCall} {
+			p := func(from, to time.Duration) string {
+				var l []time.Duration
+				for _, ev := range e.rec.window(from, to, func(ev event) bool { return !ev.victim && ev.kind == k }) {
+					l = append(l, ev.lat)
+				}
+				slices.Sort(l)
+				return ms(percentile(l, .5)) + " / " + ms(percentile(l, .99))
+			}
+			e.note("other tenants' %s p50 / p99: before the fault %s; provider failing, warm %s; after the PATCH %s",
+				k, p(e.window, start), p(start, evict), p(evict, end))
+		}
 	}
 }
 
 // suspendDelete suspends the victim through the admin API, then deletes
 // it, and checks that its keys are gone.
-func suspendDelete(ctx context.Context, e *env) {
+func suspendDelete(ctx context.Context, e *env) func() {
 	id := e.tenants[victim].id
 	e.at(ctx, e.o.FaultAt)
 	sent := e.rec.now()
@@ -162,7 +167,7 @@ func suspendDelete(ctx context.Context, e *env) {
 	done := e.rec.mark(fmt.Sprintf("PATCH status=suspended answered %d", st))
 	if err != nil || st != http.StatusOK {
 		e.note("suspend failed: %d %s %v", st, body, err)
-		return
+		return nil
 	}
 	e.at(ctx, e.o.FaultAt+10*time.Second)
 	keys := e.countKeys(ctx, id)
@@ -173,34 +178,40 @@ func suspendDelete(ctx context.Context, e *env) {
 	}
 	left := e.countKeys(ctx, id)
 	e.note("keys of %s before the DELETE: %d; answer: %s; keys left right after it: %d", id, keys, strings.TrimSpace(string(body)), left)
-	sleep(ctx, e.window+e.o.Duration-e.rec.now()-time.Second)
-	e.note("keys of %s left at the end of the window: %d", id, e.countKeys(ctx, id))
-	st, _, _ = e.c.admin(ctx, http.MethodGet, "/"+id, nil)
-	e.note("GET /admin/tenants/%s at the end: %d", id, st)
+	ctx = context.WithoutCancel(ctx)
+	return func() {
+		e.note("keys of %s left at the end of the window: %d", id, e.countKeys(ctx, id))
+		st, _, _ = e.c.admin(ctx, http.MethodGet, "/"+id, nil)
+		e.note("GET /admin/tenants/%s at the end: %d", id, st)
 
-	// A request sent after the PATCH was answered must be refused; the
-	// last one that was served tells how long the change took.
-	var lastOK, firstRefused time.Duration = -1, -1
-	byStatus := map[int]int{}
-	for _, ev := range e.rec.window(sent, 1<<62, func(ev event) bool { return ev.victim }) {
-		if ev.status == http.StatusOK || ev.status == http.StatusCreated || ev.status == http.StatusAccepted || ev.status == http.StatusNoContent || ev.status == http.StatusFound {
-			lastOK = max(lastOK, ev.at)
-		} else if firstRefused < 0 && ev.status == http.StatusNotFound {
-			firstRefused = ev.at
+		// A request sent after the PATCH was answered must be refused; the
+		// last one that was served tells how long the change took.
+		var lastOK, firstRefused time.Duration = -1, -1
+		byStatus := map[int]int{}
+		for _, ev := range e.rec.window(sent, 1<<62, func(ev event) bool { return ev.victim }) {
+			if ev.status == http.StatusOK || ev.status == http.StatusCreated || ev.status == http.StatusAccepted || ev.status == http.StatusNoContent || ev.status == http.StatusFound {
+				lastOK = max(lastOK, ev.at)
+			} else if firstRefused < 0 && ev.status == http.StatusNotFound {
+				firstRefused = ev.at
+			}
+			if ev.at >= done {
+				byStatus[ev.status]++
+			}
 		}
-		if ev.at >= done {
-			byStatus[ev.status]++
+		served := "none of the victim's requests sent after the PATCH was sent was served"
+		if lastOK >= 0 {
+			served = fmt.Sprintf("the last request served was sent at %.3f s (%+.3f s from the answer)", lastOK.Seconds(), (lastOK - done).Seconds())
 		}
+		e.note("victim: PATCH sent at %.3f s, answered at %.3f s; first 404 sent at %.3f s; %s",
+			sent.Seconds(), done.Seconds(), firstRefused.Seconds(), served)
+		e.note("victim's answers to requests sent after the PATCH was answered: %s", statusCounts(byStatus))
+		after := map[int]int{}
+		for _, ev := range e.rec.window(deleted, 1<<62, func(ev event) bool { return ev.victim }) {
+			after[ev.status]++
+		}
+		e.note("victim's answers after the DELETE: %s", statusCounts(after))
+		e.recovery("other tenants", sent, deleted, others)
 	}
-	e.note("victim: PATCH sent at %.3f s, answered at %.3f s; first 404 sent at %.3f s; last request served was sent at %.3f s (%+.3f s from the answer)",
-		sent.Seconds(), done.Seconds(), firstRefused.Seconds(), lastOK.Seconds(), (lastOK - done).Seconds())
-	e.note("victim's answers to requests sent after the PATCH was answered: %s", statusCounts(byStatus))
-	after := map[int]int{}
-	for _, ev := range e.rec.window(deleted, 1<<62, func(ev event) bool { return ev.victim }) {
-		after[ev.status]++
-	}
-	e.note("victim's answers after the DELETE: %s", statusCounts(after))
-	e.recovery("other tenants", sent, deleted, others)
 }
 
 // countKeys counts the keys that carry the tenant's hash tag, on every
@@ -219,7 +230,7 @@ func (e *env) countKeys(ctx context.Context, id string) int {
 
 // clusterFault kills every client connection of one master (normal and
 // pub/sub), then stops another master with SIGSTOP for 2 s.
-func clusterFault(ctx context.Context, e *env) {
+func clusterFault(ctx context.Context, e *env) func() {
 	type master struct {
 		addr string
 		pid  int
@@ -240,7 +251,7 @@ func clusterFault(ctx context.Context, e *env) {
 	})
 	if err != nil || len(masters) < 2 {
 		e.note("cluster: cannot list the masters: %v (%d)", err, len(masters))
-		return
+		return nil
 	}
 	slices.SortFunc(masters, func(a, b master) int { return strings.Compare(a.addr, b.addr) })
 	admin := redis.NewClient(&redis.Options{Addr: masters[0].addr})
@@ -257,14 +268,15 @@ func clusterFault(ctx context.Context, e *env) {
 	stop := e.rec.mark(fmt.Sprintf("SIGSTOP master %s (pid %d)", masters[1].addr, masters[1].pid))
 	if err := syscall.Kill(masters[1].pid, syscall.SIGSTOP); err != nil {
 		e.note("SIGSTOP: %v", err)
-		return
+		return nil
 	}
 	sleep(context.WithoutCancel(ctx), 2*time.Second)
 	if err := syscall.Kill(masters[1].pid, syscall.SIGCONT); err != nil {
 		e.note("SIGCONT: %v", err)
 	}
 	cont := e.rec.mark("SIGCONT")
-	sleep(ctx, e.window+e.o.Duration-e.rec.now()-time.Second)
-	e.recovery("connections killed", kill, kill, func(ev event) bool { return ev.at < stop })
-	e.recovery("master stopped 2 s", stop, cont, nil)
+	return func() {
+		e.recovery("connections killed", kill, kill, func(ev event) bool { return ev.at < stop })
+		e.recovery("master stopped 2 s", stop, cont, nil)
+	}
 }

@@ -48,9 +48,20 @@ type recorder struct {
 	marks   []mark
 	crosses []string // cross-tenant answers
 	errs    map[string]int
+	// noRetryAfter counts, by kind, the 503 and 429 answers without
+	// Retry-After.
+	noRetryAfter map[string]int
 }
 
-func newRecorder() *recorder { return &recorder{start: time.Now(), errs: map[string]int{}} }
+func newRecorder() *recorder {
+	return &recorder{start: time.Now(), errs: map[string]int{}, noRetryAfter: map[string]int{}}
+}
+
+func (r *recorder) missingRetryAfter(kind string) {
+	r.mu.Lock()
+	r.noRetryAfter[kind]++
+	r.mu.Unlock()
+}
 
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
 

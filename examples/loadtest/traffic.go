@@ -180,6 +180,9 @@ func (w *worker) do(ctx context.Context, kind string, req *http.Request, ok func
 		w.buf = append(w.buf, event{at: at, lat: lat, kind: kind, victim: w.victim})
 		return a, false
 	}
+	if (a.status == http.StatusServiceUnavailable || a.status == http.StatusTooManyRequests) && a.header.Get("Retry-After") == "" {
+		w.c.rec.missingRetryAfter(kind)
+	}
 	w.buf = append(w.buf, event{at: at, lat: lat, kind: kind, status: a.status, ok: ok(a), victim: w.victim})
 	return a, true
 }
