@@ -28,6 +28,14 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// dieWithParent makes a child process get SIGTERM when this process
+// dies, also when it is killed without running its deferred calls (a
+// closed pipe on its standard output does that): no server is left
+// behind. Linux only, as is the reading of /proc.
+func dieWithParent() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+}
+
 // redisProc is a private redis-server: no snapshots of its own, so its data
 // survives a restart only through an explicit SHUTDOWN SAVE.
 type redisProc struct {
@@ -51,6 +59,7 @@ func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
 func (p *redisProc) start() error {
 	p.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(p.port),
 		"--save", "", "--appendonly", "no", "--dir", p.dir, "--logfile", filepath.Join(p.dir, "redis.log"))
+	p.cmd.SysProcAttr = dieWithParent()
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("loadtest: starting redis-server: %w", err)
 	}
@@ -147,6 +156,7 @@ func startServer(bin, redisURL, logFile string) (*serverProc, error) {
 		"METRICS_ENABLED=true",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("loadtest: starting the server: %w", err)
