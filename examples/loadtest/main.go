@@ -261,6 +261,13 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 			res.unexpected++
 		}
 	}
+	// The warm-up starts with every tenant uncached on a fresh server.
+	if first, last, n, st := failures(e.rec, 0, func(ev event) bool { return ev.at < e.window }); n > 0 {
+		fmt.Fprintf(out, "warm-up (fresh server, cold cache): %d unexpected answers (%s) of %d, from %.2f s to %.2f s after the load started\n\n",
+			n, statusCounts(st), len(e.rec.window(0, e.window, nil)), first.Seconds(), last.Seconds())
+	} else {
+		fmt.Fprintf(out, "warm-up (fresh server, cold cache): no unexpected answer\n\n")
+	}
 	fmt.Fprintf(out, "### Requests of the other tenants in the window (%.0f s)\n\n", span.Seconds())
 	summary(out, evs, span)
 	if fault.victim {
