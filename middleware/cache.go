@@ -49,10 +49,15 @@ type CacheConfig struct {
 	// default: 10000 each
 	MaxEntries  int
 	MaxNegative int
-	// MissesPerSecond bounds the store reads for IDs the cache holds
-	// nothing about (with a burst of the same size). Beyond it such
-	// requests get ErrBusy, so a flood of random IDs costs the store a
-	// bounded number of reads. Negative means no bound.
+	// MissesPerSecond bounds the store reads, for IDs the cache holds
+	// nothing about, that find no tenant (with a burst of the same size).
+	// Each such read takes a token before it starts and gives it back when
+	// it finds a tenant, so a cold cache in front of many real tenants
+	// fills at the store's pace, while a flood of random IDs costs the
+	// store a bounded number of reads: past the bound, requests for
+	// uncached IDs get ErrBusy (503) until tokens come back. Concurrent
+	// requests for one ID share one read and one token. Negative means no
+	// bound.
 	// default: 200
 	MissesPerSecond int
 	// LookupTimeout bounds one store read. The read runs on a context
@@ -165,11 +170,8 @@ func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	if ok && e.failing && now < e.stale {
 		// The store failed recently: answer from the stale entry at once
 		// and let one background read find out whether it is back.
-		c.group.DoChan(id, c.read(ctx, id))
+		c.group.DoChan(id, c.read(ctx, id, false))
 		return e.answer()
-	}
-	if !ok && !c.allowMiss(now) {
-		return nil, ErrBusy
 	}
 	return c.fetch(ctx, id, e, ok)
 }
@@ -185,7 +187,9 @@ func (e entry) answer() (*tenant.Tenant, error) {
 // fetch reads id from the store, coalescing concurrent reads, and falls
 // back to the stale entry old when the store fails.
 func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*tenant.Tenant, error) {
-	ch := c.group.DoChan(id, c.read(ctx, id))
+	// A read for an ID the cache knows nothing about is charged to the
+	// miss budget; a refresh of a known entry is not.
+	ch := c.group.DoChan(id, c.read(ctx, id, !hadOld))
 	var res singleflight.Result
 	select {
 	case res = <-ch:
@@ -204,9 +208,14 @@ func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*
 }
 
 // read returns the function that reads id from the store, on a context
-// detached from the request's, and remembers the answer.
-func (c *Cache) read(ctx context.Context, id string) func() (any, error) {
+// detached from the request's, and remembers the answer. A charged read
+// takes a token of the miss budget first and gives it back when it finds a
+// tenant.
+func (c *Cache) read(ctx context.Context, id string, charged bool) func() (any, error) {
 	return func() (any, error) {
+		if charged && !c.takeMiss() {
+			return nil, ErrBusy
+		}
 		c.mu.RLock()
 		gen := c.gen
 		c.mu.RUnlock()
@@ -214,6 +223,9 @@ func (c *Cache) read(ctx context.Context, id string) func() (any, error) {
 		defer cancel()
 		c.reads.Add(1)
 		t, err := c.src.Get(rctx, id)
+		if charged && err == nil {
+			c.refundMiss()
+		}
 		c.remember(id, gen, t, err)
 		return t, err
 	}
@@ -269,13 +281,14 @@ func put(m map[string]entry, limit int, id string, e entry, now int64) {
 	m[id] = e
 }
 
-// allowMiss takes a token from the bucket that bounds reads of never-seen
-// IDs.
-func (c *Cache) allowMiss(now int64) bool {
+// takeMiss takes a token from the bucket that bounds the reads of IDs that
+// turn out unknown.
+func (c *Cache) takeMiss() bool {
 	rate := float64(c.cfg.MissesPerSecond)
 	if rate < 0 {
 		return true
 	}
+	now := c.cfg.Now().UnixNano()
 	c.missMu.Lock()
 	defer c.missMu.Unlock()
 	c.missTokens = min(rate, c.missTokens+rate*float64(now-c.missLast)/float64(time.Second))
@@ -285,6 +298,16 @@ func (c *Cache) allowMiss(now int64) bool {
 	}
 	c.missTokens--
 	return true
+}
+
+// refundMiss gives back the token of a read that found a tenant.
+func (c *Cache) refundMiss() {
+	if c.cfg.MissesPerSecond < 0 {
+		return
+	}
+	c.missMu.Lock()
+	c.missTokens = min(float64(c.cfg.MissesPerSecond), c.missTokens+1)
+	c.missMu.Unlock()
 }
 
 // Invalidate drops what the cache knows about id, so that the next request

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,4 +212,47 @@ func TestCacheInvalidateDiscardsInFlightRead(t *testing.T) {
 	got, err := c.Get(context.Background(), "acme")
 	require.NoError(t, err)
 	assert.False(t, got.Active(), "a read that began before the invalidation is not cached")
+}
+
+// TestCacheColdStartIsNotThrottled fills an empty cache in front of many
+// real tenants: reads that find a tenant give their token back, so the
+// bound on unknown IDs never turns a real tenant away.
+func TestCacheColdStartIsNotThrottled(t *testing.T) {
+	src := newFakeTenants()
+	for i := range 1000 {
+		src.set(activeTenant(fmt.Sprintf("t%d", i)))
+	}
+	c := NewCache(src, CacheConfig{MissesPerSecond: 5, Now: newFakeClock().Now})
+	for i := range 1000 {
+		_, err := c.Get(context.Background(), fmt.Sprintf("t%d", i))
+		require.NoError(t, err)
+	}
+	// Unknown IDs still drain the budget: the sixth is refused.
+	for i := range 5 {
+		_, err := c.Get(context.Background(), fmt.Sprintf("unknown-%d", i))
+		require.ErrorIs(t, err, tenant.ErrNotFound)
+	}
+	_, err := c.Get(context.Background(), "unknown-5")
+	require.ErrorIs(t, err, ErrBusy)
+	assert.EqualValues(t, 1005, src.reads.Load())
+}
+
+// TestCacheConcurrentMissesShareOneToken: 100 concurrent first requests of
+// one tenant are one read and one token of the miss budget.
+func TestCacheConcurrentMissesShareOneToken(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	src.delay = 30 * time.Millisecond
+	c := NewCache(src, CacheConfig{MissesPerSecond: 1, Now: newFakeClock().Now})
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 100 {
+		wg.Go(func() {
+			if _, err := c.Get(context.Background(), "acme"); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load())
+	assert.EqualValues(t, 1, src.reads.Load())
 }
