@@ -158,12 +158,16 @@ var errNotFound = fmt.Errorf("%w (cached)", tenant.ErrNotFound)
 // cached. id must already be valid.
 func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	now := c.cfg.Now().UnixNano()
+	// Both maps are always consulted, so that a known and an unknown
+	// tenant cost the same lookups: the time of an answer must not tell
+	// whether a tenant exists.
 	c.mu.RLock()
 	e, ok := c.pos[id]
-	if !ok {
-		e, ok = c.neg[id]
-	}
+	ne, nok := c.neg[id]
 	c.mu.RUnlock()
+	if !ok {
+		e, ok = ne, nok
+	}
 	if ok && now < e.expires {
 		return e.answer()
 	}
