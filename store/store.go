@@ -25,6 +25,12 @@ var (
 	ErrExists     = errors.New("store: already exists")
 	ErrLimit      = errors.New("store: limit reached")
 	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrNotPublished means a change to a tenant was made but its event
+	// could not be published: other replicas learn of it only when their
+	// cache entries expire. Create, Update and Delete return their result
+	// together with an error wrapping it, so a caller can tell a change
+	// that happened from one that did not.
+	ErrNotPublished = errors.New("store: change made but its event was not published")
 )
 
 // Tenants is the tenant registry.
@@ -42,6 +48,10 @@ type Tenants interface {
 	Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
 	// Delete removes the tenant and every key of its data, and returns how
 	// many keys were removed.
+	//
+	// Create, Update and Delete publish an event for the other replicas;
+	// when that alone fails, they return their result with an error
+	// wrapping ErrNotPublished.
 	Delete(ctx context.Context, id string) (int64, error)
 	// List returns up to limit tenants in ID order after cursor ("" for the
 	// first page) and the cursor of the next page ("" after the last).

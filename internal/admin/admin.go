@@ -259,6 +259,10 @@ func (h *Handler) audit(ctx context.Context, action, addr string, rep reply) {
 	switch {
 	case rep.cause != nil && status >= 500:
 		level = slog.LevelError
+	case rep.cause != nil:
+		// A change that was made but not announced to the other
+		// replicas (store.ErrNotPublished).
+		level = slog.LevelWarn
 	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests,
 		status == http.StatusServiceUnavailable:
 		level = slog.LevelWarn

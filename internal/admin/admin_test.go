@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -601,4 +602,49 @@ func TestMergePatch(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, tc.want, string(got), "%s + %s", tc.target, tc.patch)
 	}
+}
+
+// unannounced is a store whose writes succeed but whose events are lost.
+type unannounced struct{ store.Tenants }
+
+var errNoPublish = fmt.Errorf("test: %w: publish: connection reset", store.ErrNotPublished)
+
+func (u unannounced) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	got, err := u.Tenants.Create(ctx, t)
+	if err != nil {
+		return got, err
+	}
+	return got, errNoPublish
+}
+
+func (u unannounced) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	got, err := u.Tenants.Update(ctx, t)
+	if err != nil {
+		return got, err
+	}
+	return got, errNoPublish
+}
+
+func (u unannounced) Delete(ctx context.Context, id string) (int64, error) {
+	n, err := u.Tenants.Delete(ctx, id)
+	if err != nil {
+		return n, err
+	}
+	return n, errNoPublish
+}
+
+// TestChangeMadeButNotPublished: a change the store made without
+// announcing it is answered as made (the client must not retry a create
+// into a 409), applied on this replica through OnChange, and logged as a
+// warning.
+func TestChangeMadeButNotPublished(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Tenants = unannounced{memstore.New(memstore.Options{}).Tenants()} })
+	assert.Equal(t, http.StatusCreated, f.do(t, req{method: "POST", path: "/admin/tenants", body: acme}).Code)
+	assert.Equal(t, http.StatusOK, f.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: `{"status":"suspended"}`}).Code)
+	w := f.do(t, req{method: "DELETE", path: "/admin/tenants/acme"})
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), `"deletedKeys":`)
+	require.Len(t, f.events, 3)
+	assert.Equal(t, 3, strings.Count(f.logs.String(), `"level":"WARN"`))
+	assert.Contains(t, f.logs.String(), "not published")
 }

@@ -56,12 +56,12 @@ func (h *Handler) create(r *http.Request) reply {
 		return rep
 	}
 	stored, err := h.cfg.Tenants.Create(r.Context(), t)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotPublished) {
 		return storeFailure(err, t.ID)
 	}
 	h.changed(store.EventCreated, stored.ID)
 	return reply{status: http.StatusCreated, body: stored, tenant: stored.ID,
-		location: "/admin/tenants/" + stored.ID}
+		location: "/admin/tenants/" + stored.ID, cause: err}
 }
 
 func (h *Handler) list(r *http.Request) reply {
@@ -128,11 +128,11 @@ func (h *Handler) update(r *http.Request) reply {
 		return withTenant(fail(http.StatusBadRequest, msg), id)
 	}
 	stored, err := h.cfg.Tenants.Update(r.Context(), next)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotPublished) {
 		return storeFailure(err, id)
 	}
 	h.changed(store.EventUpdated, id)
-	return reply{status: http.StatusOK, body: stored, tenant: id}
+	return reply{status: http.StatusOK, body: stored, tenant: id, cause: err}
 }
 
 // applyPatch merges patch into current and returns the tenant to store, or
@@ -168,11 +168,11 @@ func (h *Handler) delete(r *http.Request) reply {
 		return *rep
 	}
 	n, err := h.cfg.Tenants.Delete(r.Context(), id)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotPublished) {
 		return storeFailure(err, id)
 	}
 	h.changed(store.EventDeleted, id)
-	return reply{status: http.StatusOK, body: deleted{ID: id, DeletedKeys: n}, tenant: id}
+	return reply{status: http.StatusOK, body: deleted{ID: id, DeletedKeys: n}, tenant: id, cause: err}
 }
 
 func (h *Handler) changed(typ store.EventType, id string) {

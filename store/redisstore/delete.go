@@ -67,11 +67,12 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	}
 	// Announce the delete before the sweep, which may take a while: the
 	// tenant must stop being served everywhere now.
+	// A failure to publish does not stop the sweep: the tenant is gone
+	// either way, and its data must go with it.
 	published := n > 0
+	var pubErr error
 	if published {
-		if err := s.publish(ctx, store.EventDeleted, id); err != nil {
-			return n, err
-		}
+		pubErr = s.publish(ctx, store.EventDeleted, id)
 	}
 	swept, err := s.sweep(ctx, keys.Prefix(id)+"*")
 	n += swept
@@ -83,11 +84,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	}
 	if !published {
 		// Only leftovers were found: announce the delete now.
-		if err := s.publish(ctx, store.EventDeleted, id); err != nil {
-			return n, err
-		}
+		pubErr = s.publish(ctx, store.EventDeleted, id)
 	}
-	return n, nil
+	return n, pubErr
 }
 
 // sweep unlinks every key matching pattern on every master and returns how

@@ -232,3 +232,51 @@ func TestPermanentIndexSetStaysPermanentMiniredis(t *testing.T) {
 func TestPermanentIndexSetStaysPermanentRedis(t *testing.T) {
 	testPermanentIndexSetStaysPermanent(t, testredis.Standalone(t))
 }
+
+// failPublish is a go-redis hook that fails every PUBLISH, as a
+// connection lost between a write and its announcement would.
+type failPublish struct{}
+
+func (failPublish) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (failPublish) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "publish" {
+			return fmt.Errorf("connection reset")
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (failPublish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestChangeMadeButNotPublished: when only the event fails, the change is
+// made and returned, with an error wrapping store.ErrNotPublished; a
+// delete still sweeps the tenant's data.
+func TestChangeMadeButNotPublished(t *testing.T) {
+	ctx := t.Context()
+	_, _, rdb, _ := newMiniredis(t)
+	rdb.AddHook(failPublish{})
+	s := redisstore.New(rdb, redisstore.Options{})
+
+	created, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
+	require.ErrorIs(t, err, store.ErrNotPublished)
+	require.NotNil(t, created)
+	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("c1"), 0))
+
+	created.Status = tenant.StatusSuspended
+	updated, err := s.Tenants().Update(ctx, created)
+	require.ErrorIs(t, err, store.ErrNotPublished)
+	assert.Equal(t, tenant.StatusSuspended, updated.Status)
+	got, err := s.Tenants().Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, tenant.StatusSuspended, got.Status)
+
+	n, err := s.Tenants().Delete(ctx, "acme")
+	require.ErrorIs(t, err, store.ErrNotPublished)
+	assert.EqualValues(t, 3, n, "metadata, the client and the clients set")
+	_, err = s.Clients().Get(ctx, "acme", "c1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}

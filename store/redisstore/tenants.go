@@ -108,7 +108,7 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		return nil, fmt.Errorf("redisstore: index tenant %q: %w", rec.ID, err)
 	}
 	if err := s.publish(ctx, store.EventCreated, rec.ID); err != nil {
-		return nil, err
+		return &rec, err
 	}
 	return &rec, nil
 }
@@ -165,7 +165,7 @@ func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 			}
 		}
 		if err := s.publish(ctx, store.EventUpdated, rec.ID); err != nil {
-			return nil, err
+			return &rec, err
 		}
 		return &rec, nil
 	}
@@ -212,16 +212,17 @@ func (s *Store) undo(ctx context.Context, key, value string) {
 }
 
 // publish announces a change of a tenant on keys.Events. The write it
-// announces has happened; a failure to publish is still an error, so that
-// the caller knows other replicas' caches may be stale until their entries
-// expire (retrying an update publishes again).
+// announces has happened; a failure to publish is an error wrapping
+// store.ErrNotPublished, returned with the result, so that the caller knows
+// the change was made but other replicas' caches may stay stale until their
+// entries expire.
 func (s *Store) publish(ctx context.Context, typ store.EventType, id string) error {
 	msg, err := json.Marshal(store.Event{Type: typ, TenantID: id})
 	if err != nil {
 		return fmt.Errorf("redisstore: encode event: %w", err)
 	}
 	if err := s.rdb.Publish(ctx, keys.Events, msg).Err(); err != nil {
-		return fmt.Errorf("redisstore: tenant %q %s but the event was not published: %w", id, typ, err)
+		return fmt.Errorf("redisstore: tenant %q %s: %w: %w", id, typ, store.ErrNotPublished, err)
 	}
 	return nil
 }
