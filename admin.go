@@ -39,6 +39,12 @@ type AdminConfig struct {
 	// replicas learn of the change through the store's events. It runs
 	// on the request's goroutine and must not block.
 	OnChange func(store.Event)
+	// BaseDomain is the base domain of subdomain mode: a custom domain
+	// equal to it or under it is refused with 400, since the subdomain
+	// resolver answers those hosts itself and the domain could never
+	// reach its tenant. New sets it in subdomain mode.
+	// default: "" (no such rule)
+	BaseDomain string
 }
 
 // NewAdminHandler returns the admin API of DESIGN.md section 6:
@@ -67,5 +73,6 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 		Logger:     cfg.Logger,
 		ClientAddr: cfg.ClientAddr,
 		OnChange:   cfg.OnChange,
+		BaseDomain: cfg.BaseDomain,
 	})
 }

@@ -83,12 +83,16 @@ func New(cfg Config) (*Service, error) {
 	if s.verifier, err = oidcx.New(cfg.OIDC); err != nil {
 		return nil, err
 	}
-	s.admin, err = NewAdminHandler(AdminConfig{
+	adminCfg := AdminConfig{
 		Tenants:  s.store.Tenants(),
 		APIKey:   cfg.AdminAPIKey,
 		Logger:   cfg.Logger,
 		OnChange: s.apply,
-	})
+	}
+	if cfg.MultiTenant && cfg.Identification == BySubdomain {
+		adminCfg.BaseDomain = cfg.BaseDomain
+	}
+	s.admin, err = NewAdminHandler(adminCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seedmcp/tenancy/internal/httpx"
@@ -53,6 +54,12 @@ type Config struct {
 	// verifier, for one). Other replicas learn of the change through the
 	// store's events. It must not block.
 	OnChange func(store.Event)
+	// BaseDomain is the domain tenants are subdomains of, in subdomain
+	// mode. A custom domain equal to it or under it is refused (400): the
+	// subdomain resolver answers those hosts itself and never looks them
+	// up, so such a domain could never reach its tenant.
+	// default: "" (no such rule)
+	BaseDomain string
 	// MaxFailures failed keys from one address within FailureWindow
 	// close the API to that address until the window is over.
 	// default: DefaultMaxFailures (10)
@@ -93,6 +100,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteIP
 	}
+	// Host names compare without case and without a trailing dot.
+	cfg.BaseDomain = strings.TrimSuffix(strings.ToLower(cfg.BaseDomain), ".")
 	if cfg.MaxFailures <= 0 {
 		cfg.MaxFailures = DefaultMaxFailures
 	}

@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seedmcp/tenancy/store"
@@ -22,6 +24,19 @@ const storeRetryAfter = 5 * time.Second
 type listPage struct {
 	Tenants []*tenant.Tenant `json:"tenants"`
 	Next    string           `json:"next"`
+}
+
+// validate applies the tenant rules and the deployment's own: a custom
+// domain may not sit under the base domain of subdomain mode.
+func (h *Handler) validate(t *tenant.Tenant) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	base := h.cfg.BaseDomain
+	if base != "" && t.Domain != "" && (t.Domain == base || strings.HasSuffix(t.Domain, "."+base)) {
+		return fmt.Errorf("%w: domain must not be %s or under it: tenants' subdomains are served there", tenant.ErrInvalid, base)
+	}
+	return nil
 }
 
 // deleted is the answer of DELETE /admin/tenants/{id}.
@@ -48,7 +63,7 @@ func (h *Handler) create(r *http.Request) reply {
 	if t.Status == "" {
 		t.Status = tenant.StatusActive
 	}
-	if err := t.Validate(); err != nil {
+	if err := h.validate(t); err != nil {
 		rep := fail(http.StatusBadRequest, err.Error())
 		if tenant.ValidID(t.ID) {
 			rep.tenant = t.ID
@@ -124,6 +139,11 @@ func (h *Handler) update(r *http.Request) reply {
 		return storeFailure(err, id)
 	}
 	next, msg := applyPatch(current, patch)
+	if msg == "" {
+		if err := h.validate(next); err != nil {
+			msg = err.Error()
+		}
+	}
 	if msg != "" {
 		return withTenant(fail(http.StatusBadRequest, msg), id)
 	}
