@@ -20,6 +20,10 @@ const (
 	ReasonRateLimited Reason = "rate_limited"
 )
 
+// MaxIdentifierLog bounds [Refusal.Identifier]: a malformed identifier can
+// be as large as a header, and an audit line need not be.
+const MaxIdentifierLog = 64
+
 // Refusal describes one refused request, for auditing.
 type Refusal struct {
 	Reason Reason
@@ -27,6 +31,11 @@ type Refusal struct {
 	Status int
 	// TenantID is the tenant the request named, when it was well-formed.
 	TenantID string
+	// Identifier is the malformed identifier of a ReasonInvalid refusal,
+	// as the request carried it (from resolve.InvalidError), cut to
+	// MaxIdentifierLog bytes. It is hostile input: log it escaped, as
+	// log/slog's handlers do.
+	Identifier string
 	// RemoteAddr is the request's remote address.
 	RemoteAddr string
 	// Err is the underlying error, if any. It is for logs, never for the
@@ -47,6 +56,9 @@ func LogRefusal(logger *slog.Logger) func(*http.Request, Refusal) {
 			slog.String("tenant", f.TenantID),
 			slog.String("remote", f.RemoteAddr),
 			slog.String("method", r.Method),
+		}
+		if f.Identifier != "" {
+			attrs = append(attrs, slog.String("identifier", f.Identifier))
 		}
 		if f.Err != nil {
 			attrs = append(attrs, slog.String("error", f.Err.Error()))

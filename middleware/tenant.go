@@ -115,7 +115,14 @@ func refuseResolve(w http.ResponseWriter, r *http.Request, cfg *TenantConfig, re
 	case errors.Is(err, tenant.ErrMissingID):
 		refuse(w, r, cfg, Refusal{Reason: ReasonMissing, Status: http.StatusBadRequest}, bodyMissing)
 	case errors.Is(err, tenant.ErrInvalidID):
-		refuse(w, r, cfg, Refusal{Reason: ReasonInvalid, Status: http.StatusBadRequest, Err: err}, bodyInvalid)
+		f := Refusal{Reason: ReasonInvalid, Status: http.StatusBadRequest, Err: err}
+		if ie := (*resolve.InvalidError)(nil); errors.As(err, &ie) {
+			f.Identifier = ie.Identifier
+			if len(f.Identifier) > MaxIdentifierLog {
+				f.Identifier = f.Identifier[:MaxIdentifierLog]
+			}
+		}
+		refuse(w, r, cfg, f, bodyInvalid)
 	default:
 		// A resolver that looks hosts up (custom domains) failed to reach
 		// its store.

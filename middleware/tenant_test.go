@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,22 +126,25 @@ func TestTenantAuditAndServedHooks(t *testing.T) {
 	serve(h, "X-Tenant-ID", "nobody")
 	serve(h, "X-Tenant-ID", "Bad")
 	serve(h)
+	serve(h, "X-Tenant-ID", strings.Repeat("X", 1000))
 
 	assert.Equal(t, map[string]int{"acme": 2}, served)
-	require.Len(t, refusals, 4)
+	require.Len(t, refusals, 5)
 	want := []struct {
-		reason Reason
-		id     string
-		status int
+		reason    Reason
+		id, ident string
+		status    int
 	}{
-		{ReasonSuspended, "frozen", 404},
-		{ReasonNotFound, "nobody", 404},
-		{ReasonInvalid, "", 400},
-		{ReasonMissing, "", 400},
+		{ReasonSuspended, "frozen", "", 404},
+		{ReasonNotFound, "nobody", "", 404},
+		{ReasonInvalid, "", "Bad", 400},
+		{ReasonMissing, "", "", 400},
+		{ReasonInvalid, "", strings.Repeat("X", MaxIdentifierLog), 400},
 	}
 	for i, w := range want {
 		assert.Equal(t, w.reason, refusals[i].Reason)
 		assert.Equal(t, w.id, refusals[i].TenantID)
+		assert.Equal(t, w.ident, refusals[i].Identifier)
 		assert.Equal(t, w.status, refusals[i].Status)
 		assert.Equal(t, "192.0.2.1:1234", refusals[i].RemoteAddr)
 	}

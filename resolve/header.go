@@ -23,8 +23,8 @@ var _ Resolver = (*header)(nil)
 // canonical ID: an absent or empty header is a missing identifier, while a
 // repeated header or a value such as "ACME", " acme" or "acme, beta" is an
 // invalid one. Values are neither trimmed nor folded, because an alias
-// accepted today is a compatibility promise tomorrow. Resolving allocates
-// nothing.
+// accepted today is a compatibility promise tomorrow. Resolving a value
+// allocates nothing; a refusal allocates the [InvalidError] that names it.
 func Header(name string) (Resolver, error) {
 	if !validToken(name) {
 		return nil, fmt.Errorf("resolve: invalid header name %q", name)
@@ -39,12 +39,12 @@ func (h *header) Resolve(r *http.Request) (string, error) {
 	case len(values) == 0:
 		return "", tenant.ErrMissingID
 	case len(values) > 1:
-		return "", errRepeated
+		return "", invalidID(values[0], errRepeated)
 	case values[0] == "":
 		return "", tenant.ErrMissingID
 	}
 	if err := tenant.ValidateID(values[0]); err != nil {
-		return "", err
+		return "", invalidID(values[0], err)
 	}
 	return values[0], nil
 }

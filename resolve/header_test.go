@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 func TestHeaderName(t *testing.T) {
@@ -75,13 +77,61 @@ func TestHeaderCanonicalName(t *testing.T) {
 func TestHeaderAllocations(t *testing.T) {
 	r, err := Header("X-Tenant-ID")
 	require.NoError(t, err)
-	for _, values := range [][]string{{"acme"}, nil, {"ACME"}, {"a", "b"}} {
+	for _, tt := range []struct {
+		values []string
+		allocs float64
+	}{
+		{[]string{"acme"}, 0},
+		{nil, 0},
+		{[]string{"ACME"}, 1}, // the InvalidError that names the value
+		{[]string{"a", "b"}, 1},
+	} {
 		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
-		if values != nil {
-			req.Header["X-Tenant-Id"] = values
+		if tt.values != nil {
+			req.Header["X-Tenant-Id"] = tt.values
 		}
 		allocs := testing.AllocsPerRun(100, func() { _, _ = r.Resolve(req) })
-		assert.Zero(t, allocs, "values %q", values)
+		assert.Equal(t, tt.allocs, allocs, "values %q", tt.values)
+	}
+}
+
+// TestInvalidErrorNamesTheIdentifier: a malformed identifier is refused
+// with an *InvalidError that keeps the value, for audit logs, and still
+// matches tenant.ErrInvalidID.
+func TestInvalidErrorNamesTheIdentifier(t *testing.T) {
+	hdr, err := Header("X-Tenant-ID")
+	require.NoError(t, err)
+	sub, err := Subdomain("seed.example.com")
+	require.NoError(t, err)
+	withHeader := func(values ...string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		req.Header["X-Tenant-Id"] = values
+		return req
+	}
+	tests := []struct {
+		name string
+		r    Resolver
+		req  *http.Request
+		want string
+	}{
+		{"header value", hdr, withHeader("ACME"), "ACME"},
+		{"repeated header", hdr, withHeader("acme", "beta"), "acme"},
+		{"path segment", Path(), httptest.NewRequest(http.MethodGet, "/ac%2Fme/mcp", nil), "ac%2Fme"},
+		{"subdomain label", sub, hostRequest("{x}.seed.example.com"), "{x}"},
+		{"nested labels", sub, hostRequest("a.acme.seed.example.com"), "a.acme"},
+		{"malformed host", sub, hostRequest("acme.seed.example.com:x"), "acme.seed.example.com:x"},
+		{"through a chain", Chain(sub, hdr), hostRequest("-acme.seed.example.com"), "-acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := tt.r.Resolve(tt.req)
+			assert.Empty(t, id)
+			require.ErrorIs(t, err, tenant.ErrInvalidID)
+			var ie *InvalidError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, tt.want, ie.Identifier)
+			assert.NotContains(t, err.Error(), tt.want, "the message never repeats the hostile value")
+		})
 	}
 }
 

@@ -46,7 +46,7 @@ func (pathPrefix) Resolve(r *http.Request) (string, error) {
 		return "", tenant.ErrMissingID
 	}
 	if err := tenant.ValidateID(seg); err != nil {
-		return "", err
+		return "", invalidID(seg, err)
 	}
 	return seg, nil
 }

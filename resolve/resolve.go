@@ -13,7 +13,8 @@ import (
 // Resolve returns a valid tenant ID (one that passes [tenant.ValidateID]) and
 // a nil error, or an empty string and an error: [tenant.ErrMissingID] when the
 // request carries no identifier, an error wrapping [tenant.ErrInvalidID] when
-// the identifier is malformed, and any other error (such as [ErrLookup]) when
+// the identifier is malformed (the resolvers of this package return an
+// [*InvalidError] that names it), and any other error (such as [ErrLookup]) when
 // the resolver could not decide. The tenant middleware answers the first two
 // with distinct 400 responses and the last with 503. A Resolver only reads the
 // request; it never modifies it.
@@ -50,6 +51,30 @@ func (f Func) Resolve(r *http.Request) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// InvalidError is the error of a malformed identifier. It wraps the precise
+// cause, which wraps [tenant.ErrInvalidID], and keeps the identifier as the
+// request carried it, so that an audit log can show what was refused
+// (errors.As). The identifier is hostile input: it may be huge or hold any
+// byte, so log it escaped and truncated (the tenant middleware does), and
+// never use it as an ID.
+type InvalidError struct {
+	// Identifier is the refused value: a header value, a path segment, a
+	// subdomain label or a host.
+	Identifier string
+	// Err is the cause; it wraps tenant.ErrInvalidID.
+	Err error
+}
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// invalidID returns the InvalidError of raw. It is the one allocation of a
+// refusal.
+func invalidID(raw string, err error) error {
+	return &InvalidError{Identifier: raw, Err: err}
 }
 
 // ErrLookup wraps the error of a [DomainLookup] that failed for another

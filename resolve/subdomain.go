@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -61,6 +62,9 @@ func validBase(b string) bool {
 func (s *subdomain) Resolve(r *http.Request) (string, error) {
 	name, err := hostName(r.Host)
 	if err != nil {
+		if errors.Is(err, tenant.ErrInvalidID) {
+			return "", invalidID(r.Host, err)
+		}
 		return "", err
 	}
 	name = asciiLower(name)
@@ -70,13 +74,13 @@ func (s *subdomain) Resolve(r *http.Request) (string, error) {
 	}
 	label := name[:len(name)-len(s.suffix)]
 	if label == "" {
-		return "", errEmptyLabel
+		return "", invalidID(r.Host, errEmptyLabel)
 	}
 	if strings.IndexByte(label, '.') >= 0 {
-		return "", errNestedLabel
+		return "", invalidID(label, errNestedLabel)
 	}
 	if err := tenant.ValidateID(label); err != nil {
-		return "", err
+		return "", invalidID(label, err)
 	}
 	return label, nil
 }
