@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -68,14 +69,7 @@ func suspendedTenant(id string) tenant.Tenant {
 	return t
 }
 
-// fakeClock is a settable clock for caches.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newFakeClock returns a clock the cache tests move by hand.
+func newFakeClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }

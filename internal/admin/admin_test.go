@@ -17,30 +17,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
 const testKey = "s3cret-admin-key-of-some-length-0123456789"
-
-// clock is a fake time source safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -64,7 +47,7 @@ type fixture struct {
 	h       *Handler
 	tenants store.Tenants
 	logs    *syncBuffer
-	clock   *clock
+	clock   *testclock.Clock
 	events  []store.Event
 }
 
@@ -75,7 +58,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	f := &fixture{
 		tenants: memstore.New(memstore.Options{}).Tenants(),
 		logs:    &syncBuffer{},
-		clock:   &clock{now: time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)},
+		clock:   testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)),
 	}
 	cfg := Config{
 		APIKey:   testKey,
@@ -449,7 +432,7 @@ func TestWrongKeysLookAlike(t *testing.T) {
 		"missing":      "",
 	} {
 		answers[name] = f.do(t, req{method: "GET", path: "/admin/tenants", key: str(key), remote: "192.0.2.1:1234"})
-		f.clock.Add(2 * time.Minute) // stay under the lockout
+		f.clock.Advance(2 * time.Minute) // stay under the lockout
 	}
 	want := answers["same length"]
 	assert.Equal(t, http.StatusUnauthorized, want.Code)
@@ -466,7 +449,7 @@ func TestLockoutAfterFailures(t *testing.T) {
 	for i := range DefaultMaxFailures {
 		w := f.do(t, req{method: "GET", path: "/admin/tenants", key: str("guess"), remote: attacker})
 		require.Equal(t, http.StatusUnauthorized, w.Code, "attempt %d", i+1)
-		f.clock.Add(time.Second)
+		f.clock.Advance(time.Second)
 	}
 	// From now on the address is locked out, even with the right key.
 	w := f.do(t, req{method: "GET", path: "/admin/tenants", remote: attacker})
@@ -481,9 +464,9 @@ func TestLockoutAfterFailures(t *testing.T) {
 	w = f.do(t, req{method: "GET", path: "/admin/tenants", remote: "203.0.113.9:1"})
 	assert.Equal(t, http.StatusOK, w.Code)
 
-	f.clock.Add(49 * time.Second)
+	f.clock.Advance(49 * time.Second)
 	assert.Equal(t, http.StatusTooManyRequests, f.do(t, req{method: "GET", path: "/admin/tenants", remote: attacker}).Code)
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	assert.Equal(t, http.StatusOK, f.do(t, req{method: "GET", path: "/admin/tenants", remote: attacker}).Code, "the minute is over")
 }
 
@@ -552,7 +535,7 @@ func TestLogsNeverContainKeys(t *testing.T) {
 			q.key = str(k)
 			f.do(t, q)
 		}
-		f.clock.Add(2 * time.Minute) // no lockout yet
+		f.clock.Advance(2 * time.Minute) // no lockout yet
 	}
 	for range 12 { // into the lockout
 		f.do(t, req{method: "GET", path: "/admin/tenants", key: str(wrong[0])})

@@ -1,10 +1,10 @@
 package memstore_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/store/storetest"
@@ -13,28 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a clock the test moves by hand; the suite's concurrent
-// cases read it from several goroutines.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		clock := &fakeClock{now: time.Date(2026, 1, 5, 12, 0, 0, 123456789, time.UTC)}
+		clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 123456789, time.UTC))
 		s := memstore.New(memstore.Options{Clock: clock.Now})
 		return storetest.Backend{
 			Tenants:    s.Tenants(),
@@ -42,7 +23,7 @@ func TestConformance(t *testing.T) {
 			Sessions:   s.Sessions(),
 			Limiter:    s,
 			Events:     s,
-			Advance:    clock.Advance,
+			Advance:    func(d time.Duration) { clock.Advance(d) },
 			ClientTTL:  memstore.DefaultClientTTL,
 			SessionTTL: memstore.DefaultSessionTTL,
 		}
@@ -53,7 +34,7 @@ func TestConformance(t *testing.T) {
 // number of keys the store holds, independently of the suite's arithmetic.
 func TestDeleteCountsEveryKey(t *testing.T) {
 	ctx := t.Context()
-	clock := &fakeClock{now: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
 	s := memstore.New(memstore.Options{Clock: clock.Now})
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Domain: "acme.example.com", Status: tenant.StatusActive})
 	require.NoError(t, err)
@@ -77,7 +58,7 @@ func TestDeleteCountsEveryKey(t *testing.T) {
 // as UNLINK does.
 func TestExpiredKeysAreNotCounted(t *testing.T) {
 	ctx := t.Context()
-	clock := &fakeClock{now: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
 	s := memstore.New(memstore.Options{Clock: clock.Now})
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	require.NoError(t, err)

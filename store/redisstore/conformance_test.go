@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/store/storetest"
@@ -24,30 +25,11 @@ const (
 	realSessionTTL = 2 * time.Second
 )
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // newMiniredis returns a store on a fresh miniredis whose clock (TIME, key
 // expiry) and the store's record clock both follow a fake clock.
-func newMiniredis(t *testing.T) (*redisstore.Store, *miniredis.Miniredis, *redis.Client, *fakeClock) {
+func newMiniredis(t *testing.T) (*redisstore.Store, *miniredis.Miniredis, *redis.Client, *testclock.Clock) {
 	m := miniredis.RunT(t)
-	clock := &fakeClock{now: time.Date(2026, 1, 5, 12, 0, 0, 123456789, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 123456789, time.UTC))
 	m.SetTime(clock.Now())
 	m.ClockTTL(true) // TTLs follow SetTime, coherent with TIME
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})

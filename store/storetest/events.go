@@ -11,8 +11,8 @@ import (
 )
 
 // eventWait bounds the wait for one event; a subscription that needs to
-// reconnect may take a few seconds.
-const eventWait = 10 * time.Second
+// reconnect may take a few seconds, more on a loaded CI machine.
+const eventWait = 20 * time.Second
 
 // subscribe starts b.Events.Subscribe and returns the channel of its events
 // and a function that stops it and returns Subscribe's result.
