@@ -2,23 +2,13 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-)
 
-// The environment of the integration Redis, as the root module's
-// internal/testredis reads it (the examples module cannot import that
-// package).
-const (
-	envRedisAddr    = "TENANCY_REDIS_ADDR"
-	envRequireRedis = "TENANCY_REQUIRE_REDIS"
+	"github.com/seedmcp/tenancy/internal/testredis"
 )
 
 // backend is a Redis the end-to-end tests run against.
@@ -30,8 +20,9 @@ type backend struct {
 }
 
 // backends returns miniredis, and the real Redis when TENANCY_REDIS_ADDR
-// names one. The real Redis is locked for the whole calling test, so that
-// the test binaries of other packages, which flush it, wait meanwhile.
+// names one (internal/testredis reads the variables). The real Redis is
+// locked for the whole calling test, so that the test binaries of other
+// packages, which flush it, wait meanwhile.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	bs := []backend{{name: "miniredis", open: func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
@@ -40,15 +31,12 @@ func backends(t *testing.T) []backend {
 		t.Cleanup(func() { _ = rdb.Close() })
 		return rdb, m
 	}}}
-	addr := strings.TrimSpace(os.Getenv(envRedisAddr))
-	if addr == "" {
-		if os.Getenv(envRequireRedis) == "1" {
-			t.Fatalf("%s is not set but %s=1: the integration servers must be running", envRedisAddr, envRequireRedis)
-		}
-		t.Logf("%s not set: the real-Redis cases are skipped; run scripts/redis-up.sh to include them", envRedisAddr)
+	addr, ok := testredis.LookupAddr(t)
+	if !ok {
+		t.Logf("%s not set: the real-Redis cases are skipped; run scripts/redis-up.sh to include them", testredis.EnvAddr)
 		return bs
 	}
-	lockRedis(t, addr)
+	testredis.Lock(t, addr)
 	return append(bs, backend{name: "redis", open: func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { _ = rdb.Close() })
@@ -59,23 +47,4 @@ func backends(t *testing.T) []backend {
 		}
 		return rdb, nil
 	}})
-}
-
-// lockRedis holds the machine-wide lock on addr that internal/testredis
-// takes, until t ends: same file, same flock.
-func lockRedis(t *testing.T, addr string) {
-	t.Helper()
-	name := filepath.Join(os.TempDir(), "tenancy-testredis-"+strings.NewReplacer(":", "_", "/", "_").Replace(addr)+".lock")
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatalf("lock: %v", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		_ = f.Close()
-		t.Fatalf("lock: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		_ = f.Close()
-	})
 }

@@ -92,6 +92,19 @@ func Cluster(t testing.TB) *redis.ClusterClient {
 	return c
 }
 
+// LookupAddr returns the standalone address and true, or "" and false when
+// it is not set, for tests that run on the real Redis only in addition to
+// an embedded one. Under TENANCY_REQUIRE_REDIS=1 a missing address fails
+// the test.
+func LookupAddr(t testing.TB) (string, bool) {
+	t.Helper()
+	v := strings.TrimSpace(os.Getenv(EnvAddr))
+	if v == "" && os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("testredis: %s is not set but %s=1: the integration servers must be running", EnvAddr, EnvRequire)
+	}
+	return v, v != ""
+}
+
 func need(t testing.TB, name string) string {
 	t.Helper()
 	v := strings.TrimSpace(os.Getenv(name))
@@ -110,6 +123,14 @@ func missing(t testing.TB, name string) {
 		t.Fatalf("testredis: %s is not set but %s=1: the integration servers must be running", name, EnvRequire)
 	}
 	t.Skipf("testredis: %s not set; run scripts/redis-up.sh to run integration tests", name)
+}
+
+// Lock holds the machine-wide lock on the server at addr for the rest of
+// the test, as Standalone and Cluster do, for a test that opens its own
+// clients. It must not be taken twice by one test.
+func Lock(t testing.TB, addr string) {
+	t.Helper()
+	lock(t, addr)
 }
 
 // lock holds an exclusive flock for the rest of the test, so that test
