@@ -68,7 +68,9 @@ const maxJWKSSize = 1 << 20
 // token is parsed again here with the same list, because go-oidc keeps its
 // parsed form to itself.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, k.algs)
+	// A JWT is always in the compact serialization (RFC 7519 section 1);
+	// the JSON one is refused.
+	jws, err := jose.ParseSignedCompact(jwt, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}

@@ -119,6 +119,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"HS256 with the public key", idp.HS256Token(idp.Claims(acme.OIDC.Audience, "alice")), oidcx.ErrInvalidToken},
 		{"unknown kid", idp.TokenWithKeyID("forged", idp.Claims(acme.OIDC.Audience, "alice")), oidcx.ErrInvalidToken},
 		{"tampered payload", tamper(idp.Token(idp.Claims(acme.OIDC.Audience, "alice"))), oidcx.ErrInvalidToken},
+		{"JWS JSON serialization", jsonSerialization(idp.Token(idp.Claims(acme.OIDC.Audience, "alice"))), oidcx.ErrInvalidToken},
 		{"malformed", "not-a-jwt", oidcx.ErrInvalidToken},
 		{"three empty parts", "..", oidcx.ErrInvalidToken},
 		{"empty", "", oidcx.ErrInvalidToken},
@@ -136,6 +137,13 @@ func TestVerifyRefuses(t *testing.T) {
 			assert.Nil(t, c)
 		})
 	}
+}
+
+// jsonSerialization re-encodes a valid compact token in the JWS JSON
+// serialization (RFC 7515 section 7.2.2), which a JWT never uses.
+func jsonSerialization(token string) string {
+	parts := strings.Split(token, ".")
+	return `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`
 }
 
 // tamper changes the subject of a signed token without re-signing it.

@@ -47,7 +47,8 @@ func TestContextKeyIsPrivate(t *testing.T) {
 	// pose as the tenant.
 	type contextKey struct{}
 	ctx := context.WithValue(context.Background(), contextKey{}, &Tenant{ID: "evil"})
-	ctx = context.WithValue(ctx, "tenant", &Tenant{ID: "evil"}) //nolint:staticcheck // the point of the test
+	//lint:ignore SA1029 a plain string key is the point of the test
+	ctx = context.WithValue(ctx, "tenant", &Tenant{ID: "evil"})
 	_, ok := FromContext(ctx)
 	assert.False(t, ok)
 }

@@ -87,7 +87,7 @@ type command struct {
 	env    []string // NAME=value words before "go run"
 }
 
-var statusComment = regexp.MustCompile("^#\\s*(\\d{3})\\b(.*)$")
+var statusComment = regexp.MustCompile(`^#\s*(\d{3})\b(.*)$`)
 var quoted = regexp.MustCompile("`([^`]+)`")
 
 // walkthrough returns the commands of the README section whose title

@@ -287,7 +287,7 @@ func TestSessionLifetime(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, a.status)
 	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "the SDK's session is closed")
 
-	id = open()
+	open()
 	assert.Equal(t, 1, live())
 	require.Equal(t, http.StatusOK, h.admin(http.MethodDelete, "/acme", nil).status)
 	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "a deleted tenant's sessions are closed")
