@@ -101,10 +101,12 @@ type Config struct {
 // field comments of [Config]. A malformed value is an error naming the
 // variable and what it accepts. The caller still sets Config.Redis.
 func ConfigFromEnv() (Config, error) {
-	return configFrom(os.Getenv)
+	return ConfigFrom(os.Getenv)
 }
 
-func configFrom(getenv func(string) string) (Config, error) {
+// ConfigFrom is [ConfigFromEnv] reading the variables through getenv, for
+// hosts that keep their settings elsewhere and for tests.
+func ConfigFrom(getenv func(string) string) (Config, error) {
 	var c Config
 	var errs []error
 	fail := func(name, value, accepted string) {

@@ -1,10 +1,13 @@
 package tenancy
 
 import (
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/seedmcp/tenancy/tenant"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,7 +17,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestConfigFromEnvDefaults(t *testing.T) {
-	c, err := configFrom(env(nil))
+	c, err := ConfigFrom(env(nil))
 	require.NoError(t, err)
 	assert.False(t, c.MultiTenant)
 	assert.Empty(t, c.AdminAPIKey)
@@ -31,7 +34,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 }
 
 func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
-	c, err := configFrom(env(map[string]string{
+	c, err := ConfigFrom(env(map[string]string{
 		"MULTI_TENANT_ENABLED":    "true",
 		"TENANT_IDENTIFICATION":   "header",
 		"TENANT_BASE_DOMAIN":      "seed.example.com",
@@ -72,7 +75,7 @@ func TestConfigFromEnvNamesTheBadVariable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := configFrom(env(map[string]string{tt.name: tt.value}))
+			_, err := ConfigFrom(env(map[string]string{tt.name: tt.value}))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.name)
 			assert.Contains(t, err.Error(), tt.accepted)
@@ -81,7 +84,7 @@ func TestConfigFromEnvNamesTheBadVariable(t *testing.T) {
 }
 
 func TestConfigDefaultTenantIsValidated(t *testing.T) {
-	c, err := configFrom(env(map[string]string{"OIDC_ISSUER": "http://auth.example.com", "OIDC_AUDIENCE": "seed"}))
+	c, err := ConfigFrom(env(map[string]string{"OIDC_ISSUER": "http://auth.example.com", "OIDC_AUDIENCE": "seed"}))
 	require.NoError(t, err)
 	c.Redis = fakeRedis(t)
 	_, err = c.withDefaults()
@@ -89,4 +92,20 @@ func TestConfigDefaultTenantIsValidated(t *testing.T) {
 
 	_, err = Config{}.withDefaults()
 	assert.ErrorContains(t, err, "Redis is required")
+}
+
+func TestNewWarnsWithoutDefaultProvider(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	s, err := New(Config{Redis: fakeRedis(t), Logger: logger})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Contains(t, buf.String(), "single-tenant mode without OIDC settings")
+
+	buf.Reset()
+	s, err = New(Config{Redis: fakeRedis(t), Logger: logger, Default: tenant.Tenant{
+		OIDC: tenant.OIDC{Issuer: "https://auth.example.com", Audience: "seed"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.NotContains(t, buf.String(), "without OIDC settings")
 }

@@ -97,6 +97,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 
+	if !cfg.MultiTenant && !cfg.Default.OIDC.Configured() {
+		cfg.Logger.Warn("tenancy: single-tenant mode without OIDC settings (OIDC_ISSUER, OIDC_AUDIENCE): " +
+			"tenant default refuses every bearer token unless the host disables authentication")
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.follow(ctx)
