@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedmcp/tenancy/tenant"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 func env(m map[string]string) func(string) string {
