@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -108,10 +107,6 @@ func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta
 	scoped.HandleFunc("POST /oauth/register", reg.register)
 	scoped.HandleFunc("GET /oauth/authorize", reg.authorize)
 	scoped.Handle("/mcp", guardHost(allowedHosts(cfg, s.svc.Config()), bearer(s.mcp)))
-	pathMode := cfg.Tenancy.MultiTenant && s.svc.Config().Identification == tenancy.ByPath
-	if !pathMode {
-		scoped.Handle(oidcx.WellKnownPath, meta)
-	}
 	scoped.HandleFunc("/", notFound)
 
 	// measure sits inside the tenant middleware, where the tenant is
@@ -126,11 +121,9 @@ func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/admin/", s.svc.Admin())
-	if pathMode {
-		// The metadata of path mode has one URL, outside the tenant's
-		// base; see pathMetadata.
-		mux.Handle(oidcx.WellKnownPath+"/", pathMetadata(s.svc.Middleware(measure(meta))))
-	}
+	// The metadata's route depends on the mode: in path mode its URL lies
+	// outside the tenant's base (/.well-known/oauth-protected-resource/<id>/mcp).
+	mux.Handle(s.svc.MetadataRoute(measure(meta)))
 	mux.Handle("/", s.svc.Middleware(measure(scoped)))
 	return mux
 }
@@ -210,42 +203,6 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// pathMetadata serves /.well-known/oauth-protected-resource/<id>/mcp, the
-// metadata URL of path mode (RFC 9728 section 3.1 inserts the well-known
-// segment before the resource's path). Its first segment is not the tenant,
-// so it cannot go through the path-mode tenant middleware as it is: the
-// request is rewritten to /<id>/.well-known/oauth-protected-resource and
-// handed to next, the tenant middleware in front of the metadata handler,
-// which validates the tenant and answers refusals exactly as on every
-// other route. The segment is passed on escaped, so that an encoded ID is
-// refused as malformed there rather than decoded into an alias.
-func pathMetadata(next http.Handler) http.Handler {
-	const suffix = oidcx.DefaultMCPPath
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), oidcx.WellKnownPath+"/")
-		id, found := strings.CutSuffix(rest, suffix)
-		if !ok || !found || strings.Contains(id, "/") {
-			notFound(w, r)
-			return
-		}
-		// Keep the escapes the client sent in RawPath: the resolver reads
-		// the escaped path, so "%61cme" is refused, never read as "acme".
-		decoded, err := url.PathUnescape(id)
-		if err != nil {
-			decoded = id
-		}
-		u := *r.URL
-		u.Path, u.RawPath = "/"+decoded+oidcx.WellKnownPath, ""
-		if decoded != id {
-			u.RawPath = "/" + id + oidcx.WellKnownPath
-		}
-		r2 := new(http.Request)
-		*r2 = *r
-		r2.URL = &u
-		next.ServeHTTP(w, r2)
-	})
 }
 
 // notFound answers a route that does not exist, as JSON like every other

@@ -138,8 +138,8 @@ func TestPathModeMetadata(t *testing.T) {
 		{"/.well-known/oauth-protected-resource/%61cme/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
 		{"/.well-known/oauth-protected-resource/ac%2Fme/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
 		{"/.well-known/oauth-protected-resource/ACME/mcp", http.StatusBadRequest, `{"error":"Invalid tenant identifier"}`},
-		{"/.well-known/oauth-protected-resource/acme/other", http.StatusNotFound, `{"error":"not_found"}`},
-		{"/.well-known/oauth-protected-resource/acme/x/mcp", http.StatusNotFound, `{"error":"not_found"}`},
+		{"/.well-known/oauth-protected-resource/acme/other", http.StatusNotFound, `{"error":"Not found"}`},
+		{"/.well-known/oauth-protected-resource/acme/x/mcp", http.StatusNotFound, `{"error":"Not found"}`},
 		// The metadata has one URL in path mode.
 		{"/acme/.well-known/oauth-protected-resource", http.StatusNotFound, `{"error":"not_found"}`},
 	} {
