@@ -24,7 +24,7 @@ const (
 	DefaultKeyRefreshInterval = 30 * time.Second
 	DefaultKeyMaxAge          = time.Hour
 	DefaultBackoffMin         = time.Second
-	DefaultBackoffMax         = 5 * time.Minute
+	DefaultBackoffMax         = 30 * time.Second
 )
 
 // defaultAlgorithms are the asymmetric algorithms go-oidc verifies. "none"
@@ -67,8 +67,11 @@ type Config struct {
 	// trusted. default: 1 hour
 	KeyMaxAge time.Duration
 	// BackoffMin and BackoffMax bound the wait after a failed build of a
-	// tenant's verifier: it doubles with every consecutive failure.
-	// default: 1 second and 5 minutes
+	// tenant's verifier: it doubles with every consecutive failure. The
+	// cap is also how long a provider that has come back may still be
+	// refused, so it stays short: one discovery attempt per tenant and
+	// replica every 30 seconds costs a dead provider nothing.
+	// default: 1 second and 30 seconds
 	BackoffMin time.Duration
 	BackoffMax time.Duration
 	// Algorithms lists the signature algorithms accepted. Only asymmetric
