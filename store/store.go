@@ -31,6 +31,9 @@ var (
 	// together with an error wrapping it, so a caller can tell a change
 	// that happened from one that did not.
 	ErrNotPublished = errors.New("store: change made but its event was not published")
+	// ErrConflict means a tenant changed between the read a conditional
+	// update was based on and the update; read it again and retry.
+	ErrConflict = errors.New("store: tenant changed since it was read")
 )
 
 // Tenants is the tenant registry.
@@ -56,6 +59,17 @@ type Tenants interface {
 	// List returns up to limit tenants in ID order after cursor ("" for the
 	// first page) and the cursor of the next page ("" after the last).
 	List(ctx context.Context, cursor string, limit int) ([]*tenant.Tenant, string, error)
+}
+
+// Swapper is implemented by tenant registries that can update a tenant
+// only if it has not changed since it was read; both stores of this module
+// do. A read-modify-write such as the admin API's merge patch uses it so
+// that two concurrent changes never lose one another's fields.
+type Swapper interface {
+	// Swap is Update, made only while the stored tenant is still the one
+	// read: its UpdatedAt equals read.UpdatedAt. Otherwise it returns
+	// ErrConflict and changes nothing.
+	Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error)
 }
 
 // Clients holds each tenant's dynamically registered OAuth clients

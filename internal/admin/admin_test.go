@@ -631,3 +631,50 @@ func TestChangeMadeButNotPublished(t *testing.T) {
 	assert.Equal(t, 3, strings.Count(f.logs.String(), `"level":"WARN"`))
 	assert.Contains(t, f.logs.String(), "not published")
 }
+
+// racingTenants changes the tenant elsewhere right before each of its
+// first races Swaps, as a concurrent PATCH on another replica would.
+type racingTenants struct {
+	*memstore.Tenants
+	races, swaps int
+}
+
+func (r *racingTenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
+	r.swaps++
+	if r.swaps <= r.races {
+		other := *read
+		other.Name = fmt.Sprintf("Changed elsewhere %d", r.swaps)
+		time.Sleep(time.Millisecond) // a later UpdatedAt, on any clock
+		if _, err := r.Tenants.Update(ctx, &other); err != nil {
+			return nil, err
+		}
+	}
+	return r.Tenants.Swap(ctx, read, t)
+}
+
+// TestPatchKeepsConcurrentChanges: a PATCH that meets a change made
+// between its read and its write applies itself again to the changed
+// tenant, so neither change is lost; one that keeps meeting changes gets
+// 409 and changes nothing.
+func TestPatchKeepsConcurrentChanges(t *testing.T) {
+	racing := &racingTenants{Tenants: memstore.New(memstore.Options{}).Tenants(), races: 1}
+	f := newFixture(t, func(c *Config) { c.Tenants = racing })
+	require.Equal(t, http.StatusCreated, f.do(t, req{method: "POST", path: "/admin/tenants", body: acme}).Code)
+
+	w := f.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: `{"limits":{"rateLimit":7}}`})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	got, err := racing.Get(t.Context(), "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "Changed elsewhere 1", got.Name, "the concurrent change is kept")
+	assert.Equal(t, 7, got.Limits.RateLimit, "and so is the patch")
+	assert.Equal(t, 2, racing.swaps)
+
+	racing.races, racing.swaps = 100, 0
+	w = f.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: `{"limits":{"rateLimit":9}}`})
+	assert.Equal(t, http.StatusConflict, w.Code)
+	assert.JSONEq(t, `{"error":"Tenant was changed concurrently; read it again and retry"}`, w.Body.String())
+	assert.Equal(t, patchAttempts, racing.swaps)
+	got, err = racing.Get(t.Context(), "acme")
+	require.NoError(t, err)
+	assert.Equal(t, 7, got.Limits.RateLimit, "the refused patch changed nothing")
+}

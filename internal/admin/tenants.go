@@ -134,25 +134,49 @@ func (h *Handler) update(r *http.Request) reply {
 	if _, ok := patch.(map[string]any); !ok {
 		return withTenant(fail(http.StatusBadRequest, "the merge patch must be a JSON object"), id)
 	}
-	current, err := h.cfg.Tenants.Get(r.Context(), id)
-	if err != nil {
-		return storeFailure(err, id)
-	}
-	next, msg := applyPatch(current, patch)
-	if msg == "" {
-		if err := h.validate(next); err != nil {
-			msg = err.Error()
+	for attempt := 1; ; attempt++ {
+		current, err := h.cfg.Tenants.Get(r.Context(), id)
+		if err != nil {
+			return storeFailure(err, id)
 		}
+		next, msg := applyPatch(current, patch)
+		if msg == "" {
+			if err := h.validate(next); err != nil {
+				msg = err.Error()
+			}
+		}
+		if msg != "" {
+			return withTenant(fail(http.StatusBadRequest, msg), id)
+		}
+		stored, err := h.replace(r.Context(), current, next)
+		if errors.Is(err, store.ErrConflict) && attempt < patchAttempts {
+			// Another change landed between the read and the write:
+			// apply the patch again, to the tenant as it is now.
+			if patch, err = parseObject(body); err != nil {
+				return withTenant(fail(http.StatusBadRequest, err.Error()), id)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, store.ErrNotPublished) {
+			return storeFailure(err, id)
+		}
+		h.changed(store.EventUpdated, id)
+		return reply{status: http.StatusOK, body: stored, tenant: id, cause: err}
 	}
-	if msg != "" {
-		return withTenant(fail(http.StatusBadRequest, msg), id)
+}
+
+// patchAttempts bounds the reads and writes of one PATCH that keeps
+// meeting concurrent changes; past it the client gets 409.
+const patchAttempts = 3
+
+// replace writes next in place of current: only while the tenant is still
+// current when the store can tell (store.Swapper), so that two concurrent
+// patches never lose one another's changes.
+func (h *Handler) replace(ctx context.Context, current, next *tenant.Tenant) (*tenant.Tenant, error) {
+	if sw, ok := h.cfg.Tenants.(store.Swapper); ok {
+		return sw.Swap(ctx, current, next)
 	}
-	stored, err := h.cfg.Tenants.Update(r.Context(), next)
-	if err != nil && !errors.Is(err, store.ErrNotPublished) {
-		return storeFailure(err, id)
-	}
-	h.changed(store.EventUpdated, id)
-	return reply{status: http.StatusOK, body: stored, tenant: id, cause: err}
+	return h.cfg.Tenants.Update(ctx, next)
 }
 
 // applyPatch merges patch into current and returns the tenant to store, or
@@ -227,6 +251,8 @@ func storeFailure(err error, id string) reply {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, tenant.ErrNotFound):
 		rep = fail(http.StatusNotFound, "Tenant not found")
+	case errors.Is(err, store.ErrConflict):
+		rep = fail(http.StatusConflict, "Tenant was changed concurrently; read it again and retry")
 	case errors.Is(err, store.ErrDomainExists):
 		rep = fail(http.StatusConflict, "Domain already belongs to another tenant")
 	case errors.Is(err, store.ErrExists), errors.Is(err, tenant.ErrExists):

@@ -55,6 +55,7 @@ type Store struct {
 // Compile-time checks that a Store is every kind of store.
 var (
 	_ store.Tenants  = (*Tenants)(nil)
+	_ store.Swapper  = (*Tenants)(nil)
 	_ store.Clients  = (*Clients)(nil)
 	_ store.Sessions = (*Sessions)(nil)
 	_ store.Limiter  = (*Store)(nil)

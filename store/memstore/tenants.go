@@ -96,6 +96,17 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 // Update replaces the mutable fields of an existing tenant, keeping its ID
 // and CreatedAt, and moves its custom domain when that changed.
 func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	return r.update(ctx, nil, t)
+}
+
+// Swap is Update made only while the stored tenant's UpdatedAt is still
+// read's; otherwise it returns [store.ErrConflict].
+func (r *Tenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
+	return r.update(ctx, read, t)
+}
+
+// update is Update, and Swap when read is not nil.
+func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -109,6 +120,9 @@ func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	old, err := s.tenant(t.ID, nowMs)
 	if err != nil {
 		return nil, err
+	}
+	if read != nil && !old.UpdatedAt.Equal(read.UpdatedAt) {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrConflict, t.ID)
 	}
 	rec := *t
 	rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, now

@@ -70,6 +70,7 @@ type Sessions struct{ s *Store }
 // Compile-time checks that the Store and its views are the stores.
 var (
 	_ store.Tenants  = (*Tenants)(nil)
+	_ store.Swapper  = (*Tenants)(nil)
 	_ store.Clients  = (*Clients)(nil)
 	_ store.Sessions = (*Sessions)(nil)
 	_ store.Limiter  = (*Store)(nil)

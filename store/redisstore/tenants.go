@@ -123,6 +123,17 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 // names it and the old one is released after: for a moment both name the
 // tenant, but at no moment does the record name an unclaimed domain.
 func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
+	return r.update(ctx, nil, t)
+}
+
+// Swap is Update made only while the stored tenant's UpdatedAt is still
+// read's; otherwise it returns [store.ErrConflict].
+func (r *Tenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
+	return r.update(ctx, read, t)
+}
+
+// update is Update, and Swap when read is not nil.
+func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
@@ -138,6 +149,9 @@ func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		old, oldData, err := s.read(ctx, t.ID)
 		if err != nil {
 			return fail(err)
+		}
+		if read != nil && !old.UpdatedAt.Equal(read.UpdatedAt) {
+			return fail(fmt.Errorf("redisstore: %w: %q", store.ErrConflict, t.ID))
 		}
 		rec := *t
 		rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, s.now()

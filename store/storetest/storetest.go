@@ -67,6 +67,7 @@ var cases = []testCase{
 	{"TenantValidation", testTenantValidation},
 	{"DuplicateIDAndDomain", testDuplicates},
 	{"DomainMoves", testDomainMoves},
+	{"ConditionalUpdate", testSwap},
 	{"InvalidTenantIDs", testInvalidTenantIDs},
 	{"InvalidKeys", testInvalidKeys},
 	{"ClientRoundTrip", testClientRoundTrip},

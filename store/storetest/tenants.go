@@ -296,3 +296,45 @@ func testListConcurrent(t *testing.T, b *Backend) {
 	}
 	assert.True(t, slices.IsSorted(order), "IDs come in order")
 }
+
+// testSwap: a conditional update is made only while the tenant is the one
+// read, so a read-modify-write never loses a concurrent change.
+func testSwap(t *testing.T, b *Backend) {
+	sw, ok := b.Tenants.(store.Swapper)
+	if !ok {
+		t.Skip("the backend's Tenants is not a store.Swapper")
+	}
+	ctx := t.Context()
+	create(t, b, "acme", "")
+	read, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+
+	// Another writer changes the tenant after the read.
+	b.Advance(10 * time.Millisecond)
+	other := *read
+	other.Name = "Changed elsewhere"
+	_, err = b.Tenants.Update(ctx, &other)
+	require.NoError(t, err)
+
+	mine := *read
+	mine.Limits.RateLimit = 5
+	_, err = sw.Swap(ctx, read, &mine)
+	require.ErrorIs(t, err, store.ErrConflict)
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "Changed elsewhere", got.Name, "the conflicting swap changed nothing")
+	assert.Equal(t, 1000, got.Limits.RateLimit)
+
+	// Based on a fresh read, the swap goes through and keeps both changes.
+	b.Advance(10 * time.Millisecond)
+	mine = *got
+	mine.Limits.RateLimit = 5
+	swapped, err := sw.Swap(ctx, got, &mine)
+	require.NoError(t, err)
+	assert.Equal(t, "Changed elsewhere", swapped.Name)
+	assert.Equal(t, 5, swapped.Limits.RateLimit)
+	assert.True(t, swapped.UpdatedAt.After(got.UpdatedAt))
+
+	_, err = sw.Swap(ctx, got, sample("nobody", ""))
+	requireTenantNotFound(t, err)
+}
