@@ -187,9 +187,12 @@ func (s *Service) follow(ctx context.Context) {
 // apply hands one event to the caches and the registered hooks.
 func (s *Service) apply(e store.Event) {
 	s.cache.Handle(e)
+	// The verifiers compare a tenant's OIDC settings on every lookup, so a
+	// missed event cannot leave a stale one in use: a reset needs no
+	// eviction (which would refetch every tenant's keys), and a change
+	// only frees the old verifier early.
 	switch e.Type {
 	case store.EventReset:
-		s.verifier.EvictAll()
 		s.readyOnce.Do(func() { close(s.ready) })
 	case store.EventUpdated, store.EventDeleted:
 		s.verifier.Evict(e.TenantID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
@@ -15,19 +14,14 @@ import (
 // eventBuffer is how many events may wait for a busy subscriber.
 const eventBuffer = 1024
 
-// healthCheck is how often a quiet subscription is pinged. A broken
-// subscription loses events until it is noticed and renewed, and DESIGN.md
-// wants a suspension enforced everywhere within a second: one PING a second
-// per replica is a small price for noticing within about two.
-const healthCheck = time.Second
-
 // Subscribe calls fn for every tenant event published on keys.Events, in
 // order, from the calling goroutine, until ctx is done; then it returns
 // ctx's error.
 //
 // fn first receives [store.EventReset] once the subscription is confirmed,
 // and again after every re-subscription: go-redis reconnects a broken
-// subscription by itself (a health check pings it every second), and
+// subscription by itself (its health check pings a quiet subscription every
+// 3 seconds and renews it when the answer does not come), and
 // messages published while it was broken are lost, so a cache must drop
 // everything on a reset. Messages that are not a well-formed event of a
 // valid tenant are ignored: the channel is shared, and a stray publish must
@@ -37,8 +31,7 @@ func (s *Store) Subscribe(ctx context.Context, fn func(store.Event)) error {
 	defer ps.Close()
 	// go-redis drops a message it cannot hand over within a minute; the
 	// buffer lets fn be slow for a while without losing any.
-	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(eventBuffer),
-		redis.WithChannelHealthCheckInterval(healthCheck))
+	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(eventBuffer))
 	for {
 		select {
 		case <-ctx.Done():
