@@ -1,7 +1,6 @@
 package resolve
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/seedmcp/tenancy/tenant"
@@ -74,11 +73,4 @@ func asciiLower(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// validLabel reports whether l is a DNS label under the ID rules, reserved
-// or not: "admin" is a fine label of a base domain.
-func validLabel(l string) bool {
-	err := tenant.ValidateID(l)
-	return err == nil || errors.Is(err, tenant.ErrReservedID)
 }

@@ -51,7 +51,7 @@ func validBase(b string) bool {
 		return false
 	}
 	for _, label := range strings.Split(b, ".") {
-		if !validLabel(label) {
+		if !tenant.ValidLabel(label) {
 			return false
 		}
 	}

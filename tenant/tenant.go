@@ -230,7 +230,7 @@ func ValidDomain(s string) bool {
 		} else {
 			s = ""
 		}
-		if !validLabel(label) {
+		if !ValidLabel(label) {
 			return false
 		}
 		labels++
@@ -238,9 +238,11 @@ func ValidDomain(s string) bool {
 	return labels >= 2
 }
 
-// validLabel applies the ID byte rules to one DNS label, without the
-// reservation of ReservedID.
-func validLabel(l string) bool {
+// ValidLabel reports whether l is a DNS label under the ID byte rules:
+// 1 to MaxIDLength bytes of a-z, 0-9 and '-', not starting or ending with
+// '-'. Unlike ValidID it accepts ReservedID, which is a fine label of a
+// domain name.
+func ValidLabel(l string) bool {
 	err := ValidateID(l)
 	return err == nil || err == ErrReservedID
 }

@@ -203,3 +203,12 @@ func TestTenantCopiesWhole(t *testing.T) {
 	assert.Equal(t, "https://auth.acme.com", a.OIDC.Issuer)
 	assert.Equal(t, 100, a.Limits.MaxClients)
 }
+
+func TestValidLabel(t *testing.T) {
+	for l, want := range map[string]bool{
+		"acme": true, "admin": true, "a-1": true, strings.Repeat("a", 63): true,
+		"": false, "-a": false, "a-": false, "A": false, "a.b": false, strings.Repeat("a", 64): false,
+	} {
+		assert.Equal(t, want, ValidLabel(l), "%q", l)
+	}
+}
