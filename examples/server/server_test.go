@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
 )
 
@@ -206,7 +205,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("OIDC_AUDIENCE", "")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, &logs, ready) }()
@@ -239,24 +238,6 @@ func TestRun(t *testing.T) {
 	}
 	assert.Less(t, time.Since(begin), 5*time.Second, "open MCP streams must not hold the shutdown")
 	assert.Contains(t, logs.String(), "shutting down")
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestSessionLifetime checks that the SDK's sessions follow the store: a

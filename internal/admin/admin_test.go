@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy/internal/testclock"
+	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
@@ -25,28 +24,10 @@ import (
 
 const testKey = "s3cret-admin-key-of-some-length-0123456789"
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	h       *Handler
 	tenants store.Tenants
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	clock   *testclock.Clock
 	events  []store.Event
 }
@@ -57,7 +38,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	t.Helper()
 	f := &fixture{
 		tenants: memstore.New(memstore.Options{}).Tenants(),
-		logs:    &syncBuffer{},
+		logs:    &testlog.Buffer{},
 		clock:   testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)),
 	}
 	cfg := Config{
