@@ -32,8 +32,13 @@ func newFakeTenants(ts ...tenant.Tenant) *fakeTenants {
 	return f
 }
 
+// Get answers as of the moment it is called, after the delay: like a
+// store whose answer is on its way back while the data changes.
 func (f *fakeTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	f.reads.Add(1)
+	f.mu.Lock()
+	t, ok := f.tenants[id]
+	f.mu.Unlock()
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
@@ -44,9 +49,6 @@ func (f *fakeTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error
 	if f.down.Load() {
 		return nil, errDown
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.tenants[id]
 	if !ok {
 		return nil, fmt.Errorf("fake: %w", tenant.ErrNotFound)
 	}
