@@ -189,6 +189,24 @@ func e2e(t *testing.T, h *harness) {
 		assert.Equal(t, http.StatusBadRequest, a.status)
 		assert.Equal(t, "invalid_request", a.json(t)["error"])
 		assert.Empty(t, a.header.Get("Location"))
+
+		// A repeated parameter is refused whichever copy is the checked
+		// one: the provider never sees a value that was not checked.
+		for _, q4 := range []string{
+			query + "&redirect_uri=" + url.QueryEscape("https://evil.example/steal"),
+			"redirect_uri=" + url.QueryEscape("https://evil.example/steal") + "&" + query,
+			query + "&state=other",
+			query + "&client_id=" + clientID,
+		} {
+			a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q4, nil))
+			assert.Equal(t, http.StatusBadRequest, a.status, q4)
+			assert.Equal(t, "invalid_request", a.json(t)["error"], q4)
+			assert.Empty(t, a.header.Get("Location"), q4)
+		}
+		// A query that does not parse is refused too.
+		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+query+"&%zz=1", nil))
+		assert.Equal(t, http.StatusBadRequest, a.status)
+		assert.Empty(t, a.header.Get("Location"))
 	})
 
 	t.Run("rateLimit", func(t *testing.T) {

@@ -158,14 +158,27 @@ func checkRedirectURI(s string) string {
 // endpoint with the query unchanged.
 func (g *registrar) authorize(w http.ResponseWriter, r *http.Request) {
 	t, _ := tenant.FromContext(r.Context())
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "the query is malformed"})
+		return
+	}
+	// RFC 6749 section 3.1: parameters must not be included more than
+	// once. A repeated one is refused before anything else, so that no
+	// value other than the one checked can reach the provider.
+	for name, vs := range q {
+		if len(vs) > 1 {
+			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", fmt.Sprintf("parameter %q is repeated", name)})
+			return
+		}
+	}
 	id := q.Get("client_id")
 	if id == "" {
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "client_id is required"})
 		return
 	}
 	var c *store.Client
-	err := store.ValidKey(id)
+	err = store.ValidKey(id)
 	if err == nil {
 		c, err = g.clients.Get(r.Context(), t.ID, id)
 	}
