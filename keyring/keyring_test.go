@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy/keyring"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 func rawKey(b byte) []byte { return bytes.Repeat([]byte{b}, keyring.KeySize) }
@@ -169,4 +170,17 @@ func BenchmarkOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestTenantAcceptsSealed checks that the tenant model's rule for a stored
+// client secret (it must be sealed) accepts what this package seals.
+func TestTenantAcceptsSealed(t *testing.T) {
+	k, err := keyring.New(rawKey(1))
+	require.NoError(t, err)
+	sealed, err := k.Seal(strings.Repeat("s", 1024), tenant.ClientSecretContext("acme"))
+	require.NoError(t, err)
+	tt := &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive, OIDC: tenant.OIDC{
+		Issuer: "https://auth.acme.com", Audience: "mcp", ClientID: "proxy", ClientSecret: sealed,
+	}}
+	require.NoError(t, tt.Validate())
 }

@@ -70,6 +70,23 @@ type OIDC struct {
 	// used by hosts that proxy the OAuth flow.
 	TokenURL         string `json:"tokenUrl,omitempty"`
 	AuthorizationURL string `json:"authorizationUrl,omitempty"`
+
+	// ClientID is the tenant's upstream client at its provider, used by
+	// the tenant's OAuth authorization server (the OAuth proxy), which is
+	// on for a tenant that sets it.
+	ClientID string `json:"clientId,omitempty"`
+	// ClientSecret is the upstream client's secret, empty for a public
+	// client. It is write-only: stored only sealed (package keyring, with
+	// the context [ClientSecretContext]), never returned by the admin API
+	// and never logged. Here it holds the sealed value.
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// Scopes are the scopes the proxy asks the provider for.
+	// default: [DefaultScopes] ("openid")
+	Scopes Scopes `json:"scopes,omitempty"`
+	// RevocationURL is the provider's revocation endpoint (RFC 7009),
+	// optional; when empty it is found by discovery, if the provider
+	// has one.
+	RevocationURL string `json:"revocationUrl,omitempty"`
 }
 
 // Limits caps a tenant's usage. A zero value means unlimited.
@@ -131,12 +148,13 @@ func (o OIDC) validate() error {
 		{"oidc.jwksUri", o.JWKSURI},
 		{"oidc.tokenUrl", o.TokenURL},
 		{"oidc.authorizationUrl", o.AuthorizationURL},
+		{"oidc.revocationUrl", o.RevocationURL},
 	} {
 		if f.value != "" && !ValidProviderURL(f.value) {
 			return invalid(f.name, "must be an absolute https URL (http only on loopback)")
 		}
 	}
-	return nil
+	return o.validateClient()
 }
 
 func (l Limits) validate() error {
