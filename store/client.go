@@ -2,13 +2,22 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 )
+
+// ErrClientMetadata is wrapped by the error of decoding or encoding a
+// [Client] whose JSON has a member that differs from a known one only in
+// case, such as "Redirect_Uris" beside "redirect_uris". A registration
+// endpoint answers it with 400 invalid_client_metadata (RFC 7591 section
+// 3.2.2); a store never writes such a client.
+var ErrClientMetadata = errors.New("store: invalid client metadata")
 
 // Client is a registered OAuth client: the client metadata of RFC 7591
 // section 2 plus the fields of the registration response (section 3.2.1).
 // Fields this type does not know are kept in Extra and written back
-// unchanged, so a client registered with extensions loses nothing.
+// unchanged, so a client registered with extensions loses nothing. Member
+// names are exact: see [Client.UnmarshalJSON].
 type Client struct {
 	ClientID                string          `json:"client_id"`
 	ClientSecret            string          `json:"client_secret,omitempty"`

@@ -71,6 +71,7 @@ var cases = []testCase{
 	{"InvalidTenantIDs", testInvalidTenantIDs},
 	{"InvalidKeys", testInvalidKeys},
 	{"ClientRoundTrip", testClientRoundTrip},
+	{"ClientMemberNames", testClientMemberNames},
 	{"ClientIsolation", testClientIsolation},
 	{"SessionIsolation", testSessionIsolation},
 	{"ClientExpiry", testClientExpiry},
