@@ -9,6 +9,11 @@
 // what keeps ':', '{', '}', '*', '?', '[' and whitespace out of keys.
 package keys
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Global keys, shared by all tenants.
 const (
 	// Index is a sorted set (all scores 0) of every tenant ID, listed in
@@ -24,6 +29,17 @@ func Metadata(id string) string { return "tenant:metadata:{" + id + "}" }
 
 // Domain maps a custom domain to a tenant ID.
 func Domain(host string) string { return "tenant:domain:" + host }
+
+// OIDC is the claim of an identity provider's issuer and audience by the
+// tenant whose ID it holds: no two tenants may share the pair, since their
+// tokens could not be told apart. The pair is hashed (SHA-256 of issuer, a
+// NUL byte and audience, in hex), because both are free text of up to a few
+// kilobytes that must stay out of key names and SCAN patterns; a NUL cannot
+// occur in either, so two pairs never hash the same input.
+func OIDC(issuer, audience string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + audience))
+	return "tenant:oidc:" + hex.EncodeToString(sum[:])
+}
 
 // Prefix is the prefix of every data key of the tenant; Prefix(id)+"*" is
 // the SCAN pattern of a cascade delete. Because the ID is closed by '}', the
@@ -51,3 +67,9 @@ func RateLimit(id, key string) string { return Prefix(id) + "rate-limit:" + key 
 // single-tenant deployment kept at legacy (for example "client:abc" becomes
 // "tenant:{default}:client:abc"). Migration uses it.
 func Tenant(id, legacy string) string { return Prefix(id) + legacy }
+
+// OAuth is the key of one record of the tenant's OAuth authorization
+// server: kind is "tx" (a pending authorization), "code" (an authorization
+// code) or "refresh" (a refresh token's binding to its client), and handle
+// is derived from the value the client holds, never that value itself.
+func OAuth(id, kind, handle string) string { return Prefix(id) + "oauth:" + kind + ":" + handle }
