@@ -231,13 +231,20 @@ func IsLoopback(host string) bool {
 
 // ValidDomain reports whether s is a lower-case DNS host name of at most 253
 // bytes whose labels are 1 to 63 bytes of a-z, 0-9 and '-', not starting or
-// ending with '-', with at least two labels. Such a name is also safe inside
-// a Redis key.
+// ending with '-', with at least two labels, and whose last label is not a
+// number. Such a name is also safe inside a Redis key.
+//
+// A name whose last label is a number is an IPv4 address to the URL parsers
+// of browsers and of most HTTP clients (the WHATWG URL standard's "ends in a
+// number" rule: all digits, or 0x and hex digits), so "127.0.0.1" and
+// "10.0x1" are refused: they name an address, not a host, and no top-level
+// domain looks like that (RFC 3696 section 2).
 func ValidDomain(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
 		return false
 	}
 	labels := 0
+	last := ""
 	for len(s) > 0 {
 		label := s
 		if i := strings.IndexByte(s, '.'); i >= 0 {
@@ -252,8 +259,28 @@ func ValidDomain(s string) bool {
 			return false
 		}
 		labels++
+		last = label
 	}
-	return labels >= 2
+	return labels >= 2 && !numericLabel(last)
+}
+
+// numericLabel reports whether a valid lower-case label is a number in the
+// sense of the WHATWG URL standard's IPv4 parser: decimal digits, or "0x"
+// followed by hex digits (none at all included). Octal needs no rule of its
+// own: it is digits.
+func numericLabel(l string) bool {
+	digits := l
+	hex := false
+	if len(l) >= 2 && l[0] == '0' && l[1] == 'x' {
+		digits, hex = l[2:], true
+	}
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if !('0' <= c && c <= '9') && !(hex && 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidLabel reports whether l is a DNS label under the ID byte rules:

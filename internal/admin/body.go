@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -59,8 +60,15 @@ func contains(list []string, s string) bool {
 }
 
 // parseObject decodes one JSON value, keeping numbers exact, and refuses
-// trailing data.
+// trailing data and invalid UTF-8.
 func parseObject(body []byte) (any, error) {
+	// encoding/json replaces each invalid byte of a string with U+FFFD
+	// and carries on, so a name sent in Latin-1 would be stored repaired
+	// rather than refused; RFC 8259 section 8.1 requires UTF-8, and the
+	// raw bytes are the only place the damage can still be seen.
+	if !utf8.Valid(body) {
+		return nil, errors.New("invalid JSON: not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -73,7 +81,62 @@ func parseObject(body []byte) (any, error) {
 	if name, dup := duplicateMember(body); dup {
 		return nil, fmt.Errorf("invalid JSON: duplicate member %q", name)
 	}
+	if loneSurrogate(body) {
+		return nil, errors.New("invalid JSON: unpaired UTF-16 surrogate escape")
+	}
 	return v, nil
+}
+
+// loneSurrogate reports whether body, which must be valid JSON, holds a
+// \u escape of a UTF-16 surrogate that is not part of a pair. encoding/json
+// turns one into U+FFFD, the same silent repair as for invalid UTF-8, and
+// I-JSON (RFC 7493 section 2.1) forbids them. In valid JSON a backslash only
+// occurs inside a string, so no string state needs tracking.
+func loneSurrogate(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] != 'u' {
+			i++ // \" \\ \/ \b \f \n \r \t: skip the escaped byte
+			continue
+		}
+		r := hex4(body[i+2 : i+6])
+		switch {
+		case 0xDC00 <= r && r <= 0xDFFF:
+			return true // a low surrogate first
+		case 0xD800 <= r && r <= 0xDBFF:
+			next := body[i+6:]
+			if len(next) < 6 || next[0] != '\\' || next[1] != 'u' {
+				return true
+			}
+			if low := hex4(next[2:6]); low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// hex4 decodes the four hex digits of a \u escape that a JSON decoder
+// has already accepted.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // duplicateMember reports the first member name that appears twice in one
