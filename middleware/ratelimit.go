@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,23 +20,30 @@ type RateLimitConfig struct {
 	// Limiter keeps the budgets. Required.
 	Limiter store.Limiter
 	// Key names the budget within the tenant: every request of a tenant
-	// draws from the same one, as DESIGN.md's per-tenant rateLimit says.
+	// draws from the same one, the tenant's rateLimit.
 	// default: "requests"
 	Key string
 	// Timeout bounds one limiter call; past it the request goes through.
+	// The call runs on a context detached from the request, so a client
+	// that hangs up never makes it fail.
 	// default: 500 milliseconds
 	Timeout time.Duration
-	// Cooldown is how long requests skip the limiter after a call failed:
-	// during an outage one request a Cooldown probes the limiter, and the
-	// others go through without waiting for it.
+	// Cooldown is how long a tenant's requests skip the limiter after a
+	// call for that tenant failed: during an outage one request of the
+	// tenant a Cooldown probes the limiter, and the others go through
+	// without waiting for it. Other tenants are not affected.
 	// default: 1 second
 	Cooldown time.Duration
 	// OnRefused is called for every request refused with 429.
 	// default: LogRefusal(Logger)
 	OnRefused func(*http.Request, Refusal)
-	// Logger receives the limiter's failures, one line per Cooldown.
+	// Logger receives the limiter's failures, at most one line a Cooldown
+	// for all tenants together.
 	// default: slog.Default()
 	Logger *slog.Logger
+	// Now is the clock of the cooldowns.
+	// default: time.Now
+	Now func() time.Time
 }
 
 var bodyRateLimited = httpx.ErrorBody("Rate limit exceeded")
@@ -49,6 +57,10 @@ var bodyRateLimited = httpx.ErrorBody("Rate limit exceeded")
 //
 // When the limiter fails (Redis unreachable), requests go through and the
 // failure is logged: an outage of the limiter must never take tenants down.
+// Only a failure of the limiter itself counts: its calls run on a context
+// detached from the request, with their own timeout, so a client that hangs
+// up changes nothing, and a failure lets through the requests of the tenant
+// whose call failed only, never another tenant's.
 // A request without a tenant, or whose tenant has no limit, is not limited.
 func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.Limiter == nil {
@@ -72,9 +84,11 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.OnRefused == nil {
 		cfg.OnRefused = LogRefusal(cfg.Logger)
 	}
-	// openUntil is zero while the limiter works, and otherwise the time
-	// (Unix nanoseconds) until which requests skip it.
-	var openUntil atomic.Int64
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	br := &breakers{open: map[string]int64{}}
+	var nextLog atomic.Int64
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,21 +97,24 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if !probe(&openUntil, cfg.Cooldown) {
+			now := cfg.Now().UnixNano()
+			if !br.probe(t.ID, now, cfg.Cooldown) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), cfg.Timeout)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cfg.Timeout)
 			d, err := cfg.Limiter.Allow(ctx, t.ID, cfg.Key, t.Limits.RateLimit)
 			cancel()
 			if err != nil {
-				openUntil.Store(time.Now().Add(cfg.Cooldown).UnixNano())
-				cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "tenancy: rate limiter unavailable, letting requests through",
-					slog.String("tenant", t.ID), slog.Duration("retry", cfg.Cooldown), slog.String("error", err.Error()))
+				br.fail(t.ID, now, cfg.Cooldown)
+				if last := nextLog.Load(); now >= last && nextLog.CompareAndSwap(last, now+int64(cfg.Cooldown)) {
+					cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "tenancy: rate limiter unavailable, letting requests through",
+						slog.String("tenant", t.ID), slog.Duration("retry", cfg.Cooldown), slog.String("error", err.Error()))
+				}
 				next.ServeHTTP(w, r)
 				return
 			}
-			openUntil.Store(0)
+			br.close(t.ID)
 			h := w.Header()
 			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
@@ -113,16 +130,52 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	}, nil
 }
 
-// probe reports whether a request should call the limiter: always while it
-// works, and after a failure only for the one request that claims the probe
-// once the cooldown is over.
-func probe(openUntil *atomic.Int64, cooldown time.Duration) bool {
-	until := openUntil.Load()
-	if until == 0 {
+// breakers holds, for each tenant whose limiter calls fail, the time (Unix
+// nanoseconds) until which its requests skip the limiter. A tenant is in
+// the map only while its calls fail, so the common case is one atomic load.
+type breakers struct {
+	n    atomic.Int64 // len(open)
+	mu   sync.Mutex
+	open map[string]int64
+}
+
+// probe reports whether a request of the tenant should call the limiter:
+// always while it works, and after a failure only for the one request that
+// claims the probe once the cooldown is over.
+func (b *breakers) probe(id string, now int64, cooldown time.Duration) bool {
+	if b.n.Load() == 0 {
 		return true
 	}
-	now := time.Now().UnixNano()
-	return now >= until && openUntil.CompareAndSwap(until, now+int64(cooldown))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.open[id]
+	if !ok {
+		return true
+	}
+	if now < until {
+		return false
+	}
+	b.open[id] = now + int64(cooldown)
+	return true
+}
+
+// fail opens the tenant's breaker for cooldown.
+func (b *breakers) fail(id string, now int64, cooldown time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.open[id] = now + int64(cooldown)
+	b.n.Store(int64(len(b.open)))
+}
+
+// close forgets the tenant's failure after a call that worked.
+func (b *breakers) close(id string) {
+	if b.n.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.open, id)
+	b.n.Store(int64(len(b.open)))
 }
 
 // ceilSeconds rounds d up to whole seconds, as the RateLimit and
