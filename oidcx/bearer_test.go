@@ -197,6 +197,18 @@ func TestBearerProviderDown(t *testing.T) {
 	assert.Contains(t, f.logs.String(), "unavailable")
 }
 
+// With the tenant's provider down, a token that is not a JWT is still a
+// 401 with the usual challenge, not a 503.
+func TestBearerMalformedTokenWhileProviderDown(t *testing.T) {
+	f := newBearerFixture(t, oidcx.BearerConfig{})
+	f.idp.SetDown(true)
+	w := f.do(f.acme, "Bearer not-a-jwt")
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Equal(t, `{"error":"invalid_token"}`, w.Body.String())
+	assert.Equal(t, `Bearer resource_metadata="`+acmeMetadata+`", error="invalid_token"`, w.Header().Get("WWW-Authenticate"))
+	assert.Equal(t, 0, f.idp.DiscoveryRequests())
+}
+
 func TestBearerValidatesConfig(t *testing.T) {
 	v := newVerifier(t, nil)
 	urls, err := oidcx.HeaderURLs("https://seed.example.com")

@@ -4,16 +4,14 @@ import (
 	"container/list"
 	"sync"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
-// entry is the outcome of building one tenant's verifier: the verifier, or
+// entry is the outcome of building one tenant's verifier: its key set, or
 // the error and when to try again.
 type entry struct {
 	id       string
 	settings settings
-	verifier *oidc.IDTokenVerifier // nil after a failure
+	verifier *keySet // nil after a failure
 
 	err      error
 	failures int       // consecutive failures with these settings

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -48,38 +47,19 @@ func (c *Claims) Raw() json.RawMessage { return c.raw }
 //	err := claims.Decode(&extra)
 func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 
-// payload is the part of a token's claims that go-oidc's IDToken does not
-// expose.
-type payload struct {
-	Scope     string          `json:"scope"`
-	Scp       json.RawMessage `json:"scp"`
-	NotBefore *numericDate    `json:"nbf"`
-}
-
-// scopes returns the scopes of "scope" and "scp" in order.
-func (p *payload) scopes() []string {
-	s := strings.Fields(p.Scope)
-	if len(p.Scp) == 0 {
-		return s
+// claimsOf returns the claims of a verified token for the tenant id.
+func (t *parsedToken) claimsOf(id string) *Claims {
+	return &Claims{
+		TenantID:  id,
+		Issuer:    t.claims.iss,
+		Subject:   t.claims.sub,
+		Audience:  t.claims.aud,
+		Scopes:    t.claims.scopes,
+		Expiry:    t.claims.exp,
+		IssuedAt:  t.claims.iat,
+		NotBefore: t.claims.nbf,
+		raw:       t.payload,
 	}
-	var one string
-	if json.Unmarshal(p.Scp, &one) == nil {
-		return append(s, strings.Fields(one)...)
-	}
-	var many []string
-	if json.Unmarshal(p.Scp, &many) == nil {
-		return append(s, many...)
-	}
-	return s
-}
-
-// numericDate is a JWT NumericDate (RFC 7519 section 2): seconds since the
-// epoch, possibly with a fraction.
-type numericDate float64
-
-func (d numericDate) time() time.Time {
-	sec := int64(d)
-	return time.Unix(sec, int64((float64(d)-float64(sec))*1e9))
 }
 
 // contextKey is unexported and a pointer, so no other package can read or

@@ -16,6 +16,11 @@ var (
 	// ErrTokenTooLarge means the token is longer than Config.MaxTokenSize;
 	// it was refused before any parsing.
 	ErrTokenTooLarge = fmt.Errorf("%w: too large", ErrInvalidToken)
+	// ErrMalformedToken means the token is not a JWT in the compact
+	// serialization with a JSON header and claims set, or a registered
+	// claim has the wrong JSON type (an exp that is a string). It is
+	// refused before any key is fetched.
+	ErrMalformedToken = fmt.Errorf("%w: malformed", ErrInvalidToken)
 	// ErrTokenExpired means the token's exp lies in the past by more than
 	// the allowed clock skew, or the token has no exp at all.
 	ErrTokenExpired = fmt.Errorf("%w: expired", ErrInvalidToken)

@@ -1,6 +1,7 @@
 package oidcx
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,13 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// keySet is one tenant's JSON Web Key Set. It replaces go-oidc's
-// RemoteKeySet, which fetches the set again for every token whose key ID it
-// does not know: a stream of forged tokens with random key IDs would become
+// keySet is one tenant's JSON Web Key Set. It does the work of go-oidc's
+// RemoteKeySet, which fetches the set again for every token whose key ID
+// it does not know: a stream of forged tokens with random key IDs would become
 // a stream of requests to the tenant's provider. Here a fetch happens at
 // most once per refresh interval, however many tokens ask for one; tokens
 // that arrive while a fetch is in flight wait for it rather than start
@@ -28,7 +28,6 @@ import (
 type keySet struct {
 	url      string
 	client   *http.Client
-	algs     []jose.SignatureAlgorithm
 	timeout  time.Duration // bounds each fetch
 	interval time.Duration // minimum time between two fetches
 	maxAge   time.Duration // keys older than this are refreshed in the background
@@ -40,8 +39,6 @@ type keySet struct {
 	lastAttempt time.Time // start of the last fetch, successful or not
 	inflight    *fetchCall
 }
-
-var _ oidc.KeySet = (*keySet)(nil)
 
 // keyList is an immutable snapshot of the keys and when they were fetched.
 type keyList struct {
@@ -62,43 +59,30 @@ var errRefreshLimited = errors.New("unknown key ID and key set refreshed recentl
 // maxJWKSSize bounds a JWKS (and discovery) answer; real ones are a few KiB.
 const maxJWKSSize = 1 << 20
 
-// VerifySignature verifies the token's signature with the tenant's keys and
-// returns its payload. The algorithm has already been checked by go-oidc's
-// verifier, which parsed the token with the allowed algorithms only; the
-// token is parsed again here with the same list, because go-oidc keeps its
-// parsed form to itself.
-func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	// A JWT is always in the compact serialization (RFC 7519 section 1);
-	// the JSON one is refused.
-	jws, err := jose.ParseSignedCompact(jwt, k.algs)
-	if err != nil {
-		return nil, fmt.Errorf("malformed token: %w", err)
-	}
-	if len(jws.Signatures) != 1 {
-		return nil, errors.New("token must have exactly one signature")
-	}
-	hdr := jws.Signatures[0].Header
-
+// verify checks the signature of the token raw, already parsed as tok,
+// with the tenant's keys. A token naming a key ID the set does not hold
+// makes the set be fetched again, within the refresh limit.
+func (k *keySet) verify(ctx context.Context, raw string, tok *parsedToken) error {
 	list := k.current()
-	payload, known := verifyWith(jws, hdr, list.keys)
-	if payload != nil {
+	ok, known := verifyWith(raw, tok, list.keys)
+	if ok {
 		k.maybeRefreshInBackground(ctx, list)
-		return payload, nil
+		return nil
 	}
 	if known {
 		// The key ID is one we hold, and its key refused the signature: a
 		// fresh copy of the set would say the same, so do not ask for it.
-		return nil, errors.New("signature does not verify")
+		return errors.New("signature does not verify")
 	}
 	// An unknown key ID: the provider may have rotated its keys (OpenID
 	// Connect Core section 10.1.1), so fetch the set again, within the limit.
 	if err := k.refresh(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	if payload, _ := verifyWith(jws, hdr, k.current().keys); payload != nil {
-		return payload, nil
+	if ok, _ := verifyWith(raw, tok, k.current().keys); ok {
+		return nil
 	}
-	return nil, errors.New("no key verifies the signature")
+	return errors.New("no key verifies the signature")
 }
 
 // current returns the keys in use; none before the first successful fetch.
@@ -109,25 +93,35 @@ func (k *keySet) current() *keyList {
 	return &keyList{}
 }
 
-// verifyWith tries the keys named by the header's key ID (every key when it
+// verifyWith tries the keys named by the token's key ID (every key when it
 // names none). known reports whether some key had that ID. A key that
 // declares its algorithm is used with that algorithm only (RFC 7517 section
 // 4.4), so a key published for RS256 never verifies a PS256 signature.
-func verifyWith(jws *jose.JSONWebSignature, hdr jose.Header, keys []jose.JSONWebKey) (payload []byte, known bool) {
-	kid := hdr.KeyID
+func verifyWith(raw string, tok *parsedToken, keys []jose.JSONWebKey) (ok, known bool) {
 	for i := range keys {
-		if kid != "" && keys[i].KeyID != kid {
+		if tok.kid != "" && keys[i].KeyID != tok.kid {
 			continue
 		}
-		known = kid != ""
-		if keys[i].Algorithm != "" && keys[i].Algorithm != hdr.Algorithm {
+		known = tok.kid != ""
+		if keys[i].Algorithm != "" && keys[i].Algorithm != tok.alg {
 			continue
 		}
-		if p, err := jws.Verify(&keys[i]); err == nil {
-			return p, known
+		if verifySignature(raw, tok, &keys[i]) {
+			return true, known
 		}
 	}
-	return nil, known
+	return false, known
+}
+
+// verifySignature reports whether key verifies the signature of raw under
+// the token's algorithm, over the very claims set that was parsed.
+func verifySignature(raw string, tok *parsedToken, key any) bool {
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(tok.alg)})
+	if err != nil || len(jws.Signatures) != 1 {
+		return false
+	}
+	payload, err := jws.Verify(key)
+	return err == nil && bytes.Equal(payload, tok.payload)
 }
 
 // refresh fetches the key set again, unless it was fetched less than the

@@ -29,7 +29,7 @@ func TestProviderAnswersAreBounded(t *testing.T) {
 		"jwks":      {Issuer: srv.URL, Audience: "aud", JWKSURI: srv.URL + "/jwks"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := v.Verify(t.Context(), &tenant.Tenant{ID: name, OIDC: oidc}, "a.b.c")
+			_, err := v.Verify(t.Context(), &tenant.Tenant{ID: name, OIDC: oidc}, forgedToken(srv.URL, "aud", ""))
 			assert.ErrorIs(t, err, ErrProviderUnavailable)
 			assert.ErrorContains(t, err, "too large")
 		})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/seedmcp/tenancy/tenant"
@@ -96,7 +95,6 @@ type Verifier struct {
 	backoffMin   time.Duration
 	backoffMax   time.Duration
 	algs         []string
-	joseAlgs     []jose.SignatureAlgorithm
 	now          func() time.Time
 
 	cache  *cache
@@ -140,12 +138,10 @@ func New(cfg Config) (*Verifier, error) {
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = defaultAlgorithms
 	}
-	joseAlgs := make([]jose.SignatureAlgorithm, len(cfg.Algorithms))
-	for i, a := range cfg.Algorithms {
+	for _, a := range cfg.Algorithms {
 		if !supportedAlg(a) {
 			return nil, fmt.Errorf("oidcx: Config.Algorithms: %q is not an asymmetric algorithm go-oidc verifies", a)
 		}
-		joseAlgs[i] = jose.SignatureAlgorithm(a)
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
@@ -168,7 +164,6 @@ func New(cfg Config) (*Verifier, error) {
 		backoffMin:   cfg.BackoffMin,
 		backoffMax:   cfg.BackoffMax,
 		algs:         slices.Clone(cfg.Algorithms),
-		joseAlgs:     joseAlgs,
 		now:          cfg.Now,
 		cache:        newCache(cfg.MaxEntries),
 	}, nil
@@ -180,6 +175,10 @@ func New(cfg Config) (*Verifier, error) {
 // [*UnavailableError] when t's provider cannot be reached. ctx bounds only
 // how long this call waits; the network calls it may start run on their own
 // deadline and serve every concurrent caller.
+//
+// The token is parsed, and its issuer, audience and lifetime are checked,
+// before the tenant's keys are looked up: a token that could never be
+// accepted costs no fetch, also while the provider is down.
 func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string) (*Claims, error) {
 	if len(rawToken) > v.maxTokenSize {
 		return nil, ErrTokenTooLarge
@@ -191,56 +190,50 @@ func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string
 	if s.issuer == "" || s.audience == "" {
 		return nil, ErrNotConfigured
 	}
-	idv, err := v.verifier(ctx, t.ID, s)
+	tok, err := parseToken(rawToken, v.algs)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := idv.Verify(ctx, rawToken)
+	if err := v.checkClaims(&tok.claims, s); err != nil {
+		return nil, err
+	}
+	ks, err := v.verifier(ctx, t.ID, s)
 	if err != nil {
+		return nil, err
+	}
+	if err := ks.verify(ctx, rawToken, tok); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	// go-oidc tolerates "accounts.google.com" for Google's issuer; the
-	// contract here is an exact match.
-	if tok.Issuer != s.issuer {
-		return nil, fmt.Errorf("%w: issuer %q", ErrInvalidToken, tok.Issuer)
+	return tok.claimsOf(t.ID), nil
+}
+
+// checkClaims checks the token's issuer and audience against the tenant's
+// settings and its lifetime against the clock. The issuer must match
+// exactly: go-oidc tolerates "accounts.google.com" for Google, this
+// package does not.
+func (v *Verifier) checkClaims(c *tokenClaims, s settings) error {
+	if c.iss != s.issuer {
+		return fmt.Errorf("%w: issuer %q", ErrInvalidToken, c.iss)
 	}
-	var p payload
-	if err := tok.Claims(&p); err != nil {
-		return nil, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	if !slices.Contains(c.aud, s.audience) {
+		return fmt.Errorf("%w: audience %q", ErrInvalidToken, c.aud)
 	}
-	c := &Claims{
-		TenantID: t.ID,
-		Issuer:   tok.Issuer,
-		Subject:  tok.Subject,
-		Audience: tok.Audience,
-		Scopes:   p.scopes(),
-		Expiry:   tok.Expiry,
-		IssuedAt: tok.IssuedAt,
-	}
-	if p.NotBefore != nil {
-		c.NotBefore = p.NotBefore.time()
-	}
-	if err := v.checkLifetime(c); err != nil {
-		return nil, err
-	}
-	_ = tok.Claims(&c.raw)
-	return c, nil
+	return v.checkLifetime(c)
 }
 
 // checkLifetime applies RFC 7519 sections 4.1.4 to 4.1.6 with the
-// configured skew. go-oidc's own check is switched off: it has no skew for
-// exp and a fixed five minutes for nbf.
-func (v *Verifier) checkLifetime(c *Claims) error {
+// configured skew.
+func (v *Verifier) checkLifetime(c *tokenClaims) error {
 	now := v.now()
 	switch {
-	case c.Expiry.IsZero():
+	case c.exp.IsZero():
 		// An access token without exp would be valid forever.
 		return fmt.Errorf("%w: no exp claim", ErrTokenExpired)
-	case !now.Before(c.Expiry.Add(v.skew)):
-		return fmt.Errorf("%w at %s", ErrTokenExpired, c.Expiry.UTC().Format(time.RFC3339))
-	case !c.NotBefore.IsZero() && now.Add(v.skew).Before(c.NotBefore):
-		return fmt.Errorf("%w before %s", ErrTokenNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
-	case !c.IssuedAt.IsZero() && now.Add(v.skew).Before(c.IssuedAt):
+	case !now.Before(c.exp.Add(v.skew)):
+		return fmt.Errorf("%w at %s", ErrTokenExpired, c.exp.UTC().Format(time.RFC3339))
+	case !c.nbf.IsZero() && now.Add(v.skew).Before(c.nbf):
+		return fmt.Errorf("%w before %s", ErrTokenNotYetValid, c.nbf.UTC().Format(time.RFC3339))
+	case !c.iat.IsZero() && now.Add(v.skew).Before(c.iat):
 		return fmt.Errorf("%w: issued in the future", ErrTokenNotYetValid)
 	}
 	return nil
@@ -262,9 +255,9 @@ func (v *Verifier) EvictAll() {
 	v.cache.clear()
 }
 
-// verifier returns the cached go-oidc verifier of the tenant, building it
-// on a miss.
-func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*oidc.IDTokenVerifier, error) {
+// verifier returns the cached key set of the tenant, building it on a
+// miss.
+func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*keySet, error) {
 	if e, ok := v.cache.get(id, s); ok {
 		if e.verifier != nil {
 			return e.verifier, nil
@@ -300,13 +293,13 @@ func (v *Verifier) build(reqCtx context.Context, id string, s settings, epoch ui
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), v.fetchTimeout)
 	defer cancel()
 	e := &entry{id: id, settings: s}
-	idv, err := v.newVerifier(ctx, s)
+	ks, err := v.newKeySet(ctx, s)
 	if err != nil {
 		failures := v.cache.failures(id, s) + 1
 		e.err, e.failures = err, failures
 		e.retryAt = v.now().Add(v.backoff(failures))
 	} else {
-		e.verifier = idv
+		e.verifier = ks
 	}
 	v.cache.put(e, epoch)
 	return e
@@ -321,9 +314,9 @@ func (v *Verifier) backoff(failures int) time.Duration {
 	return min(d, v.backoffMax)
 }
 
-// newVerifier discovers the provider when no JWKS URI is configured, fetches
-// its keys once, and wraps them in a go-oidc verifier.
-func (v *Verifier) newVerifier(ctx context.Context, s settings) (*oidc.IDTokenVerifier, error) {
+// newKeySet discovers the provider when no JWKS URI is configured and
+// fetches its keys once.
+func (v *Verifier) newKeySet(ctx context.Context, s settings) (*keySet, error) {
 	jwksURI := s.jwksURI
 	if jwksURI == "" {
 		p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), s.issuer)
@@ -344,7 +337,6 @@ func (v *Verifier) newVerifier(ctx context.Context, s settings) (*oidc.IDTokenVe
 	ks := &keySet{
 		url:      jwksURI,
 		client:   v.client,
-		algs:     v.joseAlgs,
 		timeout:  v.fetchTimeout,
 		interval: v.keyInterval,
 		maxAge:   v.keyMaxAge,
@@ -354,11 +346,7 @@ func (v *Verifier) newVerifier(ctx context.Context, s settings) (*oidc.IDTokenVe
 	if err := ks.fetch(ctx); err != nil {
 		return nil, err
 	}
-	return oidc.NewVerifier(s.issuer, ks, &oidc.Config{
-		ClientID:             s.audience,
-		SupportedSigningAlgs: v.algs,
-		SkipExpiryCheck:      true, // checked with the configured skew instead
-	}), nil
+	return ks, nil
 }
 
 // settings are the OIDC settings that shape a verifier: the fingerprint a

@@ -456,7 +456,9 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 	acme := newTenant("acme", idp)
 	acme.OIDC.Issuer = idp.Issuer() + "/" // discovery answers without the slash
 	v := newVerifier(t, nil)
-	_, err := v.Verify(t.Context(), acme, tokenFor(idp, acme, "alice"))
+	claims := idp.Claims(acme.OIDC.Audience, "alice")
+	claims["iss"] = acme.OIDC.Issuer
+	_, err := v.Verify(t.Context(), acme, idp.Token(claims))
 	assert.ErrorIs(t, err, oidcx.ErrProviderUnavailable)
 }
 
@@ -484,4 +486,43 @@ func TestAlgorithmsRestrict(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.Verify(t.Context(), acme, tokenFor(idp, acme, "alice"))
 	assert.True(t, errors.Is(err, oidcx.ErrInvalidToken), "RS256 not allowed: %v", err)
+}
+
+// A token that could never be accepted is refused without asking the
+// provider, also while the provider is down: before the fix such tokens
+// waited for discovery and got a 503 instead of a 401.
+func TestHopelessTokensFetchNothing(t *testing.T) {
+	idp := oidctest.New(t)
+	idp.SetDown(true)
+	acme := newTenant("acme", idp)
+	v := newVerifier(t, nil)
+
+	with := func(change func(map[string]any)) string {
+		c := idp.Claims(acme.OIDC.Audience, "alice")
+		change(c)
+		return idp.Token(c)
+	}
+	for name, token := range map[string]string{
+		"not a JWT":        "not-a-jwt",
+		"three junk parts": "a.b.c",
+		"alg none":         idp.NoneToken(idp.Claims(acme.OIDC.Audience, "alice")),
+		"HS256":            idp.HS256Token(idp.Claims(acme.OIDC.Audience, "alice")),
+		"exp a string":     with(func(c map[string]any) { c["exp"] = fmt.Sprint(time.Now().Add(time.Hour).Unix()) }),
+		"expired":          with(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }),
+		"other issuer":     with(func(c map[string]any) { c["iss"] = "https://evil.example.com" }),
+		"other audience":   with(func(c map[string]any) { c["aud"] = "other" }),
+		"JSON":             jsonSerialization(tokenFor(idp, acme, "alice")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), acme, token)
+			assert.ErrorIs(t, err, oidcx.ErrInvalidToken)
+			assert.NotErrorIs(t, err, oidcx.ErrProviderUnavailable)
+		})
+	}
+	assert.Equal(t, 0, idp.DiscoveryRequests())
+	assert.Equal(t, 0, idp.JWKSRequests())
+
+	// A well-formed token of the tenant's provider does need the keys.
+	_, err := v.Verify(t.Context(), acme, tokenFor(idp, acme, "alice"))
+	assert.ErrorIs(t, err, oidcx.ErrProviderUnavailable)
 }
