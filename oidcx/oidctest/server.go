@@ -56,6 +56,9 @@ type Server struct {
 
 	discoveryRequests atomic.Int64
 	jwksRequests      atomic.Int64
+
+	// auth is the authorization server's state (authserver.go).
+	auth authState
 }
 
 // keyPair is one generation of signing keys.
@@ -248,6 +251,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.discoveryRequests.Add(1)
 	case JWKSPath:
 		s.jwksRequests.Add(1)
+	case AuthorizePath:
+		s.auth.authorizeRequests.Add(1)
+	case TokenPath:
+		s.auth.tokenRequests.Add(1)
+	case RevocationPath:
+		s.auth.revocationRequests.Add(1)
 	default:
 		http.NotFound(w, r)
 		return
@@ -270,6 +279,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "identity provider down", http.StatusServiceUnavailable)
 		return
 	}
+	switch r.URL.Path {
+	case AuthorizePath:
+		s.authorize(w, r)
+		return
+	case TokenPath:
+		s.token(w, r)
+		return
+	case RevocationPath:
+		s.revoke(w, r)
+		return
+	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -286,15 +306,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) discovery() map[string]any {
 	iss := s.Issuer()
-	return map[string]any{
+	doc := map[string]any{
 		"issuer":                                iss,
 		"jwks_uri":                              iss + JWKSPath,
-		"authorization_endpoint":                iss + "/authorize",
-		"token_endpoint":                        iss + "/token",
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{RS256, ES256},
+		"authorization_endpoint":                iss + AuthorizePath,
+		"token_endpoint":                        iss + TokenPath,
+		"revocation_endpoint":                   iss + RevocationPath,
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"authorization_response_iss_parameter_supported": true,
+		"response_types_supported":                       []string{"code"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          []string{RS256, ES256},
 	}
+	if !s.hasRevocation() {
+		delete(doc, "revocation_endpoint")
+	}
+	return doc
 }
 
 func jwks(published []keyPair) jose.JSONWebKeySet {
