@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the Redis servers the integration tests use: one standalone Redis
-# and a Redis Cluster of three masters, all on free loopback ports, each with
-# its own directory, pidfile and logfile under the state directory.
+# and a Redis Cluster as it runs in production, three masters with one
+# replica each, all on free loopback ports, each with its own directory,
+# pidfile and logfile under the state directory. The cluster's node timeout
+# is short, so that a master's death is a failover of a few seconds.
 #
 #   eval "$(scripts/redis-up.sh)"   # exports the addresses into this shell
 #   go test -race ./... ./examples/...
@@ -10,13 +12,21 @@
 # Standard output carries only the `export` lines (also written to
 # <statedir>/env); progress and errors go to standard error.
 #
-# Environment:
-#   TENANCY_REDIS_STATE_DIR   state directory (default: <repo>/.redis)
-#   TENANCY_REDIS_TIMEOUT     seconds to wait for each step (default: 30)
-#   REDIS_SERVER, REDIS_CLI   binaries (default: redis-server, redis-cli)
+# TENANCY_REDIS_CLUSTER_ADDRS lists every node of the cluster, masters first
+# and then replicas, as a client's seed list would in production: a client
+# finds the cluster through any node that answers, and the roles change at
+# every failover anyway. Tests find the current masters in the slot map.
 #
-# Running it again while the servers are healthy only prints the addresses;
-# leftovers of an earlier run that are not healthy are stopped first.
+# Environment:
+#   TENANCY_REDIS_STATE_DIR          state directory (default: <repo>/.redis)
+#   TENANCY_REDIS_TIMEOUT            seconds to wait for each step (default: 30)
+#   TENANCY_REDIS_NODE_TIMEOUT_MS    cluster-node-timeout (default: 1500)
+#   REDIS_SERVER, REDIS_CLI          binaries (default: redis-server, redis-cli)
+#
+# Running it again while the servers are healthy only prints the addresses
+# (a cluster started by an earlier version without replicas is kept, with a
+# warning, so that a re-run never stops servers someone is using); leftovers
+# of an earlier run that are not healthy are stopped first.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +37,10 @@ server=${REDIS_SERVER:-redis-server}
 cli=${REDIS_CLI:-redis-cli}
 # The marker tells redis-down.sh that the directory is ours to delete.
 marker=.tenancy-redis
-cluster_size=3
+masters=3
+replicas_per_master=1
+node_timeout=${TENANCY_REDIS_NODE_TIMEOUT_MS:-1500}
+nodes=$((masters * (1 + replicas_per_master)))
 
 log() { printf 'redis-up: %s\n' "$*" >&2 || true; }
 die() {
@@ -35,6 +48,8 @@ die() {
 	exit 1
 }
 
+[[ $node_timeout =~ ^[1-9][0-9]{0,6}$ ]] ||
+	die "TENANCY_REDIS_NODE_TIMEOUT_MS=$node_timeout is not a number of milliseconds"
 for bin in "$server" "$cli"; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin not found; install redis (Debian: apt-get install redis-server)"
 done
@@ -74,6 +89,12 @@ healthy() {
 	[[ -f $state/cluster-1/port ]] || return 1
 	port=$(<"$state/cluster-1/port")
 	"$cli" -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+	local slaves
+	slaves=$("$cli" -h 127.0.0.1 -p "$port" cluster nodes 2>/dev/null | grep -c ' slave ' || true)
+	if ((slaves < masters * replicas_per_master)); then
+		log "warning: the cluster in $state has $slaves replicas, not $((masters * replicas_per_master));" \
+			"run scripts/redis-down.sh and this script again for a cluster with replicas"
+	fi
 }
 
 # tail_logs shows the end of every logfile, for a failure report.
@@ -162,34 +183,52 @@ trap cleanup_on_failure EXIT
 standalone=$(start_server standalone)
 
 cluster=()
-for ((i = 1; i <= cluster_size; i++)); do
+for ((i = 1; i <= nodes; i++)); do
+	# repl-diskless-sync-delay 0: a replica's first sync starts at once
+	# rather than after the default 5 s wait for more replicas.
 	port=$(start_server "cluster-$i" \
 		--cluster-enabled yes \
 		--cluster-config-file nodes.conf \
-		--cluster-node-timeout 5000)
+		--cluster-node-timeout "$node_timeout" \
+		--repl-diskless-sync-delay 0)
 	cluster+=("127.0.0.1:$port")
 done
 
+# redis-cli makes the first $masters nodes masters and gives each one of
+# the others as a replica.
 log "creating the cluster: ${cluster[*]}"
-"$cli" --cluster create "${cluster[@]}" --cluster-replicas 0 --cluster-yes \
+"$cli" --cluster create "${cluster[@]}" --cluster-replicas "$replicas_per_master" --cluster-yes \
 	</dev/null >"$state/cluster-create.log" 2>&1 || {
 	cat "$state/cluster-create.log" >&2
 	die "redis-cli --cluster create failed"
 }
 
 # Every node must see the whole cluster before a test can rely on it: a
-# client that lands on a node still gossiping gets CLUSTERDOWN.
+# client that lands on a node still gossiping gets CLUSTERDOWN. Every
+# replica must have finished its first sync, or a test that fails over
+# would promote an empty node.
 deadline=$((SECONDS + timeout))
 for addr in "${cluster[@]}"; do
-	until "$cli" -h 127.0.0.1 -p "${addr##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; do
+	port=${addr##*:}
+	until "$cli" -h 127.0.0.1 -p "$port" cluster info 2>/dev/null |
+		grep -q '^cluster_state:ok' &&
+		"$cli" -h 127.0.0.1 -p "$port" cluster info 2>/dev/null |
+		grep -q "^cluster_known_nodes:$nodes" &&
+		"$cli" -h 127.0.0.1 -p "$port" info replication 2>/dev/null |
+		tr -d '\r' | awk -F: '
+			$1 == "role" { role = $2 }
+			$1 == "master_link_status" { link = $2 }
+			$1 == "master_sync_in_progress" { sync = $2 }
+			END { exit !(role == "master" || (link == "up" && sync == "0")) }'; do
 		if ((SECONDS >= deadline)); then
-			"$cli" -h 127.0.0.1 -p "${addr##*:}" cluster info >&2 || true
-			die "cluster_state is not ok on $addr within ${timeout}s"
+			"$cli" -h 127.0.0.1 -p "$port" cluster info >&2 || true
+			"$cli" -h 127.0.0.1 -p "$port" info replication >&2 || true
+			die "$addr is not ok (cluster state, known nodes or replication) within ${timeout}s"
 		fi
 		sleep 0.2
 	done
 done
-log "cluster_state:ok on all $cluster_size nodes"
+log "cluster_state:ok on all $nodes nodes ($masters masters, $replicas_per_master replica each), node timeout ${node_timeout} ms"
 
 addrs=$(
 	IFS=,

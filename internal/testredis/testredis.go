@@ -4,21 +4,25 @@
 // The addresses come from the environment:
 //
 //	TENANCY_REDIS_ADDR            host:port of a standalone Redis
-//	TENANCY_REDIS_CLUSTER_ADDRS   comma-separated host:port of cluster masters
+//	TENANCY_REDIS_CLUSTER_ADDRS   comma-separated host:port of cluster nodes (all of them, or the masters)
 //	TENANCY_REQUIRE_REDIS=1       a missing address fails the test instead of skipping it
 //
 // Test binaries of several packages run at once and share the servers, so
 // every helper here takes a machine-wide lock (a flock on a file named after
 // the address) for the duration of the test and empties the server first.
 // Tests that use these helpers must not call t.Parallel.
+//
+// The shared cluster has replicas, as production clusters do, but no test
+// may stop one of its nodes. A test that kills masters starts a cluster of
+// its own with [StartCluster].
 package testredis
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,8 +45,10 @@ func Addr(t testing.TB) string {
 	return need(t, EnvAddr)
 }
 
-// ClusterAddrs returns the cluster's master addresses, skipping or failing
-// like [Addr]. Blanks around the commas are ignored.
+// ClusterAddrs returns the addresses of the cluster's nodes, skipping or
+// failing like [Addr]. Blanks around the commas are ignored. Any of them
+// may be a replica: a cluster client only needs one node that answers to
+// learn the whole cluster.
 func ClusterAddrs(t testing.TB) []string {
 	t.Helper()
 	var addrs []string
@@ -75,6 +81,10 @@ func Standalone(t testing.TB) *redis.Client {
 
 // Cluster returns a client of the Redis Cluster, emptied and locked for this
 // test. The client is closed and the lock released at cleanup.
+//
+// Only the masters, found in the cluster's current slot map, are flushed:
+// replicas refuse writes and follow their masters. A test that reads from
+// replicas calls [WaitReplicated] after its writes.
 func Cluster(t testing.TB) *redis.ClusterClient {
 	t.Helper()
 	addrs := ClusterAddrs(t)
@@ -167,19 +177,8 @@ type Server struct {
 // TENANCY_REQUIRE_REDIS=1) when redis-server is not installed.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("testredis: redis-server not found but %s=1", EnvRequire)
-		}
-		t.Skip("testredis: redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testredis: %v", err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	_ = l.Close()
-	s := &Server{t: t, dir: t.TempDir(), port: port}
+	needServer(t)
+	s := &Server{t: t, dir: t.TempDir(), port: strconv.Itoa(freePort(t))}
 	s.Start()
 	t.Cleanup(func() {
 		if s.cmd != nil {
