@@ -7,7 +7,7 @@ import "github.com/seedmcp/tenancy/tenant"
 // [tenant.ErrExists]). Callers that only know the tenant package (resolvers,
 // the tenant middleware) and callers that only know this package both match
 // them with [errors.Is]. Implementations wrap them with %w, usually adding
-// the ID or domain.
+// the ID, domain or issuer.
 //
 // Errors about clients and sessions match only [ErrNotFound] or
 // [ErrExists]: a missing session must never look like a missing tenant.
@@ -19,6 +19,10 @@ var (
 	ErrTenantExists error = &pairError{"store: tenant already exists", ErrExists, tenant.ErrExists}
 	// ErrDomainExists means another tenant already has the custom domain.
 	ErrDomainExists error = &pairError{"store: domain already taken", ErrExists, tenant.ErrExists}
+	// ErrIssuerAudienceExists means another tenant already trusts the same
+	// OIDC issuer with the same audience. Two such tenants would accept
+	// each other's tokens, so the pair is unique like a domain.
+	ErrIssuerAudienceExists error = &pairError{"store: oidc issuer and audience already used by another tenant", ErrExists, tenant.ErrExists}
 )
 
 // pairError is a sentinel that wraps two others, so that one value matches

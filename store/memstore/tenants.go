@@ -59,8 +59,9 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 }
 
 // Create validates t, stamps it and stores it. A taken domain is
-// [store.ErrDomainExists] and a taken ID [store.ErrTenantExists]; like
-// redisstore, the domain is checked first.
+// [store.ErrDomainExists], an OIDC issuer and audience another tenant
+// trusts already [store.ErrIssuerAudienceExists], and a taken ID
+// [store.ErrTenantExists]; like redisstore, they are checked in that order.
 func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := ctx.Err(); err != nil {
@@ -81,11 +82,15 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	if rec.Domain != "" && s.get(keys.Domain(rec.Domain), nowMs) != nil {
 		return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
 	}
+	pair, hasPair := oidcKey(&rec)
+	if hasPair && s.takenBy(pair, rec.ID, nowMs) {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
+	}
 	if s.get(keys.Metadata(rec.ID), nowMs) != nil {
 		return nil, fmt.Errorf("memstore: %w: %q", store.ErrTenantExists, rec.ID)
 	}
-	if rec.Domain != "" {
-		s.keys[keys.Domain(rec.Domain)] = &entry{value: []byte(rec.ID)}
+	for _, key := range claims(&rec) {
+		s.keys[key] = &entry{value: []byte(rec.ID)}
 	}
 	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
 	s.index[rec.ID] = true
@@ -94,7 +99,8 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 }
 
 // Update replaces the mutable fields of an existing tenant, keeping its ID
-// and CreatedAt, and moves its custom domain when that changed.
+// and CreatedAt, and moves its custom domain and its claim of an OIDC
+// issuer and audience when they changed.
 func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	return r.update(ctx, nil, t)
 }
@@ -130,33 +136,72 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	if err != nil {
 		return nil, fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
 	}
-	if rec.Domain != "" && rec.Domain != old.Domain {
-		if e := s.get(keys.Domain(rec.Domain), nowMs); e != nil && string(e.value) != rec.ID {
-			return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
-		}
-		s.keys[keys.Domain(rec.Domain)] = &entry{value: []byte(rec.ID)}
+	newPair, hasPair := oidcKey(&rec)
+	oldPair, hadPair := oidcKey(old)
+	if rec.Domain != "" && rec.Domain != old.Domain && s.takenBy(keys.Domain(rec.Domain), rec.ID, nowMs) {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
+	}
+	if hasPair && newPair != oldPair && s.takenBy(newPair, rec.ID, nowMs) {
+		return nil, fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
+	}
+	if old.Domain != "" && old.Domain != rec.Domain {
+		s.release(keys.Domain(old.Domain), rec.ID, nowMs)
+	}
+	if hadPair && oldPair != newPair {
+		s.release(oldPair, rec.ID, nowMs)
+	}
+	for _, key := range claims(&rec) {
+		s.keys[key] = &entry{value: []byte(rec.ID)}
 	}
 	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
-	if old.Domain != "" && old.Domain != rec.Domain {
-		s.dropDomain(old.Domain, rec.ID, nowMs)
-	}
 	s.publish(store.Event{Type: store.EventUpdated, TenantID: rec.ID})
 	return &rec, nil
 }
 
-// dropDomain removes the domain key when it still names id, and reports
-// whether it did. The caller holds s.mu.
-func (s *Store) dropDomain(host, id string, nowMs int64) bool {
-	if e := s.get(keys.Domain(host), nowMs); e != nil && string(e.value) == id {
-		delete(s.keys, keys.Domain(host))
+// takenBy reports whether the claim key names a tenant other than id. The
+// caller holds s.mu.
+func (s *Store) takenBy(key, id string, nowMs int64) bool {
+	e := s.get(key, nowMs)
+	return e != nil && string(e.value) != id
+}
+
+// release removes the claim key (a domain or an OIDC issuer and audience)
+// when it still names id, and reports whether it did. The caller holds
+// s.mu.
+func (s *Store) release(key, id string, nowMs int64) bool {
+	if e := s.get(key, nowMs); e != nil && string(e.value) == id {
+		delete(s.keys, key)
 		return true
 	}
 	return false
 }
 
+// oidcKey returns the claim key of t's OIDC issuer and audience, and
+// whether t has OIDC settings to claim.
+func oidcKey(t *tenant.Tenant) (string, bool) {
+	if !t.OIDC.Configured() {
+		return "", false
+	}
+	return keys.OIDC(t.OIDC.Issuer, t.OIDC.Audience), true
+}
+
+// claims returns the keys t holds as its own outside its namespace: its
+// custom domain and the claim of its OIDC issuer and audience.
+func claims(t *tenant.Tenant) []string {
+	var ks []string
+	if t.Domain != "" {
+		ks = append(ks, keys.Domain(t.Domain))
+	}
+	if pair, ok := oidcKey(t); ok {
+		ks = append(ks, pair)
+	}
+	return ks
+}
+
 // Delete removes the tenant and all of its data and returns the number of
 // keys removed, counted as redisstore counts them: the metadata key, the
-// domain key, and every live tenant:{id}:* key (each client and session
+// domain key, the claim of its OIDC issuer and audience, and every live
+// tenant:{id}:* key (each client and session
 // record, the two sorted sets while they have members, each limiter key).
 // The index entry is a member of a shared key, not a key, and is not
 // counted. When there is no metadata but data is left (a delete that was
@@ -175,8 +220,12 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		delete(s.keys, keys.Metadata(id))
 		n++
 		var old tenant.Tenant
-		if json.Unmarshal(e.value, &old) == nil && old.Domain != "" && s.dropDomain(old.Domain, id, nowMs) {
-			n++
+		if json.Unmarshal(e.value, &old) == nil {
+			for _, key := range claims(&old) {
+				if s.release(key, id, nowMs) {
+					n++
+				}
+			}
 		}
 	}
 	delete(s.index, id)

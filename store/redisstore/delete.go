@@ -15,13 +15,13 @@ import (
 
 // Delete removes the tenant and all of its data, publishes
 // [store.EventDeleted], and returns the number of Redis keys removed: the
-// metadata key, the domain key (while it names this tenant) and every
-// tenant:{id}:* key (each client and session record, the client and session
-// sets while they have members, each limiter key). The index entry is a
-// member of a shared key, not a key, and is not counted; memstore counts
-// the same way.
+// metadata key, the domain key and the claim of the OIDC issuer and
+// audience (each while it names this tenant) and every tenant:{id}:* key
+// (each client and session record, the client and session sets while they
+// have members, each limiter key). The index entry is a member of a shared
+// key, not a key, and is not counted; memstore counts the same way.
 //
-// The record, index entry and domain go first, so the tenant stops being
+// The record, index entry and claims go first, so the tenant stops being
 // served (and the event goes out) before its data is swept. The data is
 // found with SCAN on every master, never KEYS, and removed with UNLINK, in
 // batches of Options.DeleteBatch. The pattern tenant:{id}:* cannot match
@@ -44,17 +44,19 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	case err != nil:
 		return 0, fmt.Errorf("redisstore: get tenant %q: %w", id, err)
 	default:
-		// The domain goes before the record that names it, so that a
+		// The claims go before the record that names them, so that a
 		// delete that fails between the two is finished by a retry. A
 		// record that does not decode is deleted all the same; only its
-		// domain cannot be found.
+		// claims cannot be found.
 		var old tenant.Tenant
-		if json.Unmarshal(data, &old) == nil && old.Domain != "" {
-			removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, id).Int64()
-			if err != nil {
-				return 0, fmt.Errorf("redisstore: delete domain %q: %w", old.Domain, err)
+		if json.Unmarshal(data, &old) == nil {
+			for _, claim := range claims(&old) {
+				removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{claim}, id).Int64()
+				if err != nil {
+					return n, fmt.Errorf("redisstore: delete claim of tenant %q: %w", id, err)
+				}
+				n += removed
 			}
-			n += removed
 		}
 		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
 		if err != nil {
@@ -137,4 +139,17 @@ func sweepNode(ctx context.Context, c redis.Cmdable, pattern string, batch int) 
 		}
 		cursor = next
 	}
+}
+
+// claims returns the keys t holds as its own outside its hash slot: its
+// custom domain and the claim of its OIDC issuer and audience.
+func claims(t *tenant.Tenant) []string {
+	var ks []string
+	if t.Domain != "" {
+		ks = append(ks, keys.Domain(t.Domain))
+	}
+	if pair, ok := oidcKey(t); ok {
+		ks = append(ks, pair)
+	}
+	return ks
 }

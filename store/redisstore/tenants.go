@@ -64,15 +64,17 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 }
 
 // Create validates t, stamps it and stores it, then publishes
-// [store.EventCreated]. A taken domain is [store.ErrDomainExists] and a taken
-// ID [store.ErrTenantExists].
+// [store.EventCreated]. A taken domain is [store.ErrDomainExists], an OIDC
+// issuer and audience another tenant trusts already
+// [store.ErrIssuerAudienceExists], and a taken ID [store.ErrTenantExists].
 //
-// The domain key lives in another hash slot than the tenant's keys, so the
-// steps are separate commands, never one script or transaction (that would
-// fail with CROSSSLOT on a cluster): the domain is claimed with SET NX
-// first, then the record with SET NX, then the ID joins the index. A step
-// that fails undoes the ones before it, and a domain is only ever released
-// while it still names this tenant.
+// The domain and issuer claims live in other hash slots than the tenant's
+// keys, so the steps are separate commands, never one script or
+// transaction (that would fail with CROSSSLOT on a cluster): the domain is
+// claimed with SET NX first, then the issuer and audience, then the record
+// with SET NX, then the ID joins the index. A step that fails undoes the
+// ones before it, and a claim is only ever released while it still names
+// this tenant.
 func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := t.Validate(); err != nil {
@@ -86,17 +88,30 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		return nil, fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err)
 	}
 	if rec.Domain != "" {
-		ok, err := s.rdb.SetNX(ctx, keys.Domain(rec.Domain), rec.ID, 0).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: claim domain %q: %w", rec.Domain, err)
+		if err := s.claimNew(ctx, keys.Domain(rec.Domain), rec.ID, store.ErrDomainExists, rec.Domain); err != nil {
+			return nil, err
 		}
-		if !ok {
-			return nil, fmt.Errorf("redisstore: %w: %q", store.ErrDomainExists, rec.Domain)
+	}
+	// The pair may already name this ID: then the ID is what is taken
+	// (the same tenant created twice), and the claim is not this call's
+	// to release.
+	pair, hasPair := oidcKey(&rec)
+	pairClaimed := false
+	release := func() {
+		s.releaseDomain(ctx, rec.Domain, rec.ID)
+		if pairClaimed {
+			s.undo(ctx, pair, rec.ID)
+		}
+	}
+	if hasPair {
+		if pairClaimed, err = s.claim(ctx, pair, rec.ID, store.ErrIssuerAudienceExists, rec.OIDC.Issuer); err != nil {
+			release()
+			return nil, err
 		}
 	}
 	ok, err := s.rdb.SetNX(ctx, keys.Metadata(rec.ID), data, 0).Result()
 	if err != nil || !ok {
-		s.releaseDomain(ctx, rec.Domain, rec.ID)
+		release()
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: create tenant %q: %w", rec.ID, err)
 		}
@@ -104,7 +119,7 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	}
 	if err := s.rdb.ZAdd(ctx, keys.Index, redis.Z{Member: rec.ID}).Err(); err != nil {
 		s.undo(ctx, keys.Metadata(rec.ID), string(data))
-		s.releaseDomain(ctx, rec.Domain, rec.ID)
+		release()
 		return nil, fmt.Errorf("redisstore: index tenant %q: %w", rec.ID, err)
 	}
 	if err := s.publish(ctx, store.EventCreated, rec.ID); err != nil {
@@ -113,15 +128,38 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	return &rec, nil
 }
 
+// claimNew makes key name id with SET NX; a key that exists already, even
+// naming id, is taken (wrapped in the sentinel taken, with what).
+func (s *Store) claimNew(ctx context.Context, key, id string, taken error, what string) error {
+	ok, err := s.rdb.SetNX(ctx, key, id, 0).Result()
+	if err != nil {
+		return fmt.Errorf("redisstore: claim %q: %w", what, err)
+	}
+	if !ok {
+		return fmt.Errorf("redisstore: %w: %q", taken, what)
+	}
+	return nil
+}
+
+// oidcKey returns the claim key of t's OIDC issuer and audience, and
+// whether t has OIDC settings to claim.
+func oidcKey(t *tenant.Tenant) (string, bool) {
+	if !t.OIDC.Configured() {
+		return "", false
+	}
+	return keys.OIDC(t.OIDC.Issuer, t.OIDC.Audience), true
+}
+
 // Update replaces the mutable fields of an existing tenant, keeping its ID
-// and CreatedAt, moves its custom domain when that changed, and publishes
-// [store.EventUpdated].
+// and CreatedAt, moves its custom domain and its OIDC issuer and audience
+// claim when they changed, and publishes [store.EventUpdated].
 //
 // The record is replaced only if it still holds what was read (the replace
 // script), so concurrent updates never lose one another's changes: the
-// loser reads again and retries. A new domain is claimed before the record
-// names it and the old one is released after: for a moment both name the
-// tenant, but at no moment does the record name an unclaimed domain.
+// loser reads again and retries. A new domain (or issuer and audience) is
+// claimed before the record names it and the old one is released after:
+// for a moment both name the tenant, but at no moment does the record name
+// an unclaimed one.
 func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	return r.update(ctx, nil, t)
 }
@@ -138,10 +176,16 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
-	claimed := false // sticky across attempts: rec.Domain never changes
+	newPair, hasPair := oidcKey(t)
+	// Claims are sticky across attempts: t's domain and issuer never
+	// change, so what one attempt claimed stays claimed for the next.
+	domainClaimed, pairClaimed := false, false
 	fail := func(err error) (*tenant.Tenant, error) {
-		if claimed {
+		if domainClaimed {
 			s.releaseDomain(ctx, t.Domain, t.ID)
+		}
+		if pairClaimed {
+			s.undo(ctx, newPair, t.ID)
 		}
 		return nil, err
 	}
@@ -159,9 +203,15 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		if err != nil {
 			return fail(fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err))
 		}
-		if rec.Domain != "" && rec.Domain != old.Domain && !claimed {
-			if claimed, err = s.claimDomain(ctx, rec.Domain, rec.ID); err != nil {
-				return nil, err
+		if rec.Domain != "" && rec.Domain != old.Domain && !domainClaimed {
+			if domainClaimed, err = s.claim(ctx, keys.Domain(rec.Domain), rec.ID, store.ErrDomainExists, rec.Domain); err != nil {
+				return fail(err)
+			}
+		}
+		oldPair, hadPair := oidcKey(old)
+		if hasPair && newPair != oldPair && !pairClaimed {
+			if pairClaimed, err = s.claim(ctx, newPair, rec.ID, store.ErrIssuerAudienceExists, rec.OIDC.Issuer); err != nil {
+				return fail(err)
 			}
 		}
 		res, err := replaceScript.Run(ctx, s.rdb, []string{keys.Metadata(rec.ID)}, oldData, data).Int()
@@ -178,6 +228,11 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 				return nil, fmt.Errorf("redisstore: release domain %q: %w", old.Domain, err)
 			}
 		}
+		if hadPair && oldPair != newPair {
+			if err := unlinkIfScript.Run(ctx, s.rdb, []string{oldPair}, rec.ID).Err(); err != nil {
+				return nil, fmt.Errorf("redisstore: release oidc issuer %q: %w", old.OIDC.Issuer, err)
+			}
+		}
 		if err := s.publish(ctx, store.EventUpdated, rec.ID); err != nil {
 			return &rec, err
 		}
@@ -186,23 +241,23 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	return fail(fmt.Errorf("redisstore: update tenant %q: changed concurrently %d times", t.ID, updateAttempts))
 }
 
-// claimDomain makes host name id. It reports whether this call claimed it
-// (false when host already named id); a host that names another tenant is
-// [store.ErrDomainExists].
-func (s *Store) claimDomain(ctx context.Context, host, id string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, keys.Domain(host), id, 0).Result()
+// claim makes key name id. It reports whether this call claimed it (false
+// when key already named id); a key that names another tenant is the
+// sentinel taken, wrapped with what.
+func (s *Store) claim(ctx context.Context, key, id string, taken error, what string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, key, id, 0).Result()
 	if err != nil {
-		return false, fmt.Errorf("redisstore: claim domain %q: %w", host, err)
+		return false, fmt.Errorf("redisstore: claim %q: %w", what, err)
 	}
 	if ok {
 		return true, nil
 	}
-	owner, err := s.rdb.Get(ctx, keys.Domain(host)).Result()
+	owner, err := s.rdb.Get(ctx, key).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("redisstore: claim domain %q: %w", host, err)
+		return false, fmt.Errorf("redisstore: claim %q: %w", what, err)
 	}
 	if owner != id {
-		return false, fmt.Errorf("redisstore: %w: %q", store.ErrDomainExists, host)
+		return false, fmt.Errorf("redisstore: %w: %q", taken, what)
 	}
 	return false, nil
 }
@@ -217,8 +272,9 @@ func (s *Store) releaseDomain(ctx context.Context, host, id string) {
 // undo deletes key while it holds value, to roll back a step of a write
 // that failed later. It runs even when ctx was canceled (the step it undoes
 // did happen), with its own short timeout, and is best effort: when Redis
-// fails here too, the leftover is a domain naming a tenant that does not
-// exist (a lookup then finds no tenant) or a record without index entry.
+// fails here too, the leftover is a claim naming a tenant that does not
+// exist (a domain lookup then finds no tenant; the issuer stays taken until
+// the claim is deleted by hand) or a record without index entry.
 func (s *Store) undo(ctx context.Context, key, value string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()

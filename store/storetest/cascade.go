@@ -10,8 +10,9 @@ import (
 
 // populate gives the tenant id a custom domain, clients c1 and c2, sessions
 // s1 to s3, and limiter state for each of keys (limit 10, one request).
-// That is 1 (metadata) + 1 (domain) + 2 + 1 (client set) + 3 + 1 (session
-// set) + len(keys) Redis keys.
+// That is 1 (metadata) + 1 (domain) + 1 (the claim of its OIDC issuer and
+// audience) + 2 + 1 (client set) + 3 + 1 (session set) + len(keys) Redis
+// keys.
 func populate(t *testing.T, b *Backend, id string, keys ...string) {
 	t.Helper()
 	ctx := t.Context()
@@ -64,8 +65,8 @@ func testCascadeDelete(t *testing.T, b *Backend) {
 
 	n, err := b.Tenants.Delete(ctx, "acme")
 	require.NoError(t, err)
-	assert.Equal(t, int64(1+1+2+1+3+1+2), n,
-		"metadata, domain, 2 clients, client set, 3 sessions, session set, 2 limiter keys")
+	assert.Equal(t, int64(1+1+1+2+1+3+1+2), n,
+		"metadata, domain, issuer claim, 2 clients, client set, 3 sessions, session set, 2 limiter keys")
 
 	_, err = b.Tenants.Get(ctx, "acme")
 	requireTenantNotFound(t, err)
@@ -104,6 +105,14 @@ func testCascadeDelete(t *testing.T, b *Backend) {
 
 	n, err = b.Tenants.Delete(ctx, "acme-corp")
 	require.NoError(t, err)
-	assert.Equal(t, int64(1+1+2+1+3+1+1), n)
+	assert.Equal(t, int64(1+1+1+2+1+3+1+1), n)
 	requireIntact(t, b, "acme2")
+
+	// The deleted tenants' domains and OIDC issuers are free again.
+	_, err = b.Tenants.Create(ctx, sample("acme", "acme-corp.example.com"))
+	require.NoError(t, err)
+	reuse := sample("other", "acme.example.com")
+	reuse.OIDC = sample("acme-corp", "").OIDC
+	_, err = b.Tenants.Create(ctx, reuse)
+	require.NoError(t, err)
 }

@@ -67,6 +67,8 @@ var cases = []testCase{
 	{"TenantValidation", testTenantValidation},
 	{"DuplicateIDAndDomain", testDuplicates},
 	{"DomainMoves", testDomainMoves},
+	{"UniqueIssuerAudience", testIssuerAudience},
+	{"UniqueIssuerAudienceConcurrent", testIssuerAudienceConcurrent},
 	{"ConditionalUpdate", testSwap},
 	{"InvalidTenantIDs", testInvalidTenantIDs},
 	{"InvalidKeys", testInvalidKeys},

@@ -58,7 +58,7 @@ func testTenantCRUD(t *testing.T, b *Backend) {
 
 	n, err := b.Tenants.Delete(ctx, "acme")
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), n, "a tenant without domain or data is one key")
+	assert.Equal(t, int64(2), n, "a tenant without domain or data: its record and the claim of its issuer and audience")
 	_, err = b.Tenants.Get(ctx, "acme")
 	requireTenantNotFound(t, err)
 	_, err = b.Tenants.Delete(ctx, "acme")
@@ -168,7 +168,7 @@ func testDomainMoves(t *testing.T, b *Backend) {
 
 	n, err := b.Tenants.Delete(ctx, "beta")
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), n, "metadata and domain")
+	assert.Equal(t, int64(3), n, "metadata, domain and the claim of its issuer and audience")
 	lookup("b.example.com", "")
 
 	for _, host := range []string{"", "Not A Host", "A.EXAMPLE.COM", "a.example.com.", "*", "tenant:index"} {
@@ -337,4 +337,135 @@ func testSwap(t *testing.T, b *Backend) {
 
 	_, err = sw.Swap(ctx, got, sample("nobody", ""))
 	requireTenantNotFound(t, err)
+}
+
+// withOIDC returns sample(id, domain) trusting issuer for audience.
+func withOIDC(id, domain, issuer, audience string) *tenant.Tenant {
+	tn := sample(id, domain)
+	tn.OIDC = tenant.OIDC{Issuer: issuer, Audience: audience}
+	return tn
+}
+
+// testIssuerAudience: no two tenants trust the same OIDC issuer for the
+// same audience, since each would accept the other's tokens. The pair is
+// claimed like a domain: refused on create and update, released when the
+// tenant moves away from it or is deleted.
+func testIssuerAudience(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	const idp, other = "https://idp.example.com", "https://other.example.com"
+	requireTaken := func(err error) {
+		t.Helper()
+		require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+		require.ErrorIs(t, err, store.ErrExists)
+		require.ErrorIs(t, err, tenant.ErrExists)
+	}
+	acme, err := b.Tenants.Create(ctx, withOIDC("acme", "", idp, "seed"))
+	require.NoError(t, err)
+
+	// The same pair under another ID is refused, and the refused tenant
+	// keeps nothing: neither its record nor the domain it brought.
+	_, err = b.Tenants.Create(ctx, withOIDC("beta", "beta.example.com", idp, "seed"))
+	requireTaken(err)
+	_, err = b.Tenants.Get(ctx, "beta")
+	requireTenantNotFound(t, err)
+	_, err = b.Tenants.LookupDomain(ctx, "beta.example.com")
+	requireTenantNotFound(t, err)
+
+	// Sharing only the issuer or only the audience is fine.
+	beta, err := b.Tenants.Create(ctx, withOIDC("beta", "beta.example.com", idp, "seed-beta"))
+	require.NoError(t, err)
+	_, err = b.Tenants.Create(ctx, withOIDC("gamma", "", other, "seed"))
+	require.NoError(t, err)
+
+	// A refused ID does not keep the pair it brought either.
+	_, err = b.Tenants.Create(ctx, withOIDC("acme", "", "https://fresh.example.com", "seed"))
+	require.ErrorIs(t, err, store.ErrTenantExists)
+	_, err = b.Tenants.Create(ctx, withOIDC("delta", "", "https://fresh.example.com", "seed"))
+	require.NoError(t, err)
+
+	// An update to a taken pair is refused and changes nothing.
+	b.Advance(10 * time.Millisecond)
+	change := *beta
+	change.OIDC.Audience = "seed"
+	change.Name = "Beta renamed"
+	_, err = b.Tenants.Update(ctx, &change)
+	requireTaken(err)
+	got, err := b.Tenants.Get(ctx, "beta")
+	require.NoError(t, err)
+	assert.Equal(t, beta, got)
+	if sw, ok := b.Tenants.(store.Swapper); ok {
+		_, err = sw.Swap(ctx, beta, &change)
+		requireTaken(err)
+	}
+
+	// A tenant keeps its own pair through other changes.
+	b.Advance(10 * time.Millisecond)
+	acme.Name = "ACME renamed"
+	acme, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+
+	// Moving to another pair frees the old one.
+	b.Advance(10 * time.Millisecond)
+	acme.OIDC.Audience = "seed-acme"
+	acme, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	beta, err = b.Tenants.Update(ctx, &change)
+	require.NoError(t, err, "acme gave the pair up")
+	assert.Equal(t, "seed", beta.OIDC.Audience)
+
+	// Dropping the OIDC settings frees the pair too.
+	b.Advance(10 * time.Millisecond)
+	acme.OIDC = tenant.OIDC{}
+	_, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	_, err = b.Tenants.Create(ctx, withOIDC("epsilon", "", idp, "seed-acme"))
+	require.NoError(t, err)
+
+	// A deleted tenant's pair is free again.
+	_, err = b.Tenants.Create(ctx, withOIDC("zeta", "", idp, "seed"))
+	requireTaken(err)
+	_, err = b.Tenants.Delete(ctx, "beta")
+	require.NoError(t, err)
+	_, err = b.Tenants.Create(ctx, withOIDC("zeta", "", idp, "seed"))
+	require.NoError(t, err)
+}
+
+// testIssuerAudienceConcurrent: of many tenants created or moved to one
+// pair at once, exactly one gets it.
+func testIssuerAudienceConcurrent(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := map[string]int{}
+	for i := range n {
+		wg.Go(func() {
+			_, err := b.Tenants.Create(ctx, withOIDC(fmt.Sprintf("c%d", i), "", "https://idp.example.com", "seed"))
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				won["create"]++
+			} else if !assert.ErrorIs(t, err, store.ErrIssuerAudienceExists) {
+				won["error"]++
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		create(t, b, fmt.Sprintf("u%d", i), "")
+	}
+	for i := range n {
+		wg.Go(func() {
+			_, err := b.Tenants.Update(ctx, withOIDC(fmt.Sprintf("u%d", i), "", "https://idp.example.com", "other"))
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				won["update"]++
+			} else if !assert.ErrorIs(t, err, store.ErrIssuerAudienceExists) {
+				won["error"]++
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, map[string]int{"create": 1, "update": 1}, won)
 }
