@@ -44,9 +44,14 @@ type Client struct {
 }
 
 // Session is one user session of a tenant. Its JSON is the seed's session
-// record.
+// record, plus the issuer of the owner's token when the session was
+// admitted with an [Owner].
 type Session struct {
-	UserID         string    `json:"userId"`
+	// UserID is the owner's subject, empty for an anonymous caller.
+	UserID string `json:"userId"`
+	// Issuer is the issuer of the owner's token; empty for anonymous
+	// callers and for sessions started with Create.
+	Issuer         string    `json:"issuer,omitempty"`
 	TenantID       string    `json:"tenantId"`
 	CreatedAt      time.Time `json:"createdAt"`
 	LastAccessedAt time.Time `json:"lastAccessedAt"`

@@ -89,8 +89,16 @@ type Clients interface {
 type Sessions interface {
 	// Create starts a session. When maxSessions > 0 and the tenant already
 	// has that many live sessions, it returns ErrLimit; an existing session
-	// ID is ErrExists.
+	// ID is ErrExists. It is Admit for the owner with subject userID and
+	// no issuer, without a per-owner limit.
 	Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*Session, error)
+	// Admit starts a session of owner. Both limits are checked and the
+	// session stored in one atomic step: at limits.MaxSessions live
+	// sessions of the tenant it returns ErrLimit, and when the owner
+	// already holds limits.PerOwner live sessions of the tenant, an error
+	// matching ErrOwnerLimit (and ErrLimit). An existing session ID is
+	// ErrExists.
+	Admit(ctx context.Context, tenantID, sessionID string, owner Owner, limits SessionLimits) (*Session, error)
 	// Get returns a live session of the tenant without extending it.
 	Get(ctx context.Context, tenantID, sessionID string) (*Session, error)
 	// Touch extends a live session by the full session lifetime and

@@ -60,6 +60,12 @@ func Session(id, sessionID string) string { return Prefix(id) + "session:" + ses
 // expiry (unix milliseconds), which maxSessions is counted against.
 func Sessions(id string) string { return Prefix(id) + "sessions" }
 
+// SessionOwners is a hash of the tenant's session IDs by owner (field:
+// store.Owner.Field, value: the owner's session IDs separated by spaces),
+// which a per-owner session limit is counted against. Its entries are
+// checked against Sessions when counted, so expired IDs never count.
+func SessionOwners(id string) string { return Prefix(id) + "session-owners" }
+
 // RateLimit is the key of the limiter state for key within the tenant.
 func RateLimit(id, key string) string { return Prefix(id) + "rate-limit:" + key }
 

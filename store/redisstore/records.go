@@ -70,6 +70,16 @@ func (r *Clients) Delete(ctx context.Context, tenantID, clientID string) error {
 // taken and [store.ErrLimit] when maxSessions > 0 live sessions exist
 // already; like Register, atomically and in one round trip.
 func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*store.Session, error) {
+	return r.Admit(ctx, tenantID, sessionID, store.Owner{Subject: userID}, store.SessionLimits{MaxSessions: maxSessions})
+}
+
+// Admit starts a session of owner in the tenant for the session lifetime.
+// It returns an error matching [store.ErrExists] when the session ID is
+// taken, [store.ErrLimit] when limits.MaxSessions > 0 live sessions exist
+// already, and [store.ErrOwnerLimit] when limits.PerOwner > 0 and the owner
+// holds that many. One script checks both limits and stores the session:
+// one round trip.
+func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner store.Owner, limits store.SessionLimits) (*store.Session, error) {
 	if err := tenant.ValidateID(tenantID); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
@@ -77,12 +87,27 @@ func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID strin
 		return nil, fmt.Errorf("redisstore: session ID: %w", err)
 	}
 	now := r.s.now()
-	sess := &store.Session{UserID: userID, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
+	sess := &store.Session{UserID: owner.Subject, Issuer: owner.Issuer, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: encode session: %w", err)
 	}
-	err = r.s.admit(ctx, keys.Session(tenantID, sessionID), keys.Sessions(tenantID), sessionID, data, r.s.sessionTTL, maxSessions)
+	keyList := []string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID)}
+	args := []any{sessionID, data, millis(r.s.sessionTTL), limits.MaxSessions}
+	if limits.PerOwner > 0 {
+		keyList = append(keyList, keys.SessionOwners(tenantID))
+		args = append(args, owner.Field(), limits.PerOwner)
+	}
+	n, err := admitScript.Run(ctx, r.s.rdb, keyList, args...).Int()
+	switch {
+	case err != nil:
+	case n == 0:
+		err = store.ErrExists
+	case n == -1:
+		err = store.ErrLimit
+	case n < 0:
+		err = store.ErrOwnerLimit
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
 	}
@@ -119,7 +144,7 @@ func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error 
 		return fmt.Errorf("redisstore: encode time: %w", err)
 	}
 	n, err := touchScript.Run(ctx, r.s.rdb,
-		[]string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID)},
+		[]string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID), keys.SessionOwners(tenantID)},
 		sessionID, at, millis(r.s.sessionTTL)).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: touch session %q of %q: %w", sessionID, tenantID, err)
@@ -130,10 +155,24 @@ func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error 
 	return nil
 }
 
-// Delete ends a session of the tenant and frees its place, atomically; an
-// unknown session is an error matching [store.ErrNotFound].
+// Delete ends a session of the tenant and frees its place, in the tenant's
+// count and in its owner's, atomically; an unknown session is an error
+// matching [store.ErrNotFound]. One round trip.
 func (r *Sessions) Delete(ctx context.Context, tenantID, sessionID string) error {
-	if err := r.s.remove(ctx, tenantID, sessionID, keys.Session, keys.Sessions); err != nil {
+	err := tenant.ValidateID(tenantID)
+	if err == nil {
+		err = store.ValidKey(sessionID)
+	}
+	if err == nil {
+		var n int
+		n, err = removeScript.Run(ctx, r.s.rdb,
+			[]string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID), keys.SessionOwners(tenantID)},
+			sessionID).Int()
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
 	}
 	return nil

@@ -305,3 +305,87 @@ func testSessionLimit(t *testing.T, b *Backend) {
 	assert.Equal(t, 7, ok, "expired sessions stop counting, touched ones still count")
 	assert.Equal(t, 13, limited)
 }
+
+func testSessionOwners(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	alice := store.Owner{Issuer: "https://idp.acme.example", Subject: "alice"}
+	s, err := b.Sessions.Admit(ctx, "acme", "s1", alice, store.SessionLimits{})
+	require.NoError(t, err)
+	assert.Equal(t, "alice", s.UserID)
+	assert.Equal(t, alice.Issuer, s.Issuer)
+	got, err := b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, s, got)
+	assert.Equal(t, alice, store.OwnerOf(got))
+	require.NoError(t, b.Sessions.Touch(ctx, "acme", "s1"))
+	got, err = b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, alice, store.OwnerOf(got), "Touch keeps the owner")
+
+	s, err = b.Sessions.Create(ctx, "acme", "s2", "bob", 0)
+	require.NoError(t, err)
+	assert.Equal(t, store.Owner{Subject: "bob"}, store.OwnerOf(s), "Create records a subject without issuer")
+
+	_, err = b.Sessions.Admit(ctx, "acme", "s1", store.Owner{Subject: "mallory"}, store.SessionLimits{PerOwner: 5})
+	require.ErrorIs(t, err, store.ErrExists)
+	got, err = b.Sessions.Get(ctx, "acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, alice, store.OwnerOf(got), "a refused session changes nothing")
+
+	// Owner fields cannot be confused by moving bytes between issuer and
+	// subject.
+	assert.NotEqual(t, store.Owner{Issuer: "a", Subject: "bc"}.Field(), store.Owner{Issuer: "ab", Subject: "c"}.Field())
+	assert.NotEqual(t, store.Owner{}.Field(), store.Owner{Subject: "0:"}.Field())
+}
+
+func testSessionOwnerLimit(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	alice := store.Owner{Issuer: "https://idp.acme.example", Subject: "alice"}
+	admit := func(tenantID, id string, o store.Owner, max, perOwner int) error {
+		_, err := b.Sessions.Admit(ctx, tenantID, id, o, store.SessionLimits{MaxSessions: max, PerOwner: perOwner})
+		return err
+	}
+	ok, limited := admitConcurrently(t, 50, func(i int) error {
+		return admit("acme", fmt.Sprintf("a%03d", i), alice, 0, 16)
+	})
+	assert.Equal(t, 16, ok, "admitted")
+	assert.Equal(t, 34, limited, "refused")
+	err := admit("acme", "late", alice, 0, 16)
+	require.ErrorIs(t, err, store.ErrOwnerLimit)
+	require.ErrorIs(t, err, store.ErrLimit, "an owner's limit is a limit")
+
+	// The same subject from another issuer, anonymous callers, and the
+	// same owner in another tenant each have their own count.
+	require.NoError(t, admit("acme", "other-issuer", store.Owner{Issuer: "https://other.example", Subject: "alice"}, 0, 16))
+	require.NoError(t, admit("acme", "anonymous", store.Owner{}, 0, 16))
+	require.NoError(t, admit("beta", "late", alice, 0, 16))
+
+	var live []string
+	for i := range 50 {
+		if _, err := b.Sessions.Get(ctx, "acme", fmt.Sprintf("a%03d", i)); err == nil {
+			live = append(live, fmt.Sprintf("a%03d", i))
+		}
+	}
+	require.Len(t, live, 16, "exactly the admitted sessions were stored")
+	require.NoError(t, b.Sessions.Delete(ctx, "acme", live[0]))
+	require.NoError(t, admit("acme", "late", alice, 0, 16), "a deleted session frees its owner's place")
+	require.ErrorIs(t, admit("acme", "later", alice, 0, 16), store.ErrOwnerLimit)
+
+	// The tenant's limit still bounds the tenant: it holds 18 sessions.
+	err = admit("acme", "bob1", store.Owner{Subject: "bob"}, 18, 16)
+	require.ErrorIs(t, err, store.ErrLimit)
+	require.NotErrorIs(t, err, store.ErrOwnerLimit)
+	require.NoError(t, admit("acme", "bob1", store.Owner{Subject: "bob"}, 19, 16))
+
+	// Touched sessions keep counting after the untouched ones expired.
+	b.Advance(b.SessionTTL * 7 / 10)
+	for _, id := range live[1:4] {
+		require.NoError(t, b.Sessions.Touch(ctx, "acme", id))
+	}
+	b.Advance(b.SessionTTL * 7 / 10)
+	ok, limited = admitConcurrently(t, 20, func(i int) error {
+		return admit("acme", fmt.Sprintf("n%03d", i), alice, 0, 16)
+	})
+	assert.Equal(t, 13, ok, "expired sessions stop counting, touched ones still count")
+	assert.Equal(t, 7, limited)
+}

@@ -80,6 +80,8 @@ var cases = []testCase{
 	{"SessionSlidingExpiry", testSessionSliding},
 	{"ClientLimitConcurrent", testClientLimit},
 	{"SessionLimitConcurrent", testSessionLimit},
+	{"SessionOwners", testSessionOwners},
+	{"SessionOwnerLimitConcurrent", testSessionOwnerLimit},
 	{"CascadeDelete", testCascadeDelete},
 	{"ListPagination", testListPagination},
 	{"ListConcurrentCreates", testListConcurrent},

@@ -3,12 +3,17 @@
 -- KEYS[1]  the record key
 -- KEYS[2]  the tenant's sorted set of live IDs, scored by expiry (unix ms);
 --          in the record's hash slot, so the script is atomic on a cluster
+-- KEYS[3]  optional, sessions with a per-owner limit only: the tenant's hash
+--          of session IDs by owner (same hash slot)
 -- ARGV[1]  the record's ID, the member of KEYS[2]
 -- ARGV[2]  the record's value
 -- ARGV[3]  the record's lifetime in milliseconds
 -- ARGV[4]  the most live records the tenant may have, 0 for no limit
+-- ARGV[5]  with KEYS[3]: the owner's field in KEYS[3]
+-- ARGV[6]  with KEYS[3]: the most live sessions the owner may have (> 0)
 --
--- Returns 1 when stored, 0 when the ID is taken, -1 at the limit.
+-- Returns 1 when stored, 0 when the ID is taken, -1 at the tenant's limit,
+-- -2 at the owner's limit.
 --
 -- Members whose expiry has passed are dropped first, so expired records stop
 -- counting even though Redis expires the record keys on its own. The time is
@@ -24,14 +29,64 @@ local max = tonumber(ARGV[4])
 if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then
 	return -1
 end
+
+-- An owner's list holds the IDs of the sessions it started; the ones that
+-- are no longer live (expired, deleted) are dropped whenever the list is
+-- read, so a list never holds more than the owner's limit plus the sessions
+-- that ended since its owner's last admission.
+local function live(field)
+	local ids = {}
+	local v = redis.call('HGET', KEYS[3], field)
+	if v then
+		for id in string.gmatch(v, '%S+') do
+			if redis.call('ZSCORE', KEYS[2], id) then
+				ids[#ids + 1] = id
+			end
+		end
+	end
+	return ids
+end
+local function put(field, ids)
+	if #ids == 0 then
+		redis.call('HDEL', KEYS[3], field)
+	else
+		redis.call('HSET', KEYS[3], field, table.concat(ids, ' '))
+	end
+end
+-- extend makes key live at least as long as the newest record, so that an
+-- idle tenant's keys disappear by themselves. A key without expiry that was
+-- there before (a set that holds a migrated record without a lifetime)
+-- stays without one.
+local function extend(key, fresh)
+	local pttl = redis.call('PTTL', key)
+	if fresh or (pttl >= 0 and pttl < ttl) then
+		redis.call('PEXPIRE', key, ARGV[3])
+	end
+end
+
+local owned
+if #KEYS >= 3 then
+	owned = live(ARGV[5])
+	if #owned >= tonumber(ARGV[6]) then
+		put(ARGV[5], owned)
+		return -2
+	end
+end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local fresh = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], string.format('%.0f', now + ttl), ARGV[1])
--- The set lives at least as long as its newest member, so an idle tenant's
--- set disappears by itself. A set without expiry that was there before (one
--- that holds a migrated record without a lifetime) stays without one.
-local pttl = redis.call('PTTL', KEYS[2])
-if fresh or (pttl >= 0 and pttl < ttl) then
-	redis.call('PEXPIRE', KEYS[2], ARGV[3])
+extend(KEYS[2], fresh)
+if owned then
+	fresh = redis.call('EXISTS', KEYS[3]) == 0
+	owned[#owned + 1] = ARGV[1]
+	put(ARGV[5], owned)
+	-- The list of an owner who never comes back is cleaned here: each
+	-- admission also prunes the list of one other owner, picked at random,
+	-- which bounds the work to two lists.
+	local other = redis.call('HRANDFIELD', KEYS[3])
+	if other and other ~= ARGV[5] then
+		put(other, live(other))
+	end
+	extend(KEYS[3], fresh)
 end
 return 1

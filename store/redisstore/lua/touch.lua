@@ -2,6 +2,8 @@
 --
 -- KEYS[1]  the session record
 -- KEYS[2]  the tenant's sorted set of live session IDs (same hash slot)
+-- KEYS[3]  optional: the tenant's hash of session IDs by owner (same hash
+--          slot), whose lifetime follows the sessions'
 -- ARGV[1]  the session ID, the member of KEYS[2]
 -- ARGV[2]  the new lastAccessedAt, as a JSON string ("2026-01-05T00:00:00Z")
 -- ARGV[3]  the session lifetime in milliseconds
@@ -35,5 +37,12 @@ redis.call('ZADD', KEYS[2], string.format('%.0f', now + ttl), ARGV[1])
 local pttl = redis.call('PTTL', KEYS[2])
 if fresh or (pttl >= 0 and pttl < ttl) then
 	redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+-- The owners' hash lives as long as the sessions it lists.
+if #KEYS >= 3 then
+	pttl = redis.call('PTTL', KEYS[3])
+	if pttl >= 0 and pttl < ttl then
+		redis.call('PEXPIRE', KEYS[3], ARGV[3])
+	end
 end
 return 1
