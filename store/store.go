@@ -25,6 +25,9 @@ var (
 	ErrExists     = errors.New("store: already exists")
 	ErrLimit      = errors.New("store: limit reached")
 	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrInvalidCount means a lease asked for, or gave back, a negative
+	// number of requests.
+	ErrInvalidCount = errors.New("store: invalid request count")
 	// ErrNotPublished means a change to a tenant was made but its event
 	// could not be published: other replicas learn of it only when their
 	// cache entries expire. Create, Update and Delete return their result
@@ -108,11 +111,36 @@ type Sessions interface {
 	Delete(ctx context.Context, tenantID, sessionID string) error
 }
 
-// Limiter is a per-tenant rate limiter.
+// Limiter is a per-tenant rate limiter that decides each request on its
+// own: exact, at the cost of one store round trip per request.
 type Limiter interface {
 	// Allow takes one request from the budget of key within the tenant:
 	// limit requests per minute, with a burst of limit.
 	Allow(ctx context.Context, tenantID, key string, limit int) (Decision, error)
+}
+
+// Leaser hands out a tenant's budget in leases, so that a replica can
+// admit requests from memory and ask the store only once per lease. Both
+// stores of this module implement it on the same budget as their
+// [Limiter]: a lease and an Allow of one tenant and key draw from one
+// bucket.
+//
+// The leases outstanding are the only way past the limit: requests
+// admitted in any interval never exceed what the limit allows in it plus
+// what the leases held at its start had left.
+type Leaser interface {
+	// Lease gives back unused requests, the unspent part of an earlier
+	// lease of the caller, then takes up to want requests from the budget
+	// of key within the tenant (limit requests per minute, with a burst of
+	// limit), in one atomic step. It grants fewer than want, possibly none,
+	// when the budget holds fewer. A limit <= 0 means unlimited: all of
+	// want is granted and nothing is stored. A negative want or unused is
+	// ErrInvalidCount.
+	//
+	// The Lease's Remaining and Reset describe the budget after the grant,
+	// counting the whole grant as spent; RetryAfter, when nothing was
+	// granted, is how long until one request is available again.
+	Lease(ctx context.Context, tenantID, key string, limit, want, unused int) (Lease, error)
 }
 
 // Decision is the answer of a [Limiter].
@@ -128,6 +156,16 @@ type Decision struct {
 	RetryAfter time.Duration
 	// Reset is how long until the full quota is back.
 	Reset time.Duration
+}
+
+// Lease is the answer of a [Leaser]: Granted requests taken from the
+// budget, and the budget after them. Its Decision is Allowed when at least
+// one request was granted.
+type Lease struct {
+	// Granted is how many requests the caller may now admit on its own,
+	// from zero to the want it asked for.
+	Granted int
+	Decision
 }
 
 // Events publishes and delivers changes to tenants, so that caches on every

@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 func testLimiter(t *testing.T, b *Backend) {
@@ -111,4 +114,111 @@ func testLimiterIndependence(t *testing.T, b *Backend) {
 	assert.True(t, d.Allowed, "the same tenant, another key")
 	assert.Equal(t, 1, d.Remaining)
 	assert.False(t, allow("acme", "k"), "acme/k is still spent")
+}
+
+// leaser returns the backend's Limiter as a [store.Leaser], failing the
+// test when it is not one: the rate limit middleware needs leases.
+func leaser(t *testing.T, b *Backend) store.Leaser {
+	t.Helper()
+	l, ok := b.Limiter.(store.Leaser)
+	if !ok {
+		t.Fatalf("storetest: the Limiter %T does not implement store.Leaser", b.Limiter)
+	}
+	return l
+}
+
+func testLease(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	l := leaser(t, b)
+	lease := func(want, unused int) store.Lease {
+		t.Helper()
+		got, err := l.Lease(ctx, "acme", "k", 60, want, unused)
+		require.NoError(t, err)
+		assert.Equal(t, 60, got.Limit)
+		return got
+	}
+	// 60 a minute: one request a second, a burst of 60.
+	got := lease(10, 0)
+	assert.Equal(t, 10, got.Granted)
+	assert.True(t, got.Allowed)
+	assert.Equal(t, 50, got.Remaining)
+	assert.Zero(t, got.RetryAfter)
+	within(t, got.Reset, 10*time.Second-slack, 10*time.Second, "reset after a lease of 10")
+
+	got = lease(100, 0)
+	assert.Equal(t, 50, got.Granted, "no more than the budget holds")
+	assert.Zero(t, got.Remaining)
+	within(t, got.Reset, 60*time.Second-slack, 60*time.Second, "reset with the budget spent")
+
+	got = lease(5, 0)
+	assert.Zero(t, got.Granted)
+	assert.False(t, got.Allowed)
+	assert.Zero(t, got.Remaining)
+	within(t, got.RetryAfter, time.Second-slack, time.Second, "retry after")
+	within(t, got.Reset, 60*time.Second-slack, 60*time.Second, "reset when nothing is granted")
+
+	got = lease(0, 20)
+	assert.Zero(t, got.Granted, "giving back only")
+	assert.Zero(t, got.RetryAfter)
+	assert.Equal(t, 20, got.Remaining, "what is given back can be taken again")
+	within(t, got.Reset, 40*time.Second-slack, 40*time.Second, "reset after giving back 20")
+
+	d, err := b.Limiter.Allow(ctx, "acme", "k", 60)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "Allow draws from the budget the leases draw from")
+	assert.Equal(t, 19, d.Remaining)
+
+	got = lease(5, 3)
+	assert.Equal(t, 5, got.Granted, "giving back and taking in one call")
+	assert.Equal(t, 17, got.Remaining)
+
+	got = lease(0, 1000)
+	assert.Equal(t, 60, got.Remaining, "giving back more than was taken never exceeds the burst")
+	assert.Zero(t, got.Reset)
+	got = lease(60, 0)
+	assert.Equal(t, 60, got.Granted)
+	assert.Zero(t, got.Remaining)
+
+	// Time gives requests back: 2.5 seconds, two of them.
+	b.Advance(2500 * time.Millisecond)
+	got = lease(10, 0)
+	assert.Equal(t, 2, got.Granted, "the refill since the budget was spent")
+	assert.Zero(t, got.Remaining)
+}
+
+func testLeaseArguments(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	l := leaser(t, b)
+	got, err := l.Lease(ctx, "acme", "k", 0, 7, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 7, got.Granted, "a limit of 0 is no limit")
+	assert.True(t, got.Allowed)
+
+	got, err = l.Lease(ctx, "acme", "k", 10, 0, 0)
+	require.NoError(t, err)
+	assert.Zero(t, got.Granted, "asking for nothing")
+	assert.False(t, got.Allowed)
+	assert.Equal(t, 10, got.Remaining, "and taking nothing")
+
+	for _, args := range [][2]int{{-1, 0}, {1, -1}} {
+		_, err = l.Lease(ctx, "acme", "k", 10, args[0], args[1])
+		assert.ErrorIs(t, err, store.ErrInvalidCount, "want %d, unused %d", args[0], args[1])
+	}
+	_, err = l.Lease(ctx, "Bad!", "k", 10, 1, 0)
+	assert.ErrorIs(t, err, tenant.ErrInvalidID)
+	_, err = l.Lease(ctx, "acme", "a b", 10, 1, 0)
+	assert.ErrorIs(t, err, store.ErrInvalidKey)
+
+	// Leases are per tenant and per key.
+	got, err = l.Lease(ctx, "acme", "k", 2, 2, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, got.Granted)
+	for _, tk := range [][2]string{{"beta", "k"}, {"acme", "other"}} {
+		got, err = l.Lease(ctx, tk[0], tk[1], 2, 2, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 2, got.Granted, "%s/%s has a budget of its own", tk[0], tk[1])
+	}
+	got, err = l.Lease(ctx, "acme", "k", 2, 1, 0)
+	require.NoError(t, err)
+	assert.Zero(t, got.Granted, "acme/k is still spent")
 }

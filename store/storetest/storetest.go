@@ -88,6 +88,8 @@ var cases = []testCase{
 	{"LimiterBurstAndRefill", testLimiter},
 	{"LimiterFullRefill", testLimiterFullRefill},
 	{"LimiterIndependence", testLimiterIndependence},
+	{"Lease", testLease},
+	{"LeaseArguments", testLeaseArguments},
 	{"Events", testEvents},
 	{"EventsAfterInterruption", testEventsInterrupted},
 }
