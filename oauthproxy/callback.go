@@ -1,0 +1,121 @@
+package oauthproxy
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"golang.org/x/oauth2"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// callback is GET /oauth/callback, where the tenant's provider sends the
+// browser back. The transaction named by state is taken (it works once),
+// checked against the browser's consent cookie, and the provider's code
+// exchanged for its tokens, which wait under a code of the proxy's own,
+// bound to the client, its redirect URI and its PKCE challenge, until the
+// client redeems it.
+func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
+	ctx := r.Context()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil || len(r.URL.RawQuery) > maxAuthQuery || repeated(q) || q.Get("state") == "" {
+		page(w, http.StatusBadRequest, "Invalid request", "The answer of the sign-in service is malformed. Start again from your application.")
+		return
+	}
+	var tx transaction
+	switch err := p.takeGrant(ctx, t.ID, store.GrantTransaction, q.Get("state"), &tx); {
+	case errors.Is(err, errNoGrant):
+		page(w, http.StatusBadRequest, "Sign-in expired",
+			"This sign-in has expired or was already completed. Start again from your application.")
+		return
+	case err != nil:
+		p.log.ErrorContext(ctx, "oauthproxy: taking a transaction", "tenant", t.ID, "error", err)
+		page(w, failUnavailable.status, failUnavailable.title, failUnavailable.message)
+		return
+	}
+	req := &tx.Request
+	cookie, ok := p.consentCookie(r, p.issuer(r, t))
+	if !ok || subtle.ConstantTimeCompare([]byte(browserHash(cookie)), []byte(tx.Browser)) != 1 {
+		p.log.WarnContext(ctx, "oauthproxy: callback from a browser that did not consent", "tenant", t.ID,
+			"client_id", req.ClientID, "cookie", ok, "remote", r.RemoteAddr)
+		page(w, http.StatusBadRequest, "Sign-in not accepted",
+			"This sign-in was started in another browser. Start again from your application, in this browser.")
+		return
+	}
+	// RFC 9207: a provider that names itself must be the tenant's.
+	if q.Has("iss") && q.Get("iss") != t.OIDC.Issuer {
+		p.log.WarnContext(ctx, "oauthproxy: callback names another issuer", "tenant", t.ID, "client_id", req.ClientID)
+		p.toClient(w, r, t, req, url.Values{"error": {"server_error"}}, http.StatusFound)
+		return
+	}
+	if q.Has("error") {
+		code := q.Get("error")
+		switch code {
+		case "access_denied", "temporarily_unavailable", "invalid_scope":
+		default:
+			code = "server_error"
+		}
+		p.log.InfoContext(ctx, "oauthproxy: the provider refused the login", "tenant", t.ID, "client_id", req.ClientID,
+			"error", cut(q.Get("error"), 64))
+		p.toClient(w, r, t, req, url.Values{"error": {code}}, http.StatusFound)
+		return
+	}
+	tok, err := p.exchange(r, t, q.Get("code"), tx.Verifier)
+	if err != nil {
+		code := "server_error"
+		if upstreamDown(err) {
+			code = "temporarily_unavailable"
+		}
+		p.log.WarnContext(ctx, "oauthproxy: code exchange failed", "tenant", t.ID, "client_id", req.ClientID,
+			"error", cut(describe(err), 300))
+		p.toClient(w, r, t, req, url.Values{"error": {code}}, http.StatusFound)
+		return
+	}
+	code := randomToken()
+	g := codeGrant{
+		ClientID: req.ClientID, RedirectURI: req.RedirectURI, RedirectGiven: req.RedirectGiven,
+		Challenge: req.Challenge, Resource: req.Resource, Refresh: req.Refresh, Token: tok,
+	}
+	if err := p.putGrant(ctx, t.ID, store.GrantCode, code, &g, p.cfg.CodeTTL); err != nil {
+		p.log.ErrorContext(ctx, "oauthproxy: storing a code", "tenant", t.ID, "error", err)
+		p.toClient(w, r, t, req, url.Values{"error": {"temporarily_unavailable"}}, http.StatusFound)
+		return
+	}
+	p.log.InfoContext(ctx, "oauthproxy: login", "tenant", t.ID, "client_id", req.ClientID)
+	p.toClient(w, r, t, req, url.Values{"code": {code}}, http.StatusFound)
+}
+
+// exchange redeems the provider's code at its token endpoint.
+func (p *Proxy) exchange(r *http.Request, t *tenant.Tenant, code, verifier string) (tokenResult, error) {
+	if code == "" {
+		return tokenResult{}, errors.New("oauthproxy: the provider sent no code")
+	}
+	e, err := p.endpointsFor(r.Context(), t)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	secret, err := p.secret(t)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	ctx, cancel := p.upstreamContext(r.Context())
+	defer cancel()
+	tok, err := p.oauth2Config(r, t, e, secret).Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return tokenResult{}, err
+	}
+	return resultOf(tok)
+}
+
+// repeated reports whether a parameter appears more than once.
+func repeated(q url.Values) bool {
+	for _, vs := range q {
+		if len(vs) > 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,265 @@
+package oauthproxy
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"golang.org/x/oauth2"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// tokenAnswer is the successful answer of the token endpoint (RFC 6749
+// section 5.1): the provider's tokens, unchanged, so that the access
+// token is the tenant provider's and the MCP server's bearer check applies
+// to it as to any other.
+type tokenAnswer struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// token is POST /oauth/token. Clients are public: each names itself with
+// client_id and proves possession with the PKCE verifier (a code) or with
+// the refresh token bound to it. Errors are those of RFC 6749 section 5.2.
+func (p *Proxy) token(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
+	if r.Header.Get("Authorization") != "" {
+		// RFC 6749 section 5.2: a client that tried the header gets 401
+		// and a challenge. No client of this server has a secret.
+		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+		writeError(w, http.StatusUnauthorized, "invalid_client", "clients are public: send client_id in the body and no Authorization header")
+		return
+	}
+	form, ok := p.tokenForm(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("client_id") == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "client_id is required")
+		return
+	}
+	switch form.Get("grant_type") {
+	case "authorization_code":
+		p.redeem(w, r, t, form)
+	case "refresh_token":
+		p.refresh(w, r, t, form)
+	case "":
+		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
+	default:
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "")
+	}
+}
+
+// tokenForm reads the form of the token and revocation endpoints, and
+// answers when it cannot be read.
+func (p *Proxy) tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	form, err := readForm(w, r)
+	switch {
+	case err == nil:
+		return form, true
+	case errors.Is(err, errFormTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request", formProblem(err))
+	}
+	return nil, false
+}
+
+// formProblem describes why a form was refused, for error_description.
+func formProblem(err error) string {
+	switch {
+	case errors.Is(err, errFormType):
+		return "the body must be application/x-www-form-urlencoded"
+	case errors.Is(err, errFormRepeated):
+		return "a parameter is repeated"
+	}
+	return "the body is malformed"
+}
+
+// redeem is the authorization_code grant. The code is taken before any
+// check, so it works once: a wrong verifier burns it, and a guess cannot
+// be retried.
+func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, form url.Values) {
+	ctx := r.Context()
+	code := form.Get("code")
+	if code == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "code is required")
+		return
+	}
+	var g codeGrant
+	switch err := p.takeGrant(ctx, t.ID, store.GrantCode, code, &g); {
+	case errors.Is(err, errNoGrant):
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, expired or already used")
+		return
+	case err != nil:
+		p.log.ErrorContext(ctx, "oauthproxy: taking a code", "tenant", t.ID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return
+	}
+	clientID := form.Get("client_id")
+	redirect, given := form.Get("redirect_uri"), form.Has("redirect_uri")
+	switch {
+	case !equal(g.ClientID, clientID):
+		p.log.WarnContext(ctx, "oauthproxy: code presented by another client", "tenant", t.ID,
+			"client_id", cut(clientID, 64), "issued_to", g.ClientID)
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the code was not issued to this client")
+		return
+	case (g.RedirectGiven || given) && redirect != g.RedirectURI:
+		// RFC 6749 section 4.1.3: the redirect_uri of the request,
+		// exactly, when the request had one.
+		writeError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request's")
+		return
+	case !pkceMatches(form.Get("code_verifier"), g.Challenge):
+		writeError(w, http.StatusBadRequest, "invalid_grant", "code_verifier does not match the code_challenge")
+		return
+	case form.Has("resource") && form.Get("resource") != p.cfg.URLs.Resource(r, t):
+		writeError(w, http.StatusBadRequest, "invalid_target", "resource is not this server's resource")
+		return
+	}
+	tok := g.Token
+	if !g.Refresh {
+		// The client did not register the refresh_token grant.
+		tok.RefreshToken = ""
+	}
+	if tok.RefreshToken != "" {
+		if err := p.bind(r, t, tok.RefreshToken, clientID); err != nil {
+			tok.RefreshToken = ""
+		}
+	}
+	p.log.InfoContext(ctx, "oauthproxy: code redeemed", "tenant", t.ID, "client_id", clientID)
+	p.answer(w, tok)
+}
+
+// refresh is the refresh_token grant: the token must be bound to the
+// client that presents it; it is then sent to the provider, and a new
+// refresh token the provider issues (rotation) replaces the old one's
+// binding.
+func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, form url.Values) {
+	ctx := r.Context()
+	rt, clientID := form.Get("refresh_token"), form.Get("client_id")
+	if rt == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	if form.Has("scope") && !validScopeList(form.Get("scope")) {
+		writeError(w, http.StatusBadRequest, "invalid_scope", "")
+		return
+	}
+	var b refreshBinding
+	switch err := p.getGrant(ctx, t.ID, store.GrantRefresh, rt, &b); {
+	case errors.Is(err, errNoGrant):
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
+		return
+	case err != nil:
+		p.log.ErrorContext(ctx, "oauthproxy: reading a refresh binding", "tenant", t.ID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return
+	}
+	if !equal(b.ClientID, clientID) {
+		p.log.WarnContext(ctx, "oauthproxy: refresh token presented by another client", "tenant", t.ID,
+			"client_id", cut(clientID, 64), "issued_to", b.ClientID)
+		// The same answer as for an unknown token: a client learns
+		// nothing of other clients' tokens.
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
+		return
+	}
+	tok, err := p.refreshUpstream(r, t, rt)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		switch {
+		case errors.As(err, &re) && re.ErrorCode == "invalid_grant":
+			// The provider no longer honours it: neither does the proxy.
+			if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
+				p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
+			}
+			writeError(w, http.StatusBadRequest, "invalid_grant", "the provider refused the refresh token")
+		case upstreamDown(err):
+			p.log.WarnContext(ctx, "oauthproxy: refresh failed", "tenant", t.ID, "error", cut(describe(err), 300))
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		default:
+			p.log.ErrorContext(ctx, "oauthproxy: refresh refused by the provider", "tenant", t.ID, "error", cut(describe(err), 300))
+			writeError(w, http.StatusInternalServerError, "server_error", "")
+		}
+		return
+	}
+	if tok.RefreshToken != rt {
+		// Rotated: the old token is dead at the provider, and its
+		// binding goes; the new one is bound to the same client.
+		if err := p.bind(r, t, tok.RefreshToken, clientID); err != nil {
+			tok.RefreshToken = ""
+		}
+		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
+		}
+	}
+	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
+	p.answer(w, tok)
+}
+
+// refreshUpstream sends the refresh token to the tenant's provider.
+func (p *Proxy) refreshUpstream(r *http.Request, t *tenant.Tenant, rt string) (tokenResult, error) {
+	e, err := p.endpointsFor(r.Context(), t)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	secret, err := p.secret(t)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	ctx, cancel := p.upstreamContext(r.Context())
+	defer cancel()
+	tok, err := p.oauth2Config(r, t, e, secret).TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	if err != nil {
+		return tokenResult{}, err
+	}
+	return resultOf(tok)
+}
+
+// bind records that the refresh token rt belongs to clientID. A failure is
+// logged and reported: the token is then withheld from the client, which
+// keeps its access token and signs in again when it expires.
+func (p *Proxy) bind(r *http.Request, t *tenant.Tenant, rt, clientID string) error {
+	err := p.putGrant(r.Context(), t.ID, store.GrantRefresh, rt, &refreshBinding{ClientID: clientID}, p.cfg.RefreshTTL)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "oauthproxy: binding a refresh token", "tenant", t.ID, "error", err)
+	}
+	return err
+}
+
+// answer writes the token answer.
+func (p *Proxy) answer(w http.ResponseWriter, tok tokenResult) {
+	a := tokenAnswer{
+		AccessToken:  tok.AccessToken,
+		TokenType:    tok.TokenType,
+		RefreshToken: tok.RefreshToken,
+		Scope:        tok.Scope,
+		IDToken:      tok.IDToken,
+	}
+	if tok.Expiry != 0 {
+		// The code may have waited: the lifetime left, not the one
+		// the provider first gave.
+		a.ExpiresIn = max(1, tok.Expiry-p.now().Unix())
+	}
+	writeValue(w, http.StatusOK, &a)
+}
+
+// pkceMatches checks a code verifier against its S256 challenge (RFC 7636
+// section 4.6), in constant time.
+func pkceMatches(verifier, challenge string) bool {
+	if !validVerifier(verifier) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
+}
+
+// equal compares two identifiers in constant time.
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
