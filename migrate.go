@@ -35,7 +35,7 @@ type MigrateOptions struct {
 }
 
 // MigrateResult counts what [Migrate] did. Every legacy key found is counted
-// in exactly one of Moved, Skipped and Conflicts.
+// in exactly one of Moved, Skipped, Conflicts and Refused.
 type MigrateResult struct {
 	// DryRun reports whether nothing was written.
 	DryRun bool
@@ -53,6 +53,18 @@ type MigrateResult struct {
 	Conflicts int64
 	// ConflictKeys lists the legacy names of the first 100 conflicts.
 	ConflictKeys []string
+	// Refused counts legacy keys the store would not accept: a name whose
+	// part the store reads (the ID of client:<id> and session:<id>, the
+	// key of rate-limit:<key>, the whole name under other patterns) that
+	// store.ValidKey refuses, such as one with a hash tag, bytes outside
+	// printable ASCII or more than 256 bytes; or a client, session or
+	// rate-limit key that is not a Redis string. They are left in place,
+	// never moved nor indexed, so they never count against maxClients or
+	// maxSessions.
+	Refused int64
+	// RefusedKeys lists the legacy names of the first 100 refused keys.
+	// They are raw bytes from Redis: quote them (%q) before printing.
+	RefusedKeys []string
 }
 
 // String summarises the result in one line; a run that found nothing says
@@ -71,7 +83,8 @@ func (r MigrateResult) internal() migrate.Result {
 //
 // Migrate uses SCAN, never KEYS, and on a *redis.ClusterClient scans every
 // master. An existing target is never overwritten: a legacy key whose
-// target holds something else is a conflict, left in place and counted. The
+// target holds something else is a conflict, left in place and counted; so
+// is a legacy key the store would refuse (see MigrateResult.Refused). The
 // migration is idempotent and resumable: a second run moves nothing, and a
 // run stopped at any point (ctx cancelled, a crash, a lost connection)
 // followed by another run moves every key exactly once.

@@ -1,13 +1,26 @@
-// Command migrate moves the keys of a single-tenant deployment into tenant
-// "default" (DESIGN.md section 7), with tenancy.Migrate:
+// Command migrate moves the keys of a single-tenant deployment (client:*,
+// session:*, rate-limit:*) into tenant "default", with tenancy.Migrate:
 //
 //	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -dry-run
 //	REDIS_URL=redis://localhost:6379 go run ./examples/migrate
 //
-// Progress goes to stderr, the summary to stdout. The exit status is 0 when
-// every legacy key was moved (or there was nothing to move), 1 when a
-// conflict was left in place (a target that already holds something else;
-// a later run that finds the same conflict exits 1 again), and 2 on a usage
-// error, a Redis failure or an interruption. An interrupted run is safe to
-// start again: it finishes the job.
+// Progress goes to stderr, the summary to stdout, and each key left in
+// place to stderr, its name quoted as a Go string ("client:\x1b[2J"): key
+// names are untrusted bytes and are never printed raw.
+//
+// Legacy keys the store would refuse are reported and left in place, never
+// moved: a client, session or rate-limit key whose ID or limiter key
+// store.ValidKey refuses (a hash tag such as {x}, bytes outside printable
+// ASCII, more than 256 bytes) or that is not a Redis string (a hash, list,
+// set, stream, ...). They are not conflicts: nothing at the target is in
+// the way, the key itself is unusable by the store. Delete or rename them
+// and run again.
+//
+// The exit status is 0 when every legacy key was moved (or there was
+// nothing to move); 1 when a conflict was left in place (a target that
+// already holds something else; a later run that finds the same conflict
+// exits 1 again); 2 on a usage error, a Redis failure or an interruption;
+// and 3 when there was no conflict but keys the store refuses were left in
+// place (again on every later run that finds them). An interrupted run is
+// safe to start again: it finishes the job.
 package main

@@ -22,6 +22,9 @@ const (
 	exitOK       = 0
 	exitConflict = 1
 	exitFailure  = 2
+	// exitRefused: no conflict, but keys the store would refuse were left
+	// in place.
+	exitRefused = 3
 )
 
 func main() {
@@ -86,11 +89,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	bar.done()
 
 	fmt.Fprintln(stdout, res)
+	// Key names are whatever bytes a legacy deployment (or anyone who could
+	// write to its Redis) put there: quoted, they cannot clear the screen
+	// or forge a line of this output.
 	for _, k := range res.ConflictKeys {
-		fmt.Fprintf(stderr, "conflict: %s: tenant:{%s}:%s already exists with other content; both left in place\n", k, *tenantID, k)
+		fmt.Fprintf(stderr, "conflict: %q: %q already exists with other content; both left in place\n", k, "tenant:{"+*tenantID+"}:"+k)
 	}
 	if n := int64(len(res.ConflictKeys)); res.Conflicts > n {
 		fmt.Fprintf(stderr, "conflict: … and %d more\n", res.Conflicts-n)
+	}
+	for _, k := range res.RefusedKeys {
+		fmt.Fprintf(stderr, "refused: %q: a name or type the store does not accept; left in place, not moved\n", k)
+	}
+	if n := int64(len(res.RefusedKeys)); res.Refused > n {
+		fmt.Fprintf(stderr, "refused: … and %d more\n", res.Refused-n)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -102,6 +114,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitFailure
 	case res.Conflicts > 0:
 		return exitConflict
+	case res.Refused > 0:
+		return exitRefused
 	}
 	return exitOK
 }
@@ -155,8 +169,8 @@ func (p *progress) update(r tenancy.MigrateResult) {
 	if elapsed > 0 {
 		rate = float64(r.Scanned) / elapsed
 	}
-	fmt.Fprintf(p.w, "\r%d scanned  %d moved  %d skipped  %d conflicts  (%.0f keys/s)   ",
-		r.Scanned, r.Moved, r.Skipped, r.Conflicts, rate)
+	fmt.Fprintf(p.w, "\r%d scanned  %d moved  %d skipped  %d conflicts  %d refused  (%.0f keys/s)   ",
+		r.Scanned, r.Moved, r.Skipped, r.Conflicts, r.Refused, rate)
 }
 
 // done ends the status line so that what follows starts on its own line.

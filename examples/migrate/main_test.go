@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestExitStatus(t *testing.T) {
 	assert.Equal(t, exitConflict, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "moved 2")
 	assert.Contains(t, r.stdout, "1 conflict left in place")
-	assert.Contains(t, r.stderr, "conflict: rate-limit:x")
+	assert.Contains(t, r.stderr, `conflict: "rate-limit:x": "tenant:{default}:rate-limit:x" already exists`)
 	assert.Contains(t, r.stderr, "migrating legacy keys on "+m.Addr())
 
 	r = runWith(t, url)
@@ -102,4 +103,69 @@ func TestUnreachableRedis(t *testing.T) {
 	r := runWith(t, url, "-quiet")
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "run again to finish")
+}
+
+// TestKeyNamesAreQuoted is the regression test of legacy key names printed
+// raw: an ESC sequence or a CR/LF in a name cleared the screen or forged a
+// line of the output ("migrate: 0 legacy keys, all fine").
+func TestKeyNamesAreQuoted(t *testing.T) {
+	m := miniredis.RunT(t)
+	url := "redis://" + m.Addr()
+	forged := "\x1b[2J\x1b[H\rmigrate: 0 legacy keys, all fine\n"
+	require.NoError(t, m.Set("client:"+forged, "x"))
+	// Its target exists too: an older version printed it as a conflict.
+	require.NoError(t, m.Set("tenant:{default}:client:"+forged, "y"))
+	require.NoError(t, m.Set("session:\x1b]0;pwned\x07", "x"))
+	// A conflict whose name the store accepts is quoted too.
+	require.NoError(t, m.Set("rate-limit:x'\"y", "legacy"))
+	require.NoError(t, m.Set("tenant:{default}:rate-limit:x'\"y", "current"))
+
+	for _, args := range [][]string{{"-dry-run"}, nil} {
+		r := runWith(t, url, args...)
+		assert.Equal(t, exitConflict, r.code, r.stderr)
+		for _, out := range []string{r.stdout, r.stderr} {
+			assert.NotContains(t, out, "\x1b")
+			assert.NotContains(t, out, "\a")
+			for _, line := range strings.Split(out, "\n") {
+				assert.False(t, strings.HasPrefix(line, "migrate: 0 legacy keys"), "a forged line: %q", line)
+			}
+		}
+		assert.NotContains(t, r.stderr, "\rmigrate", "no carriage return from a key name")
+		assert.Contains(t, r.stderr, `refused: "client:\x1b[2J\x1b[H\rmigrate: 0 legacy keys, all fine\n"`)
+		assert.Contains(t, r.stderr, `refused: "session:\x1b]0;pwned\a"`)
+		assert.Contains(t, r.stderr, `conflict: "rate-limit:x'\"y": "tenant:{default}:rate-limit:x'\"y"`)
+	}
+	assert.True(t, m.Exists("client:"+forged), "left in place")
+}
+
+// TestRefusedKeysExitStatus: keys the store refuses are no conflicts, but
+// the run says so and exits 3, on every run that finds them, until an
+// operator removes them.
+func TestRefusedKeysExitStatus(t *testing.T) {
+	m := miniredis.RunT(t)
+	url := "redis://" + m.Addr()
+	require.NoError(t, m.Set("client:{evil}", "x"))
+	m.HSet("session:h", "userId", "u")
+	require.NoError(t, m.Set("client:ok", "ok"))
+
+	r := runWith(t, url, "-dry-run")
+	assert.Equal(t, exitRefused, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "would move 1")
+	assert.Contains(t, r.stdout, "2 keys the store refuses left in place")
+
+	for run := range 2 {
+		r = runWith(t, url)
+		assert.Equal(t, exitRefused, r.code, "run %d: %s", run, r.stderr)
+		assert.Contains(t, r.stdout, "moved "+[]string{"1", "0"}[run])
+		assert.Contains(t, r.stderr, `refused: "client:{evil}"`)
+		assert.Contains(t, r.stderr, `refused: "session:h"`)
+	}
+	assert.True(t, m.Exists("client:{evil}"))
+	assert.True(t, m.Exists("session:h"))
+	assert.False(t, m.Exists("tenant:{default}:session:h"))
+
+	m.Del("client:{evil}")
+	m.Del("session:h")
+	r = runWith(t, url)
+	assert.Equal(t, exitOK, r.code, r.stderr)
 }

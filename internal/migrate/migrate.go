@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -26,8 +27,9 @@ const (
 	MaxBatchSize     = 10000
 )
 
-// maxConflictKeys bounds [Result.ConflictKeys], so that a deployment with
-// millions of conflicts does not hold them all in memory.
+// maxConflictKeys bounds [Result.ConflictKeys] and [Result.RefusedKeys],
+// so that a deployment with millions of them does not hold them all in
+// memory.
 const maxConflictKeys = 100
 
 // ErrOptions is wrapped by the error [Run] returns for invalid options.
@@ -65,7 +67,7 @@ type Options struct {
 }
 
 // Result counts what a run did. A key is counted once in exactly one of
-// Moved, Skipped and Conflicts; Scanned is their sum.
+// Moved, Skipped, Conflicts and Refused; Scanned is their sum.
 type Result struct {
 	// DryRun reports whether this was a dry run.
 	DryRun bool
@@ -83,6 +85,19 @@ type Result struct {
 	Conflicts int64
 	// ConflictKeys lists the legacy names of the first 100 conflicts.
 	ConflictKeys []string
+	// Refused counts legacy keys the store would not accept: a name whose
+	// part the store reads (the client ID of client:<id>, the session ID
+	// of session:<id>, the limiter key of rate-limit:<key>, or the whole
+	// name under other patterns) fails store.ValidKey (hash tags, bytes
+	// outside printable ASCII, longer than 256 bytes, ...), or a client,
+	// session or rate-limit key that is not a Redis string. Such a key is
+	// left in place: it is neither moved nor indexed, so it never counts
+	// against maxClients or maxSessions. An operator decides what to do
+	// with it.
+	Refused int64
+	// RefusedKeys lists the legacy names of the first 100 refused keys.
+	// The names are raw bytes from Redis: quote them (%q) before printing.
+	RefusedKeys []string
 }
 
 // String summarises the result in one line, saying plainly when there was
@@ -95,6 +110,13 @@ func (r Result) String() string {
 		conflicts = ", 1 conflict left in place"
 	default:
 		conflicts = fmt.Sprintf(", %d conflicts left in place", r.Conflicts)
+	}
+	switch r.Refused {
+	case 0:
+	case 1:
+		conflicts += ", 1 key the store refuses left in place"
+	default:
+		conflicts += fmt.Sprintf(", %d keys the store refuses left in place", r.Refused)
 	}
 	switch {
 	case r.Scanned == 0 && r.DryRun:
@@ -116,6 +138,8 @@ const (
 	moved outcome = iota
 	skipped
 	conflict
+	// refused: a name or type the store does not accept; left in place.
+	refused
 )
 
 // run holds the state shared by the batches of one [Run].
@@ -218,23 +242,37 @@ func (r *run) scan(ctx context.Context, scanner redis.Cmdable, mover redis.Unive
 	return nil
 }
 
-func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, legacy []string, crossSlot bool) error {
+func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, page []string, crossSlot bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Names the store would refuse are reported without a single command
+	// about them reaching Redis.
+	var names []string
+	var out []outcome
+	legacy := make([]string, 0, len(page))
+	for _, k := range page {
+		if store.ValidKey(storePart(k)) != nil {
+			names = append(names, k)
+			out = append(out, refused)
+			continue
+		}
+		legacy = append(legacy, k)
+	}
 	var (
-		out []outcome
-		err error
+		moves []outcome
+		err   error
 	)
 	switch {
+	case len(legacy) == 0:
 	case r.opts.DryRun:
-		out, err = r.classify(ctx, rdb, legacy)
+		moves, err = r.classify(ctx, rdb, legacy)
 	case crossSlot:
-		out, err = r.moveCrossSlot(ctx, rdb, legacy)
+		moves, err = r.moveCrossSlot(ctx, rdb, legacy)
 	default:
-		out, err = r.moveScript(ctx, rdb, legacy)
+		moves, err = r.moveScript(ctx, rdb, legacy)
 	}
-	r.record(legacy, out)
+	r.record(append(names, legacy...), append(out, moves...))
 	return err
 }
 
@@ -258,17 +296,50 @@ func (r *run) record(legacy []string, out []outcome) {
 			if len(r.res.ConflictKeys) < maxConflictKeys {
 				r.res.ConflictKeys = append(r.res.ConflictKeys, legacy[i])
 			}
+		case refused:
+			r.res.Refused++
+			if len(r.res.RefusedKeys) < maxConflictKeys {
+				r.res.RefusedKeys = append(r.res.RefusedKeys, legacy[i])
+			}
 		}
 	}
 	if r.opts.Progress != nil {
 		snapshot := r.res
 		snapshot.ConflictKeys = slices.Clone(r.res.ConflictKeys)
+		snapshot.RefusedKeys = slices.Clone(r.res.RefusedKeys)
 		r.opts.Progress(snapshot)
 	}
 }
 
 // target is where a legacy key goes.
 func (r *run) target(legacy string) string { return keys.Tenant(r.tenant, legacy) }
+
+// kinds are the legacy key kinds that the store reads, each a Redis string
+// whose name ends in a part that store.ValidKey checks.
+var kinds = []string{"client:", "session:", "rate-limit:"}
+
+// storePart returns the part of a legacy name that the store would check
+// with store.ValidKey once the key is moved: the ID or limiter key after
+// the kind's prefix, or the whole name for keys of other patterns.
+func storePart(legacy string) string {
+	for _, kind := range kinds {
+		if strings.HasPrefix(legacy, kind) {
+			return legacy[len(kind):]
+		}
+	}
+	return legacy
+}
+
+// wantType returns the Redis type the store expects of a legacy key, or ""
+// when it reads no keys of its kind and any type may move.
+func wantType(legacy string) string {
+	for _, kind := range kinds {
+		if strings.HasPrefix(legacy, kind) {
+			return "string"
+		}
+	}
+	return ""
+}
 
 // index returns the sorted set a moved key joins and its member there, or
 // "" for keys that have no index (rate-limit state). The store counts live

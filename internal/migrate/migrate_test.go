@@ -381,6 +381,8 @@ func TestResultString(t *testing.T) {
 		{Result{Scanned: 3, Moved: 2, Skipped: 1}, "3 legacy keys found: moved 2, skipped 1 (already migrated or gone)"},
 		{Result{Scanned: 2, Conflicts: 2}, "2 legacy keys found: moved 0, skipped 0 (already migrated or gone), 2 conflicts left in place"},
 		{Result{DryRun: true, Scanned: 2, Moved: 1, Conflicts: 1}, "dry run: 2 legacy keys found; would move 1, 0 already migrated, 1 conflict left in place"},
+		{Result{Scanned: 2, Moved: 1, Refused: 1}, "2 legacy keys found: moved 1, skipped 0 (already migrated or gone), 1 key the store refuses left in place"},
+		{Result{DryRun: true, Scanned: 4, Conflicts: 1, Refused: 3}, "dry run: 4 legacy keys found; would move 0, 0 already migrated, 1 conflict left in place, 3 keys the store refuses left in place"},
 	} {
 		assert.Equal(t, tc.want, tc.res.String(), fmt.Sprintf("%+v", tc.res))
 	}

@@ -19,7 +19,7 @@ func (r *run) moveScript(ctx context.Context, rdb redis.UniversalClient, legacy 
 		if set != "" {
 			ks = append(ks, set)
 		}
-		calls[i] = scriptCall{keys: ks, args: []any{member}}
+		calls[i] = scriptCall{keys: ks, args: []any{member, wantType(k)}}
 	}
 	cmds, err := evalAll(ctx, rdb, moveScript, calls)
 	out := make([]outcome, 0, len(legacy))
@@ -61,8 +61,8 @@ func (r *run) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, lega
 	pipe := rdb.Pipeline()
 	restores := make([]*redis.StatusCmd, len(items))
 	for i, it := range items {
-		if it.state == skipped {
-			continue
+		if it.state != moved {
+			continue // gone, or of a type the store refuses
 		}
 		ttl := max(it.pttl, 0) // no TTL (-1) restores without one
 		if it.pttl == 0 {
@@ -103,13 +103,16 @@ func (r *run) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, lega
 	return out, nil
 }
 
-// dump reads the payload and PTTL of every legacy key. A key that no longer
-// exists is skipped.
+// dump reads the type, payload and PTTL of every legacy key. A key that no
+// longer exists is skipped; one of another type than the store expects is
+// refused.
 func (r *run) dump(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]copied, error) {
 	pipe := rdb.Pipeline()
+	types := make([]*redis.StatusCmd, len(legacy))
 	dumps := make([]*redis.StringCmd, len(legacy))
 	pttls := make([]*redis.DurationCmd, len(legacy))
 	for i, k := range legacy {
+		types[i] = pipe.Type(ctx, k)
 		dumps[i] = pipe.Dump(ctx, k)
 		pttls[i] = pipe.PTTL(ctx, k)
 	}
@@ -123,6 +126,10 @@ func (r *run) dump(ctx context.Context, rdb redis.UniversalClient, legacy []stri
 		switch {
 		case errors.Is(err, redis.Nil) || pttl == -2:
 			items[i].state = skipped
+		case refusedType(legacy[i], types[i]):
+			// Checked before DUMP's own error: what the store refuses
+			// need not be serialisable by the server at hand.
+			items[i].state = refused
 		case err != nil:
 			return nil, err
 		default:
@@ -244,12 +251,14 @@ func (r *run) rollback(ctx context.Context, rdb redis.UniversalClient, legacy []
 }
 
 // classify is the dry run: it sorts a batch into would-move, already
-// migrated and conflict without writing anything.
+// migrated, conflict and refused without writing anything.
 func (r *run) classify(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
 	pipe := rdb.Pipeline()
 	exists := make([]*redis.IntCmd, len(legacy))
+	types := make([]*redis.StatusCmd, len(legacy))
 	for i, k := range legacy {
 		exists[i] = pipe.Exists(ctx, r.target(k))
+		types[i] = pipe.Type(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -258,6 +267,10 @@ func (r *run) classify(ctx context.Context, rdb redis.UniversalClient, legacy []
 	var busy []string
 	var where []int
 	for i, cmd := range exists {
+		if refusedType(legacy[i], types[i]) {
+			out[i] = refused
+			continue
+		}
 		if cmd.Val() == 1 {
 			busy = append(busy, legacy[i])
 			where = append(where, i)
@@ -283,6 +296,14 @@ func (r *run) classify(ctx context.Context, rdb redis.UniversalClient, legacy []
 		out[i] = items[j].state
 	}
 	return out, nil
+}
+
+// refusedType reports whether the TYPE answer of a legacy key that exists
+// is not the type the store expects of its kind.
+func refusedType(legacy string, typ *redis.StatusCmd) bool {
+	want := wantType(legacy)
+	got := typ.Val()
+	return want != "" && got != "none" && got != want
 }
 
 // millis is a PTTL in milliseconds as the scripts take it: -1 for none.

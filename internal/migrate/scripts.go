@@ -39,13 +39,14 @@ end
 // that updates the legacy key during the migration can never lose its
 // write. The outcome codes match the outcome constants: 0 moved, 1
 // skipped (gone, or the target already holds the same payload), 2
-// conflict.
+// conflict, 3 refused (not of the type the store expects).
 //
 // KEYS[1] legacy key, KEYS[2] target, KEYS[3] index set (optional);
-// ARGV[1] index member.
+// ARGV[1] index member, ARGV[2] the type the store expects ("" for any).
 var moveScript = redis.NewScript(indexLua + `
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl == -2 then return 1 end
+if ARGV[2] ~= '' and redis.call('TYPE', KEYS[1])['ok'] ~= ARGV[2] then return 3 end
 local outcome = 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if redis.call('DUMP', KEYS[1]) ~= redis.call('DUMP', KEYS[2]) then return 2 end
