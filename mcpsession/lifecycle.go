@@ -1,0 +1,224 @@
+package mcpsession
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// HandleEvent ends the sessions of a tenant that was deleted or suspended,
+// in the handler, and frees their places in the store (a deleted tenant's
+// records went with it). Register it with the tenancy service:
+//
+//	svc.OnEvent(guard.HandleEvent)
+//
+// An update is checked by reading the tenant (Config.Tenants) in the
+// background, and so is every tenant with sessions after a reset of the
+// event subscription, when events may have been missed. HandleEvent does
+// not block on the store or the handler.
+func (g *Guard) HandleEvent(e store.Event) {
+	switch e.Type {
+	case store.EventDeleted:
+		g.endTenants(map[string]bool{e.TenantID: true}, false)
+	case store.EventUpdated:
+		if g.holds(e.TenantID) {
+			g.background(func() { g.check([]string{e.TenantID}) })
+		}
+	case store.EventReset:
+		if ids := g.tenants(); len(ids) > 0 {
+			g.background(func() { g.check(ids) })
+		}
+	}
+}
+
+// background runs fn on a goroutine that Close waits for.
+func (g *Guard) background(fn func()) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return
+	}
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		fn()
+	}()
+}
+
+// holds reports whether the guard holds a session of the tenant.
+func (g *Guard) holds(tenantID string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, s := range g.live {
+		if s.tenantID == tenantID {
+			return true
+		}
+	}
+	return false
+}
+
+// tenants returns the tenants the guard holds sessions of.
+func (g *Guard) tenants() []string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	seen := map[string]bool{}
+	var ids []string
+	for _, s := range g.live {
+		if !seen[s.tenantID] {
+			seen[s.tenantID] = true
+			ids = append(ids, s.tenantID)
+		}
+	}
+	return ids
+}
+
+// check reads each tenant and ends the sessions of those that are gone or
+// no longer active. A tenant that cannot be read keeps its sessions: an
+// outage of the store must not end every session.
+func (g *Guard) check(ids []string) {
+	gone, suspended := map[string]bool{}, map[string]bool{}
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		t, err := g.cfg.Tenants.Get(ctx, id)
+		cancel()
+		switch {
+		case errors.Is(err, tenant.ErrNotFound):
+			gone[id] = true
+		case err != nil:
+			g.log.Warn("mcpsession: reading a tenant after an event", "tenant", id, "error", err)
+		case !t.Active():
+			suspended[id] = true
+		}
+	}
+	g.endTenants(gone, false)
+	g.endTenants(suspended, true)
+}
+
+// endTenants ends, in the background, the sessions of the tenants in ids;
+// with free their records are deleted too.
+func (g *Guard) endTenants(ids map[string]bool, free bool) {
+	if len(ids) == 0 {
+		return
+	}
+	var ending []*session
+	g.mu.RLock()
+	for _, s := range g.live {
+		if ids[s.tenantID] {
+			ending = append(ending, s)
+		}
+	}
+	g.mu.RUnlock()
+	for _, s := range ending {
+		// Each one is dropped now, so that no request is served in it any
+		// more; the handler may take its time to end it.
+		if g.drop(s) {
+			g.background(func() {
+				g.cfg.Ender.EndSession(s.id)
+				if free {
+					g.free(s.tenantID, s.id)
+				}
+			})
+		}
+	}
+}
+
+// sweepEvery ends idle sessions every period until Close.
+func (g *Guard) sweepEvery(period time.Duration) {
+	defer g.bg.Done()
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-tick.C:
+			g.sweep()
+		}
+	}
+}
+
+// sweep ends the sessions idle for longer than the TTL, and extends in
+// the store the sessions with a request in flight (an open event stream)
+// that are due, so that a stream keeps its session alive.
+func (g *Guard) sweep() {
+	now := g.now()
+	var idle, busy []*session
+	g.mu.RLock()
+	for _, s := range g.live {
+		switch {
+		case s.inflight.Load() > 0:
+			if now.Sub(time.Unix(0, s.touched.Load())) >= g.touchEvery {
+				busy = append(busy, s)
+			}
+		case now.Sub(time.Unix(0, s.seen.Load())) > g.ttl:
+			idle = append(idle, s)
+		}
+	}
+	g.mu.RUnlock()
+	for _, s := range idle {
+		g.end(s, true)
+	}
+	for _, s := range busy {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := g.cfg.Sessions.Touch(ctx, s.tenantID, s.id)
+		cancel()
+		switch {
+		case err == nil:
+			s.touched.Store(now.UnixNano())
+		case errors.Is(err, store.ErrNotFound):
+			g.end(s, false)
+		default:
+			g.log.Warn("mcpsession: extending a session in use", "tenant", s.tenantID, "error", err)
+		}
+	}
+}
+
+// Close ends every session the guard holds, in the handler, and frees
+// their places in the store; then the guard answers 503 to every request.
+// Call it before closing the store's Redis client (and before the HTTP
+// server's Shutdown waits for open event streams, which ending the
+// sessions closes). It waits for the ends until ctx is done, and returns
+// ctx's error if they did not all finish. Calling it again does nothing.
+func (g *Guard) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	all := make([]*session, 0, len(g.live))
+	for _, s := range g.live {
+		all = append(all, s)
+	}
+	clear(g.live)
+	g.mu.Unlock()
+	close(g.stop)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16) // store deletes in flight
+		for _, s := range all {
+			s.cancel()
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				g.cfg.Ender.EndSession(s.id)
+				g.free(s.tenantID, s.id)
+			})
+		}
+		wg.Wait()
+		g.bg.Wait()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
