@@ -19,9 +19,9 @@ var errAnswered = errors.New("mcpsession: the request was answered by the sessio
 
 // The states of an admitWriter.
 const (
-	pending int32 = iota // nothing written yet
-	passing              // the handler's answer goes through
-	refusing             // the guard answered; the handler's writes are dropped
+	pending  int32 = iota // nothing written yet
+	passing               // the handler's answer goes through
+	refusing              // the guard answered; the handler's writes are dropped
 )
 
 // admitWriter holds back the answer to a request without a session ID
