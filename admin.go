@@ -27,10 +27,14 @@ type AdminConfig struct {
 	Logger *slog.Logger
 	// ClientAddr returns the address that failed keys are counted
 	// against: after 10 failures within a minute the address is answered
-	// 429 until the minute is over. Set it only behind a reverse proxy
-	// you trust to set the client's address; a header that clients can
-	// forge (X-Forwarded-For) MUST NOT be used otherwise, since it would
-	// give an attacker a fresh address for every guess.
+	// 429 until the minute is over. Behind reverse proxies, use the
+	// ClientAddr method of a resolve.Proxies, which believes the
+	// forwarding header only from the trusted proxies' addresses (New
+	// wires it from Config.TrustedProxies): counted by the proxy's own
+	// address, one outsider would lock out every operator. A header that
+	// clients can forge (X-Forwarded-For read from any address) MUST NOT
+	// be used, since it would give an attacker a fresh address for every
+	// guess.
 	// default: the IP of r.RemoteAddr
 	ClientAddr func(r *http.Request) string
 	// OnChange is called after every successful create, update and
@@ -47,7 +51,7 @@ type AdminConfig struct {
 	BaseDomain string
 }
 
-// NewAdminHandler returns the admin API of DESIGN.md section 6:
+// NewAdminHandler returns the admin API:
 //
 //	POST   /admin/tenants                     create (201)
 //	GET    /admin/tenants?cursor=&limit=      list: {"tenants":[…],"next":"…"}

@@ -55,12 +55,27 @@ type Config struct {
 	// Header is the header that names the tenant in header mode.
 	// default: "X-Tenant-ID" (TENANT_HEADER)
 	Header string
-	// TrustedProxies are the addresses of reverse proxies whose Forwarded
-	// and X-Forwarded-Host headers are believed in subdomain mode. Never
-	// list anything a client can connect from: a forged header would pick
-	// the tenant.
-	// default: none (TENANT_TRUSTED_PROXIES, comma-separated prefixes)
+	// TrustedProxies are the addresses of the reverse proxies in front of
+	// the server (as the server sees them connect) and of any proxies
+	// between them and the clients. Their TrustedProxyHeader is believed:
+	// the host it forwards picks the tenant in subdomain mode, and the
+	// client address it forwards is what the admin API counts failed keys
+	// against, in every mode. Never list anything a client can connect
+	// from: a forged header would pick the tenant and dodge the limit.
+	// default: none, no forwarding header is read
+	// (TENANT_TRUSTED_PROXIES, comma-separated addresses or prefixes)
 	TrustedProxies []netip.Prefix
+	// TrustedProxyHeader is the one header the trusted proxies set:
+	// resolve.Forwarded (RFC 7239, "for" and "host" in one element) or
+	// resolve.XForwarded (X-Forwarded-Host and X-Forwarded-For). The other
+	// is ignored, since a proxy passes on whatever a client sent in a
+	// header it does not manage. The proxies MUST set the header on every
+	// request, replacing or appending to the client's; with several
+	// proxies in a row, the element the outermost trusted one added is
+	// used (see resolve.Proxies).
+	// default: resolve.Forwarded
+	// (TENANT_TRUSTED_PROXY_HEADER: Forwarded or X-Forwarded)
+	TrustedProxyHeader resolve.ProxyHeader
 	// AdminAPIKey opens the admin API to requests that carry it in
 	// X-Admin-API-Key. Without it the admin API answers 503 to everything.
 	// default: "" (TENANT_ADMIN_API_KEY)
@@ -149,6 +164,13 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
 	}
+	if v := getenv("TENANT_TRUSTED_PROXY_HEADER"); v != "" {
+		h, ok := parseProxyHeader(v)
+		if !ok {
+			fail("TENANT_TRUSTED_PROXY_HEADER", v, "Forwarded or X-Forwarded (the pair X-Forwarded-Host and X-Forwarded-For)")
+		}
+		c.TrustedProxyHeader = h
+	}
 	c.AdminAPIKey = getenv("TENANT_ADMIN_API_KEY")
 	c.Default.OIDC = tenant.OIDC{
 		Issuer:           getenv("OIDC_ISSUER"),
@@ -186,6 +208,40 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// parseProxyHeader reads TENANT_TRUSTED_PROXY_HEADER. Header names are
+// case-insensitive, and either name of the X-Forwarded pair stands for
+// the pair.
+func parseProxyHeader(v string) (resolve.ProxyHeader, bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "forwarded":
+		return resolve.Forwarded, true
+	case "x-forwarded", "x-forwarded-host", "x-forwarded-for":
+		return resolve.XForwarded, true
+	}
+	return "", false
+}
+
+// proxies returns the trusted proxies of c, whose fields withDefaults has
+// checked.
+func (c Config) proxies() (*resolve.Proxies, error) {
+	p, err := resolve.NewProxies(resolve.ProxyConfig{Trusted: c.TrustedProxies, Header: c.TrustedProxyHeader})
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: TrustedProxies, TrustedProxyHeader: %w", err)
+	}
+	return p, nil
+}
+
+// clientAddr returns the function the admin API counts failed keys by:
+// the client address the trusted proxies report, the peer's otherwise.
+func (c Config) clientAddr() func(*http.Request) string {
+	p, err := c.proxies()
+	if err != nil {
+		// withDefaults has refused such a configuration already.
+		return nil
+	}
+	return p.ClientAddr
+}
+
 // withDefaults returns c with every default filled in, or an error for a
 // field no default can repair.
 func (c Config) withDefaults() (Config, error) {
@@ -206,6 +262,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = 24 * time.Hour
+	}
+	if c.TrustedProxyHeader == "" {
+		c.TrustedProxyHeader = resolve.Forwarded
+	}
+	if _, err := c.proxies(); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -263,7 +325,11 @@ func (c Config) resolver(lookup resolve.DomainLookup) (resolve.Resolver, error) 
 		}
 		r = resolve.Chain(sub, resolve.Domain(lookup))
 		if len(c.TrustedProxies) > 0 {
-			r = resolve.BehindProxies(c.TrustedProxies, r)
+			p, err := c.proxies()
+			if err != nil {
+				return nil, err
+			}
+			r = p.Resolver(r)
 		}
 	case ByPath:
 		r = resolve.Path()

@@ -84,10 +84,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	adminCfg := AdminConfig{
-		Tenants:  s.store.Tenants(),
-		APIKey:   cfg.AdminAPIKey,
-		Logger:   cfg.Logger,
-		OnChange: s.apply,
+		Tenants:    s.store.Tenants(),
+		APIKey:     cfg.AdminAPIKey,
+		Logger:     cfg.Logger,
+		ClientAddr: cfg.clientAddr(),
+		OnChange:   s.apply,
 	}
 	if cfg.MultiTenant && cfg.Identification == BySubdomain {
 		adminCfg.BaseDomain = cfg.BaseDomain

@@ -43,9 +43,11 @@ type Config struct {
 	Logger *slog.Logger
 	// ClientAddr returns the address that failed keys are counted
 	// against. The default, the IP of r.RemoteAddr, is the only safe
-	// choice unless a trusted reverse proxy sets the address: a header
-	// such as X-Forwarded-For that any client can forge would let an
-	// attacker pick a fresh address for every guess.
+	// choice unless a trusted reverse proxy sets the address (then use
+	// resolve.Proxies.ClientAddr, which reads the header only from the
+	// trusted proxies): a header such as X-Forwarded-For that any client
+	// can forge would let an attacker pick a fresh address for every
+	// guess.
 	// default: the host part of r.RemoteAddr
 	ClientAddr func(r *http.Request) string
 	// OnChange is called after every successful create, update and
@@ -75,8 +77,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler is the admin API. Mount it at "/admin/": it answers the routes of
-// DESIGN.md section 6 and a JSON 404 for anything else under it.
+// Handler is the admin API. Mount it at "/admin/": it answers the tenant
+// routes and a JSON 404 for anything else under it.
 type Handler struct {
 	cfg      Config
 	log      *slog.Logger

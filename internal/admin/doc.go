@@ -1,4 +1,4 @@
-// Package admin implements the admin API of DESIGN.md section 6: an
+// Package admin implements the tenancy admin API: an
 // [http.Handler] that creates, lists, reads, patches (RFC 7396) and
 // deletes tenants through a store.Tenants, behind an X-Admin-API-Key that
 // is compared in constant time.
