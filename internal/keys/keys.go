@@ -21,6 +21,15 @@ const (
 	Index = "tenant:index"
 	// Events is the pub/sub channel of tenant changes.
 	Events = "tenant:events"
+	// Inactive is a sorted set (all scores 0) of the IDs of the tenants
+	// that are not active, so that a replica learns which tenants to
+	// refuse without reading every record.
+	Inactive = "tenant:inactive"
+	// Domains is a sorted set (all scores 0) of every custom domain that
+	// has a Domain key, so that a replica can list the domains without a
+	// SCAN of the whole keyspace. It may hold a domain a moment longer
+	// than its Domain key, never the other way round.
+	Domains = "tenant:domains"
 )
 
 // Metadata is the key of a tenant's JSON record. It shares the tenant's

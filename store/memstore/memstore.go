@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
 )
 
@@ -160,13 +161,25 @@ func (s *Store) Len() int {
 	defer s.mu.Unlock()
 	_, nowMs := s.now()
 	n := 0
+	domains := false
 	for key := range s.keys {
 		if s.get(key, nowMs) != nil {
 			n++
+			domains = domains || strings.HasPrefix(key, keys.Domain(""))
 		}
 	}
-	if len(s.index) > 0 {
-		n++
+	inactive := false
+	for id := range s.index {
+		if e := s.get(keys.Metadata(id), nowMs); e != nil && !activeRecord(e.value) {
+			inactive = true
+		}
+	}
+	// The shared sets of redisstore: the index, the custom domains and the
+	// inactive tenants, each a key while it has members.
+	for _, set := range []bool{len(s.index) > 0, domains, inactive} {
+		if set {
+			n++
+		}
 	}
 	return n
 }

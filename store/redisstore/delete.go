@@ -37,6 +37,12 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	if err := tenant.ValidateID(id); err != nil {
 		return 0, fmt.Errorf("redisstore: %w", err)
 	}
+	// Off the set of inactive tenants first: a delete that fails later
+	// leaves at worst an inactive tenant unlisted, which replicas read
+	// before refusing it.
+	if err := s.listActive(ctx, id); err != nil {
+		return 0, err
+	}
 	var n int64
 	data, err := s.rdb.Get(ctx, keys.Metadata(id)).Bytes()
 	switch {
@@ -56,6 +62,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 					return n, fmt.Errorf("redisstore: delete claim of tenant %q: %w", id, err)
 				}
 				n += removed
+			}
+			if old.Domain != "" {
+				s.unlistDomain(ctx, old.Domain)
 			}
 		}
 		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()

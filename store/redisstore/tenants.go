@@ -74,7 +74,9 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 // claimed with SET NX first, then the issuer and audience, then the record
 // with SET NX, then the ID joins the index. A step that fails undoes the
 // ones before it, and a claim is only ever released while it still names
-// this tenant.
+// this tenant. The set of domains and the set of inactive tenants, which
+// replicas load through [Tenants.Domains] and [Tenants.InactiveIDs], are
+// kept in step around these steps (see directory.go for the order).
 func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := t.Validate(); err != nil {
@@ -88,7 +90,7 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		return nil, fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err)
 	}
 	if rec.Domain != "" {
-		if err := s.claimNew(ctx, keys.Domain(rec.Domain), rec.ID, store.ErrDomainExists, rec.Domain); err != nil {
+		if _, err := s.claimDomain(ctx, rec.Domain, rec.ID, true); err != nil {
 			return nil, err
 		}
 	}
@@ -122,10 +124,13 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		release()
 		return nil, fmt.Errorf("redisstore: index tenant %q: %w", rec.ID, err)
 	}
+	// An active tenant is taken off the set too: an earlier tenant of the
+	// same ID may have been left on it by a write that did not finish.
+	listErr := s.listStatus(ctx, rec.ID, rec.Active())
 	if err := s.publish(ctx, store.EventCreated, rec.ID); err != nil {
 		return &rec, err
 	}
-	return &rec, nil
+	return &rec, listErr
 }
 
 // claimNew makes key name id with SET NX; a key that exists already, even
@@ -204,13 +209,18 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 			return fail(fmt.Errorf("redisstore: encode tenant %q: %w", rec.ID, err))
 		}
 		if rec.Domain != "" && rec.Domain != old.Domain && !domainClaimed {
-			if domainClaimed, err = s.claim(ctx, keys.Domain(rec.Domain), rec.ID, store.ErrDomainExists, rec.Domain); err != nil {
+			if domainClaimed, err = s.claimDomain(ctx, rec.Domain, rec.ID, false); err != nil {
 				return fail(err)
 			}
 		}
 		oldPair, hadPair := oidcKey(old)
 		if hasPair && newPair != oldPair && !pairClaimed {
 			if pairClaimed, err = s.claim(ctx, newPair, rec.ID, store.ErrIssuerAudienceExists, rec.OIDC.Issuer); err != nil {
+				return fail(err)
+			}
+		}
+		if rec.Active() {
+			if err := s.listActive(ctx, rec.ID); err != nil {
 				return fail(err)
 			}
 		}
@@ -223,10 +233,12 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		case res < 0:
 			return fail(fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, rec.ID))
 		}
+		listErr := s.listStatus(ctx, rec.ID, rec.Active())
 		if old.Domain != "" && old.Domain != rec.Domain {
 			if err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, rec.ID).Err(); err != nil {
 				return nil, fmt.Errorf("redisstore: release domain %q: %w", old.Domain, err)
 			}
+			s.unlistDomain(ctx, old.Domain)
 		}
 		if hadPair && oldPair != newPair {
 			if err := unlinkIfScript.Run(ctx, s.rdb, []string{oldPair}, rec.ID).Err(); err != nil {
@@ -236,7 +248,7 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		if err := s.publish(ctx, store.EventUpdated, rec.ID); err != nil {
 			return &rec, err
 		}
-		return &rec, nil
+		return &rec, listErr
 	}
 	return fail(fmt.Errorf("redisstore: update tenant %q: changed concurrently %d times", t.ID, updateAttempts))
 }
@@ -260,13 +272,6 @@ func (s *Store) claim(ctx context.Context, key, id string, taken error, what str
 		return false, fmt.Errorf("redisstore: %w: %q", taken, what)
 	}
 	return false, nil
-}
-
-// releaseDomain undoes a domain claim of id, if host is not empty.
-func (s *Store) releaseDomain(ctx context.Context, host, id string) {
-	if host != "" {
-		s.undo(ctx, keys.Domain(host), id)
-	}
 }
 
 // undo deletes key while it holds value, to roll back a step of a write

@@ -1,0 +1,185 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+)
+
+var _ store.Directory = (*Tenants)(nil)
+
+// TenantIDs lists every tenant ID from the index, in pages of
+// [store.DirectoryBatch] read with ZRANGEBYLEX: one round trip per page.
+func (r *Tenants) TenantIDs(ctx context.Context, fn func(ids []string) error) error {
+	return r.s.scanLex(ctx, keys.Index, fn)
+}
+
+// InactiveIDs lists the IDs of the tenants that are not active, from the
+// set Create, Update and Delete keep beside the index.
+func (r *Tenants) InactiveIDs(ctx context.Context, fn func(ids []string) error) error {
+	return r.s.scanLex(ctx, keys.Inactive, fn)
+}
+
+// Domains lists every custom domain with the tenant it names: a page of
+// hosts from the set of domains, then their domain keys in one pipeline
+// (a cluster client splits it by node). A host whose key is gone (a domain
+// being released at this moment) is left out. Two round trips per page.
+func (r *Tenants) Domains(ctx context.Context, fn func(hosts, ids []string) error) error {
+	s := r.s
+	return s.scanLex(ctx, keys.Domains, func(page []string) error {
+		cmds := make([]*redis.StringCmd, len(page))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, host := range page {
+				cmds[i] = p.Get(ctx, keys.Domain(host))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redisstore: list domains: %w", err)
+		}
+		hosts, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
+		for i, cmd := range cmds {
+			id, err := cmd.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("redisstore: list domains: %w", err)
+			}
+			hosts, ids = append(hosts, page[i]), append(ids, id)
+		}
+		return fn(hosts, ids)
+	})
+}
+
+// scanLex hands the members of the sorted set key (all scores 0) to fn in
+// lexicographic order, a page at a time. Each page starts just after the
+// last member of the one before, so members added or removed meanwhile
+// never shift a page: every member present for the whole listing is seen
+// exactly once.
+func (s *Store) scanLex(ctx context.Context, key string, fn func([]string) error) error {
+	from := "-"
+	for {
+		page, err := s.rdb.ZRangeByLex(ctx, key, &redis.ZRangeBy{Min: from, Max: "+", Count: store.DirectoryBatch}).Result()
+		if err != nil {
+			return fmt.Errorf("redisstore: list %s: %w", key, err)
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if len(page) < store.DirectoryBatch {
+			return nil
+		}
+		from = "(" + page[len(page)-1]
+	}
+}
+
+// The set of domains and the set of inactive tenants live in other hash
+// slots than the keys they describe, so they are kept in step with
+// separate commands, ordered so that what a crash or a race can leave
+// behind errs on the harmless side: a domain listed without a key (a
+// replica then looks it up and finds nothing), or a suspended tenant not
+// listed as inactive (a replica then reads it before refusing it). The
+// other way round, a live domain missing from the set, or an active tenant
+// listed as inactive, would turn a real tenant away.
+
+// claimDomain makes host name id, like claim, and lists it in the set of
+// domains before and after: before, so that a crash after the claim cannot
+// leave the domain unlisted; after, so that a concurrent release of the
+// same host (which unlists it) cannot either.
+func (s *Store) claimDomain(ctx context.Context, host, id string, strict bool) (bool, error) {
+	if err := s.rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: host}).Err(); err != nil {
+		return false, fmt.Errorf("redisstore: claim %q: %w", host, err)
+	}
+	var claimed bool
+	var err error
+	if strict {
+		err = s.claimNew(ctx, keys.Domain(host), id, store.ErrDomainExists, host)
+		claimed = err == nil
+	} else {
+		claimed, err = s.claim(ctx, keys.Domain(host), id, store.ErrDomainExists, host)
+	}
+	if err != nil || !claimed {
+		return false, err
+	}
+	if err := s.rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: host}).Err(); err != nil {
+		s.releaseDomain(ctx, host, id)
+		return false, fmt.Errorf("redisstore: claim %q: %w", host, err)
+	}
+	return true, nil
+}
+
+// unlistDomain removes host from the set of domains after its key was
+// deleted, and lists it again if another tenant claimed it meanwhile. It is
+// best effort: a host left listed only costs a lookup that finds nothing.
+func (s *Store) unlistDomain(ctx context.Context, host string) {
+	if s.rdb.ZRem(ctx, keys.Domains, host).Err() != nil {
+		return
+	}
+	if n, err := s.rdb.Exists(ctx, keys.Domain(host)).Result(); err != nil || n > 0 {
+		_ = s.rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: host}).Err()
+	}
+}
+
+// releaseDomain undoes a domain claim of id, if host is not empty.
+func (s *Store) releaseDomain(ctx context.Context, host, id string) {
+	if host != "" {
+		s.undo(ctx, keys.Domain(host), id)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		defer cancel()
+		s.unlistDomain(ctx, host)
+	}
+}
+
+// listActive takes id off the set of inactive tenants. It runs before an
+// active record is written, so that a crash between the two leaves an
+// inactive tenant unlisted, never an active one listed; and again after,
+// because a concurrent suspension may have listed it in between.
+func (s *Store) listActive(ctx context.Context, id string) error {
+	if err := s.rdb.ZRem(ctx, keys.Inactive, id).Err(); err != nil {
+		return fmt.Errorf("redisstore: list tenant %q as active: %w", id, err)
+	}
+	return nil
+}
+
+// listInactive puts id on the set of inactive tenants after its inactive
+// record was written, then reads the record again: when a concurrent
+// change activated (or deleted) the tenant meanwhile, it takes id off the
+// set again, so that the set never keeps an active tenant.
+func (s *Store) listInactive(ctx context.Context, id string) error {
+	if err := s.rdb.ZAdd(ctx, keys.Inactive, redis.Z{Member: id}).Err(); err != nil {
+		return fmt.Errorf("redisstore: list tenant %q as inactive: %w", id, err)
+	}
+	t, _, err := s.read(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("redisstore: list tenant %q as inactive: %w", id, err)
+	case !t.Active():
+		return nil
+	}
+	return s.listActive(ctx, id)
+}
+
+// listStatus brings the set of inactive tenants in step with a record just
+// written. A failure is returned wrapping [store.ErrNotPublished]: the
+// change was made, but other replicas may learn the tenant's status only
+// by reading it.
+func (s *Store) listStatus(ctx context.Context, id string, active bool) error {
+	var err error
+	if active {
+		err = s.listActive(ctx, id)
+	} else {
+		err = s.listInactive(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", store.ErrNotPublished, err)
+	}
+	return nil
+}

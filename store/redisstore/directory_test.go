@@ -1,0 +1,199 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store/redisstore"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// interleave is a go-redis hook that runs fn once, just before the first
+// command whose arguments start with match: a concurrent writer's steps
+// landing between two steps of the operation under test, at exactly the
+// worst moment.
+type interleave struct {
+	match []string
+	fn    func(ctx context.Context)
+	once  sync.Once
+	mu    sync.Mutex
+	busy  bool
+}
+
+func (h *interleave) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *interleave) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		busy := h.busy
+		h.mu.Unlock()
+		if !busy && h.matches(cmd.Args()) {
+			h.once.Do(func() {
+				h.mu.Lock()
+				h.busy = true // fn's own commands pass straight through
+				h.mu.Unlock()
+				h.fn(ctx)
+				h.mu.Lock()
+				h.busy = false
+				h.mu.Unlock()
+			})
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *interleave) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *interleave) matches(args []any) bool {
+	if len(args) < len(h.match) {
+		return false
+	}
+	for i, m := range h.match {
+		if !strings.EqualFold(fmt.Sprint(args[i]), m) {
+			return false
+		}
+	}
+	return true
+}
+
+// directoryOf reads the inactive IDs and the domains of s.
+func directoryOf(t *testing.T, s *redisstore.Store) (inactive []string, domains map[string]string) {
+	ctx := t.Context()
+	domains = map[string]string{}
+	require.NoError(t, s.Tenants().InactiveIDs(ctx, func(ids []string) error {
+		inactive = append(inactive, ids...)
+		return nil
+	}))
+	require.NoError(t, s.Tenants().Domains(ctx, func(hosts, ids []string) error {
+		for i := range hosts {
+			domains[hosts[i]] = ids[i]
+		}
+		return nil
+	}))
+	return inactive, domains
+}
+
+func active(id, domain string) *tenant.Tenant {
+	return &tenant.Tenant{ID: id, Name: id, Domain: domain, Status: tenant.StatusActive}
+}
+
+func suspended(id, domain string) *tenant.Tenant {
+	t := active(id, domain)
+	t.Status = tenant.StatusSuspended
+	return t
+}
+
+// The sets of inactive tenants and of domains live in other slots than the
+// records and domain keys they describe, so the writes that keep them in
+// step cannot be atomic. These tests put a concurrent writer's step at the
+// worst moment of each write and check that the sets never end up turning
+// a real tenant away: an active tenant listed as inactive, or a live
+// domain unlisted.
+func TestDirectoryInterleavings(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(ctx context.Context, s *redisstore.Store) error
+		// match and meanwhile: the concurrent step, run before the
+		// command that starts with match.
+		match     []string
+		meanwhile func(ctx context.Context, rdb *redis.Client)
+		write     func(ctx context.Context, s *redisstore.Store) error
+		inactive  []string
+		domains   map[string]string
+	}{
+		{
+			// A suspension lists the tenant after this activation took
+			// it off the set and before the activation's record lands.
+			name: "activation after a late suspension listing",
+			setup: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Create(ctx, suspended("acme", ""))
+				return err
+			},
+			match:     []string{"evalsha"},
+			meanwhile: func(ctx context.Context, rdb *redis.Client) { rdb.ZAdd(ctx, keys.Inactive, redis.Z{Member: "acme"}) },
+			write: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Update(ctx, active("acme", ""))
+				return err
+			},
+		},
+		{
+			// An activation lands (record and listing) between this
+			// suspension's record and its listing.
+			name: "suspension overtaken by an activation",
+			setup: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Create(ctx, active("acme", ""))
+				return err
+			},
+			match: []string{"zadd", keys.Inactive},
+			meanwhile: func(ctx context.Context, rdb *redis.Client) {
+				data := `{"id":"acme","name":"acme","limits":{"maxClients":0,"maxSessions":0,"rateLimit":0},"status":"active"}`
+				rdb.Set(ctx, keys.Metadata("acme"), data, 0)
+			},
+			write: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Update(ctx, suspended("acme", ""))
+				return err
+			},
+		},
+		{
+			// The domain's previous owner unlists it after this claim
+			// listed it and before the claim's SET NX.
+			name:  "claim after a late release",
+			setup: func(context.Context, *redisstore.Store) error { return nil },
+			match: []string{"set", keys.Domain("shared.example.com")},
+			meanwhile: func(ctx context.Context, rdb *redis.Client) {
+				rdb.ZRem(ctx, keys.Domains, "shared.example.com")
+			},
+			write: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Create(ctx, active("acme", "shared.example.com"))
+				return err
+			},
+			domains: map[string]string{"shared.example.com": "acme"},
+		},
+		{
+			// Another tenant claims the domain (key and listing) after
+			// this release deleted the key and before it unlists it.
+			name: "release overtaken by a claim",
+			setup: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Create(ctx, active("beta", "shared.example.com"))
+				return err
+			},
+			match: []string{"zrem", keys.Domains},
+			meanwhile: func(ctx context.Context, rdb *redis.Client) {
+				rdb.Set(ctx, keys.Domain("shared.example.com"), "acme", 0)
+				rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: "shared.example.com"})
+			},
+			write: func(ctx context.Context, s *redisstore.Store) error {
+				_, err := s.Tenants().Update(ctx, active("beta", "beta.example.com"))
+				return err
+			},
+			domains: map[string]string{"shared.example.com": "acme", "beta.example.com": "beta"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, _, rdb, _ := newMiniredis(t)
+			require.NoError(t, tt.setup(ctx, s))
+			rdb.AddHook(&interleave{match: tt.match, fn: func(ctx context.Context) { tt.meanwhile(ctx, rdb) }})
+			require.NoError(t, tt.write(ctx, s))
+			inactive, domains := directoryOf(t, s)
+			slices.Sort(inactive)
+			assert.Equal(t, tt.inactive, inactive)
+			if tt.domains == nil {
+				tt.domains = map[string]string{}
+			}
+			assert.Equal(t, tt.domains, domains)
+		})
+	}
+}
