@@ -158,7 +158,7 @@ func TestRedirectURIChecks(t *testing.T) {
 	_, a, _ := ready(t, byPath)
 	b := a.h.browser("acme")
 	for _, uri := range []string{
-		"http://127.0.0.1:53682/other",   // another path
+		"http://127.0.0.1:53682/other",     // another path
 		"https://127.0.0.1:53682/callback", // another scheme
 		"http://localhost:53682/callback",  // another host
 		"http://127.0.0.1:53682/callback?x=1",
