@@ -103,7 +103,7 @@ func TestDecodeKeysSkipsUnusable(t *testing.T) {
 	keys, err := decodeKeys(body)
 	assert.NoError(t, err)
 	if assert.Len(t, keys, 1) {
-		assert.Equal(t, "good", keys[0].KeyID)
+		assert.Equal(t, "good", keys[0].kid)
 	}
 }
 

@@ -3,10 +3,6 @@ package oidcx
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +38,7 @@ type keySet struct {
 
 // keyList is an immutable snapshot of the keys and when they were fetched.
 type keyList struct {
-	keys    []jose.JSONWebKey
+	keys    []publicKey
 	fetched time.Time
 }
 
@@ -60,29 +56,42 @@ var errRefreshLimited = errors.New("unknown key ID and key set refreshed recentl
 const maxJWKSSize = 1 << 20
 
 // verify checks the signature of the token raw, already parsed as tok,
-// with the tenant's keys. A token naming a key ID the set does not hold
-// makes the set be fetched again, within the refresh limit.
+// with the tenant's keys, trying one key at most. A token naming a key ID
+// the set does not hold makes the set be fetched again, within the refresh
+// limit.
 func (k *keySet) verify(ctx context.Context, raw string, tok *parsedToken) error {
 	list := k.current()
-	ok, known := verifyWith(raw, tok, list.keys)
-	if ok {
+	key, known, err := list.find(tok.kid, tok.alg)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		if !verifySignature(raw, tok, key.key) {
+			// A fresh copy of the set would hold the same key under the
+			// same ID, so do not ask for it.
+			return errors.New("signature does not verify")
+		}
 		k.maybeRefreshInBackground(ctx, list)
 		return nil
 	}
 	if known {
-		// The key ID is one we hold, and its key refused the signature: a
-		// fresh copy of the set would say the same, so do not ask for it.
-		return errors.New("signature does not verify")
+		return fmt.Errorf("key %q is not for %s", tok.kid, tok.alg)
 	}
 	// An unknown key ID: the provider may have rotated its keys (OpenID
 	// Connect Core section 10.1.1), so fetch the set again, within the limit.
 	if err := k.refresh(ctx); err != nil {
 		return err
 	}
-	if ok, _ := verifyWith(raw, tok, k.current().keys); ok {
-		return nil
+	if key, _, err = k.current().find(tok.kid, tok.alg); err != nil {
+		return err
 	}
-	return errors.New("no key verifies the signature")
+	if key == nil {
+		return errors.New("no key of the set fits the token")
+	}
+	if !verifySignature(raw, tok, key.key) {
+		return errors.New("signature does not verify")
+	}
+	return nil
 }
 
 // current returns the keys in use; none before the first successful fetch.
@@ -91,26 +100,6 @@ func (k *keySet) current() *keyList {
 		return l
 	}
 	return &keyList{}
-}
-
-// verifyWith tries the keys named by the token's key ID (every key when it
-// names none). known reports whether some key had that ID. A key that
-// declares its algorithm is used with that algorithm only (RFC 7517 section
-// 4.4), so a key published for RS256 never verifies a PS256 signature.
-func verifyWith(raw string, tok *parsedToken, keys []jose.JSONWebKey) (ok, known bool) {
-	for i := range keys {
-		if tok.kid != "" && keys[i].KeyID != tok.kid {
-			continue
-		}
-		known = tok.kid != ""
-		if keys[i].Algorithm != "" && keys[i].Algorithm != tok.alg {
-			continue
-		}
-		if verifySignature(raw, tok, &keys[i]) {
-			return true, known
-		}
-	}
-	return false, known
 }
 
 // verifySignature reports whether key verifies the signature of raw under
@@ -192,7 +181,7 @@ func (k *keySet) fetch(ctx context.Context) error {
 }
 
 // fetchKeys downloads and decodes the key set at url.
-func fetchKeys(ctx context.Context, client *http.Client, url string) ([]jose.JSONWebKey, error) {
+func fetchKeys(ctx context.Context, client *http.Client, url string) ([]publicKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("jwks request: %w", err)
@@ -219,38 +208,6 @@ func fetchKeys(ctx context.Context, client *http.Client, url string) ([]jose.JSO
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("jwks holds no usable signing key")
-	}
-	return keys, nil
-}
-
-// decodeKeys returns the public signing keys of a JWKS. Keys of a type or
-// algorithm this package does not verify with are skipped rather than
-// failing the whole set (RFC 7517 section 5); so are keys for encryption,
-// and symmetric keys, which must never verify a token.
-func decodeKeys(body []byte) ([]jose.JSONWebKey, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("jwks decode: %w", err)
-	}
-	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
-	for _, raw := range set.Keys {
-		var key jose.JSONWebKey
-		if err := key.UnmarshalJSON(raw); err != nil {
-			continue
-		}
-		if key.Use != "" && key.Use != "sig" {
-			continue
-		}
-		if key.Algorithm != "" && !supportedAlg(key.Algorithm) {
-			continue
-		}
-		pub := key.Public() // drops private parts a careless provider published
-		switch pub.Key.(type) {
-		case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-			keys = append(keys, pub)
-		}
 	}
 	return keys, nil
 }
