@@ -3,19 +3,14 @@ package oidcx
 import (
 	"container/list"
 	"sync"
-	"time"
 )
 
-// entry is the outcome of building one tenant's verifier: its key set, or
-// the error and when to try again.
+// entry is one tenant's verifier: its key set, built for its settings.
+// Failed builds are not cached here; their back-off lives in [limits].
 type entry struct {
 	id       string
 	settings settings
-	verifier *keySet // nil after a failure
-
-	err      error
-	failures int       // consecutive failures with these settings
-	retryAt  time.Time // no new attempt before this
+	verifier *keySet
 
 	elem *list.Element
 }
@@ -50,17 +45,6 @@ func (c *cache) get(id string, s settings) (*entry, bool) {
 	}
 	c.lru.MoveToFront(e.elem)
 	return e, true
-}
-
-// failures returns the consecutive failures recorded for the tenant with
-// settings s; changed settings start a new count.
-func (c *cache) failures(id string, s settings) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[id]; ok && e.settings == s && e.verifier == nil {
-		return e.failures
-	}
-	return 0
 }
 
 func (c *cache) epochNow() uint64 {

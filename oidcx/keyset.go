@@ -22,18 +22,19 @@ import (
 // that arrive while a fetch is in flight wait for it rather than start
 // another.
 type keySet struct {
+	id       string      // the tenant
+	fp       fingerprint // of the settings the set was built for
+	limits   *limits     // where the refresh interval is kept
 	url      string
 	client   *http.Client
 	timeout  time.Duration // bounds each fetch
-	interval time.Duration // minimum time between two fetches
 	maxAge   time.Duration // keys older than this are refreshed in the background
 	now      func() time.Time
 
 	keys atomic.Pointer[keyList] // read without a lock on every token
 
-	mu          sync.Mutex
-	lastAttempt time.Time // start of the last fetch, successful or not
-	inflight    *fetchCall
+	mu       sync.Mutex
+	inflight *fetchCall
 }
 
 // keyList is an immutable snapshot of the keys and when they were fetched.
@@ -121,7 +122,10 @@ func (k *keySet) refresh(ctx context.Context) error {
 	k.mu.Lock()
 	c := k.inflight
 	if c == nil {
-		if k.now().Sub(k.lastAttempt) < k.interval {
+		// The interval is kept in the tenant's limits, not here, so that
+		// it holds across a verifier dropped from the cache and built
+		// again.
+		if !k.limits.startFetch(k.id, k.fp, k.now()) {
 			k.mu.Unlock()
 			return errRefreshLimited
 		}
@@ -146,7 +150,7 @@ func (k *keySet) maybeRefreshInBackground(ctx context.Context, list *keyList) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.inflight == nil && k.now().Sub(k.lastAttempt) >= k.interval {
+	if k.inflight == nil && k.limits.startFetch(k.id, k.fp, k.now()) {
 		k.start(ctx)
 	}
 }
@@ -155,7 +159,6 @@ func (k *keySet) maybeRefreshInBackground(ctx context.Context, list *keyList) {
 func (k *keySet) start(ctx context.Context) *fetchCall {
 	c := &fetchCall{done: make(chan struct{})}
 	k.inflight = c
-	k.lastAttempt = k.now()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
 	go func() {
 		defer cancel()

@@ -48,8 +48,20 @@ type Config struct {
 	// default: 5 seconds
 	FetchTimeout time.Duration
 	// MaxEntries bounds the number of tenants whose verifier is cached; the
-	// least recently used is dropped first. default: 1000
+	// least recently used is dropped first. A dropped verifier is built
+	// again on the tenant's next request, but not within
+	// KeyRefreshInterval of its last fetch (the request is answered as
+	// with a provider that is down): size it above the number of tenants
+	// active within that interval. default: 1000
 	MaxEntries int
+	// MaxTracked bounds the number of tenants whose fetch limits and
+	// back-offs are remembered, apart from the cache so that they outlive
+	// a verifier dropped from it. A tenant is forgotten once its state
+	// restricts nothing (KeyRefreshInterval or BackoffMax after its last
+	// fetch); while every state is younger, a tenant not yet tracked is
+	// not fetched for. Each tenant costs about 280 bytes.
+	// default: 50,000 (about 14 MiB at most)
+	MaxTracked int
 	// MaxTokenSize is the longest token, in bytes, that is parsed at all.
 	// default: 16 KiB
 	MaxTokenSize int
@@ -90,7 +102,6 @@ type Verifier struct {
 	fetchTimeout time.Duration
 	maxTokenSize int
 	skew         time.Duration
-	keyInterval  time.Duration
 	keyMaxAge    time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
@@ -98,6 +109,7 @@ type Verifier struct {
 	now          func() time.Time
 
 	cache  *cache
+	limits *limits
 	builds singleflight.Group
 }
 
@@ -126,11 +138,14 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.BackoffMax < cfg.BackoffMin {
 		return nil, errors.New("oidcx: Config.BackoffMax must not be less than BackoffMin")
 	}
-	if cfg.MaxEntries < 0 || cfg.MaxTokenSize < 0 {
-		return nil, errors.New("oidcx: Config.MaxEntries and MaxTokenSize must not be negative")
+	if cfg.MaxEntries < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTracked < 0 {
+		return nil, errors.New("oidcx: Config.MaxEntries, MaxTracked and MaxTokenSize must not be negative")
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxTracked == 0 {
+		cfg.MaxTracked = DefaultMaxTracked
 	}
 	if cfg.MaxTokenSize == 0 {
 		cfg.MaxTokenSize = DefaultMaxTokenSize
@@ -159,13 +174,13 @@ func New(cfg Config) (*Verifier, error) {
 		fetchTimeout: cfg.FetchTimeout,
 		maxTokenSize: cfg.MaxTokenSize,
 		skew:         cfg.Skew,
-		keyInterval:  cfg.KeyRefreshInterval,
 		keyMaxAge:    cfg.KeyMaxAge,
 		backoffMin:   cfg.BackoffMin,
 		backoffMax:   cfg.BackoffMax,
 		algs:         slices.Clone(cfg.Algorithms),
 		now:          cfg.Now,
 		cache:        newCache(cfg.MaxEntries),
+		limits:       newLimits(cfg.MaxTracked, cfg.KeyRefreshInterval, max(cfg.KeyRefreshInterval, cfg.BackoffMax)),
 	}, nil
 }
 
@@ -239,32 +254,36 @@ func (v *Verifier) checkLifetime(c *tokenClaims) error {
 	return nil
 }
 
-// Evict drops the cached verifier of a tenant, so that its next request
-// builds a new one (discovery and JWKS fetched again). Call it when a
-// tenant is updated or deleted. A changed issuer, audience or JWKS URI takes
-// effect without it, because the cache compares them on every lookup; Evict
-// frees the memory of a deleted tenant at once and forgets a back-off.
+// Evict drops the cached verifier of a tenant, and its fetch limits and
+// back-off, so that its next request builds a new one (discovery and JWKS
+// fetched again). Call it when a tenant is updated or deleted. A changed
+// issuer, audience or JWKS URI takes effect without it, because the cache
+// compares them on every lookup; Evict frees the memory of a deleted
+// tenant at once. A verifier the cache drops to stay within its bounds
+// keeps its limits.
 func (v *Verifier) Evict(tenantID string) {
 	v.cache.remove(tenantID)
+	v.limits.reset(tenantID)
 }
 
-// EvictAll drops every cached verifier. Call it when tenant events may have
-// been missed (a store subscription that was re-established); each tenant
-// then builds its verifier again on its next request.
+// EvictAll drops every cached verifier, and every fetch limit and
+// back-off. Call it when tenant events may have been missed (a store
+// subscription that was re-established); each tenant then builds its
+// verifier again on its next request.
 func (v *Verifier) EvictAll() {
 	v.cache.clear()
+	v.limits.resetAll()
 }
 
 // verifier returns the cached key set of the tenant, building it on a
-// miss.
+// miss unless the tenant's limits say to wait.
 func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*keySet, error) {
 	if e, ok := v.cache.get(id, s); ok {
-		if e.verifier != nil {
-			return e.verifier, nil
-		}
-		if v.now().Before(e.retryAt) {
-			return nil, &UnavailableError{TenantID: id, RetryAt: e.retryAt, Err: e.err}
-		}
+		return e.verifier, nil
+	}
+	fp := s.fingerprint()
+	if retryAt, cause, ok := v.limits.blocked(id, fp, v.now()); ok {
+		return nil, &UnavailableError{TenantID: id, RetryAt: retryAt, Err: cause}
 	}
 	// Concurrent misses of one tenant share one build, keyed by the
 	// settings too so that a build for old settings is never handed to a
@@ -272,37 +291,47 @@ func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*keySet
 	key := id + "\x00" + s.issuer + "\x00" + s.audience + "\x00" + s.jwksURI
 	epoch := v.cache.epochNow()
 	ch := v.builds.DoChan(key, func() (any, error) {
-		return v.build(ctx, id, s, epoch), nil
+		return v.build(ctx, id, s, fp, epoch), nil
 	})
 	select {
 	case r := <-ch:
-		e := r.Val.(*entry)
-		if e.verifier == nil {
-			return nil, &UnavailableError{TenantID: id, RetryAt: e.retryAt, Err: e.err}
+		b := r.Val.(built)
+		if b.err != nil {
+			return nil, &UnavailableError{TenantID: id, RetryAt: b.retryAt, Err: b.err}
 		}
-		return e.verifier, nil
+		return b.verifier, nil
 	case <-ctx.Done():
 		return nil, &UnavailableError{TenantID: id, RetryAt: v.now(), Err: ctx.Err()}
 	}
 }
 
-// build makes the tenant's verifier and caches the outcome. It runs on a
-// context detached from the request that started it, so a client that
-// hangs up does not fail the requests waiting on the same build.
-func (v *Verifier) build(reqCtx context.Context, id string, s settings, epoch uint64) *entry {
+// built is the outcome of a build: the key set, or why and until when
+// there is none.
+type built struct {
+	verifier *keySet
+	err      error
+	retryAt  time.Time
+}
+
+// build makes the tenant's verifier, within its limits, and caches it. It
+// runs on a context detached from the request that started it, so a
+// client that hangs up does not fail the requests waiting on the same
+// build.
+func (v *Verifier) build(reqCtx context.Context, id string, s settings, fp fingerprint, epoch uint64) built {
+	start := v.now()
+	st, retryAt, err := v.limits.startBuild(id, fp, start)
+	if err != nil {
+		return built{err: err, retryAt: retryAt}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), v.fetchTimeout)
 	defer cancel()
-	e := &entry{id: id, settings: s}
-	ks, err := v.newKeySet(ctx, s)
+	ks, err := v.newKeySet(ctx, id, s, fp)
+	retryAt, _ = v.limits.finishBuild(st, start, err, v.backoff, v.now())
 	if err != nil {
-		failures := v.cache.failures(id, s) + 1
-		e.err, e.failures = err, failures
-		e.retryAt = v.now().Add(v.backoff(failures))
-	} else {
-		e.verifier = ks
+		return built{err: err, retryAt: retryAt}
 	}
-	v.cache.put(e, epoch)
-	return e
+	v.cache.put(&entry{id: id, settings: s, verifier: ks}, epoch)
+	return built{verifier: ks}
 }
 
 // backoff returns the wait after the given number of consecutive failures.
@@ -316,7 +345,7 @@ func (v *Verifier) backoff(failures int) time.Duration {
 
 // newKeySet discovers the provider when no JWKS URI is configured and
 // fetches its keys once.
-func (v *Verifier) newKeySet(ctx context.Context, s settings) (*keySet, error) {
+func (v *Verifier) newKeySet(ctx context.Context, id string, s settings, fp fingerprint) (*keySet, error) {
 	jwksURI := s.jwksURI
 	if jwksURI == "" {
 		p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), s.issuer)
@@ -335,14 +364,16 @@ func (v *Verifier) newKeySet(ctx context.Context, s settings) (*keySet, error) {
 		jwksURI = meta.JWKSURI
 	}
 	ks := &keySet{
-		url:      jwksURI,
-		client:   v.client,
-		timeout:  v.fetchTimeout,
-		interval: v.keyInterval,
-		maxAge:   v.keyMaxAge,
-		now:      v.now,
+		id:      id,
+		fp:      fp,
+		limits:  v.limits,
+		url:     jwksURI,
+		client:  v.client,
+		timeout: v.fetchTimeout,
+		maxAge:  v.keyMaxAge,
+		now:     v.now,
 	}
-	ks.lastAttempt = v.now()
+	// The build's reservation in the limits covers this first fetch.
 	if err := ks.fetch(ctx); err != nil {
 		return nil, err
 	}
