@@ -3,9 +3,10 @@
 // metadata (RFC 9728), as the MCP authorization specification asks of a
 // server.
 //
-// A [Verifier] keeps one go-oidc verifier per tenant, built from the
-// tenant's [tenant.OIDC] settings on first use: from the JWKS URI when one
-// is set, otherwise by discovery from the issuer. Concurrent first uses
+// A [Verifier] keeps one verifier per tenant, built from the tenant's
+// [tenant.OIDC] settings on first use: its JSON Web Key Set, fetched from
+// the JWKS URI when one is set, otherwise found by discovery (go-oidc)
+// from the issuer. Concurrent first uses
 // share one build, which runs on its own deadline so that no client's
 // hang-up fails the others; a provider that fails is not asked again
 // before a back-off has passed. Cached verifiers are looked up by tenant
@@ -19,6 +20,31 @@
 // keys under an asymmetric algorithm (never "none", never HMAC), its iss is
 // the tenant's issuer, its aud contains the tenant's audience, and it is
 // within its lifetime give or take [Config.Skew].
+//
+// # What is fetched, and from where
+//
+// A tenant's identity provider is configured by whoever manages the
+// tenant, so every fetch is held to one rule, [Verifier.CheckProviderURL],
+// on every hop: the tenant's issuer and JWKS URI, the jwks_uri of its
+// discovery document, and each redirect (at most 5). A URL passes when:
+//
+//	scheme  https; http only on loopback
+//	host    a DNS name or an IP address; never unspecified (0.0.0.0, ::),
+//	        link-local (169.254.0.0/16, where cloud metadata services
+//	        answer; fe80::/10), multicast, an IPv6 zone, or a name ending
+//	        in a number ("2130706433"); loopback (127.0.0.0/8, ::1,
+//	        "localhost" and names under it) only with
+//	        Config.InsecureAllowLoopback
+//	port    any, 1 to 65535: on-premise providers listen on many
+//
+// Since a DNS name can point anywhere, the default transport checks the
+// address it connects to as well: never unspecified, link-local or
+// multicast, and loopback only with InsecureAllowLoopback. Private
+// addresses (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) are
+// allowed, by URL and at connection time: on-premise providers live there.
+// A deployment whose private network holds services a tenant must not
+// reach sends the fetches through an egress proxy (HTTPS_PROXY) that
+// refuses them; the proxy itself may have any address.
 //
 // A host wires it behind the tenant middleware, which puts the tenant in
 // the request context:

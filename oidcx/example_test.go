@@ -26,7 +26,7 @@ func ExampleBearer() {
 	defer idp.Close()
 	acme := &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive, OIDC: idp.OIDC("seed-mcp-acme")}
 
-	v, _ := oidcx.New(oidcx.Config{})
+	v, _ := oidcx.New(oidcx.Config{InsecureAllowLoopback: true}) // the test provider listens on 127.0.0.1
 	urls, _ := oidcx.SubdomainURLs("https://seed.example.com", "seed.example.com")
 	auth, _ := oidcx.Bearer(oidcx.BearerConfig{Verifier: v, URLs: urls})
 	mcp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +78,7 @@ func ExampleVerifier_Verify() {
 	acme := &tenant.Tenant{ID: "acme", OIDC: idp.OIDC("seed-mcp-acme")}
 	globex := &tenant.Tenant{ID: "globex", OIDC: idp.OIDC("seed-mcp-globex")}
 
-	v, _ := oidcx.New(oidcx.Config{})
+	v, _ := oidcx.New(oidcx.Config{InsecureAllowLoopback: true}) // the test provider listens on 127.0.0.1
 	claims := idp.Claims("seed-mcp-acme", "alice")
 	claims["scope"] = "tools:read tools:call"
 	token := idp.Token(claims)

@@ -138,9 +138,11 @@ func (p *hostileIdP) token(claims map[string]any) string {
 	return p.sign(`{"alg":"RS256","kid":"`+p.kid+`"}`, string(c))
 }
 
-// newTestVerifier returns a verifier with a short fetch timeout.
+// newTestVerifier returns a verifier with a short fetch timeout that
+// fetches from the test providers on 127.0.0.1.
 func newTestVerifier(t testing.TB, cfg Config) *Verifier {
 	t.Helper()
+	cfg.InsecureAllowLoopback = true
 	if cfg.FetchTimeout == 0 {
 		cfg.FetchTimeout = 2 * time.Second
 	}

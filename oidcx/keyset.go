@@ -22,14 +22,14 @@ import (
 // that arrive while a fetch is in flight wait for it rather than start
 // another.
 type keySet struct {
-	id       string      // the tenant
-	fp       fingerprint // of the settings the set was built for
-	limits   *limits     // where the refresh interval is kept
-	url      string
-	client   *http.Client
-	timeout  time.Duration // bounds each fetch
-	maxAge   time.Duration // keys older than this are refreshed in the background
-	now      func() time.Time
+	id      string      // the tenant
+	fp      fingerprint // of the settings the set was built for
+	limits  *limits     // where the refresh interval is kept
+	url     string
+	client  *http.Client
+	timeout time.Duration // bounds each fetch
+	maxAge  time.Duration // keys older than this are refreshed in the background
+	now     func() time.Time
 
 	keys atomic.Pointer[keyList] // read without a lock on every token
 

@@ -21,7 +21,7 @@ func TestProviderAnswersAreBounded(t *testing.T) {
 		_, _ = w.Write([]byte(huge))
 	}))
 	t.Cleanup(srv.Close)
-	v, err := New(Config{})
+	v, err := New(Config{InsecureAllowLoopback: true})
 	require.NoError(t, err)
 
 	for name, oidc := range map[string]tenant.OIDC{

@@ -40,9 +40,23 @@ func supportedAlg(alg string) bool { return slices.Contains(defaultAlgorithms, a
 
 // Config configures a [Verifier]. The zero value is ready to use.
 type Config struct {
-	// Transport carries discovery and JWKS requests.
-	// default: http.DefaultTransport
+	// Transport carries discovery and JWKS requests. Whatever the
+	// transport, every request of every fetch, redirects included, must
+	// pass [Verifier.CheckProviderURL] first. The default transport also
+	// checks the address it connects to, since a DNS name can point
+	// anywhere: a transport set here must do that itself (or run where
+	// nothing sensitive can be reached).
+	// default: a clone of http.DefaultTransport with that check
 	Transport http.RoundTripper
+	// InsecureAllowLoopback lets tenants name identity providers on the
+	// loopback interface (127.0.0.0/8, ::1, "localhost"), over http or
+	// https, and lets the default transport connect there. It exists for
+	// tests and development, where the provider runs on the same machine.
+	// It MUST NOT be set where whoever configures a tenant's OIDC settings
+	// is not trusted with the server's own network: the server would
+	// fetch from services that listen only on loopback (an admin API, a
+	// metadata proxy) on their behalf. default: false
+	InsecureAllowLoopback bool
 	// FetchTimeout bounds the building of a tenant's verifier (discovery
 	// and the first JWKS fetch together) and each later JWKS fetch.
 	// default: 5 seconds
@@ -98,15 +112,16 @@ type Config struct {
 // built on first use and cached; see the package documentation. Create it
 // with [New]; it is safe for concurrent use.
 type Verifier struct {
-	client       *http.Client
-	fetchTimeout time.Duration
-	maxTokenSize int
-	skew         time.Duration
-	keyMaxAge    time.Duration
-	backoffMin   time.Duration
-	backoffMax   time.Duration
-	algs         []string
-	now          func() time.Time
+	client        *http.Client
+	allowLoopback bool
+	fetchTimeout  time.Duration
+	maxTokenSize  int
+	skew          time.Duration
+	keyMaxAge     time.Duration
+	backoffMin    time.Duration
+	backoffMax    time.Duration
+	algs          []string
+	now           func() time.Time
 
 	cache  *cache
 	limits *limits
@@ -159,29 +174,33 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport
+		cfg.Transport = newTransport(cfg.InsecureAllowLoopback, http.ProxyFromEnvironment)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{
-		// The client's own timeout backs up the contexts' deadlines, and
-		// its transport bounds the size of what a provider sends back.
-		client: &http.Client{
-			Transport: limitBody{cfg.Transport},
-			Timeout:   cfg.FetchTimeout,
-		},
-		fetchTimeout: cfg.FetchTimeout,
-		maxTokenSize: cfg.MaxTokenSize,
-		skew:         cfg.Skew,
-		keyMaxAge:    cfg.KeyMaxAge,
-		backoffMin:   cfg.BackoffMin,
-		backoffMax:   cfg.BackoffMax,
-		algs:         slices.Clone(cfg.Algorithms),
-		now:          cfg.Now,
-		cache:        newCache(cfg.MaxEntries),
-		limits:       newLimits(cfg.MaxTracked, cfg.KeyRefreshInterval, max(cfg.KeyRefreshInterval, cfg.BackoffMax)),
-	}, nil
+	v := &Verifier{
+		allowLoopback: cfg.InsecureAllowLoopback,
+		fetchTimeout:  cfg.FetchTimeout,
+		maxTokenSize:  cfg.MaxTokenSize,
+		skew:          cfg.Skew,
+		keyMaxAge:     cfg.KeyMaxAge,
+		backoffMin:    cfg.BackoffMin,
+		backoffMax:    cfg.BackoffMax,
+		algs:          slices.Clone(cfg.Algorithms),
+		now:           cfg.Now,
+		cache:         newCache(cfg.MaxEntries),
+		limits:        newLimits(cfg.MaxTracked, cfg.KeyRefreshInterval, max(cfg.KeyRefreshInterval, cfg.BackoffMax)),
+	}
+	// The client checks the URL of every hop before it is sent, bounds
+	// the size of what a provider sends back, and its own timeout backs
+	// up the contexts' deadlines.
+	v.client = &http.Client{
+		Transport:     guard{base: limitBody{cfg.Transport}, check: v.CheckProviderURL},
+		CheckRedirect: checkRedirect,
+		Timeout:       cfg.FetchTimeout,
+	}
+	return v, nil
 }
 
 // Verify checks rawToken for tenant t and returns its claims. It returns an
@@ -358,8 +377,8 @@ func (v *Verifier) newKeySet(ctx context.Context, id string, s settings, fp fing
 		if err := p.Claims(&meta); err != nil {
 			return nil, fmt.Errorf("discovery: %w", err)
 		}
-		if !tenant.ValidProviderURL(meta.JWKSURI) {
-			return nil, fmt.Errorf("discovery: invalid jwks_uri %q", meta.JWKSURI)
+		if err := v.CheckProviderURL(meta.JWKSURI); err != nil {
+			return nil, fmt.Errorf("discovery: jwks_uri: %w", err)
 		}
 		jwksURI = meta.JWKSURI
 	}

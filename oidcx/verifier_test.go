@@ -326,7 +326,7 @@ func TestSlowProviderIsolation(t *testing.T) {
 	slow.SetDelay(3 * time.Second)
 	down.Close()
 	a, d, b := newTenant("tenant-a", slow), newTenant("tenant-d", down), newTenant("tenant-b", fine)
-	v, err := oidcx.New(oidcx.Config{FetchTimeout: 4 * time.Second})
+	v, err := oidcx.New(oidcx.Config{FetchTimeout: 4 * time.Second, InsecureAllowLoopback: true})
 	require.NoError(t, err)
 	tokenB := tokenFor(fine, b, "bob")
 	_, err = v.Verify(t.Context(), b, tokenB) // warm B
@@ -480,7 +480,7 @@ func TestNewValidatesConfig(t *testing.T) {
 func TestAlgorithmsRestrict(t *testing.T) {
 	idp := oidctest.New(t)
 	acme := newTenant("acme", idp)
-	v, err := oidcx.New(oidcx.Config{Algorithms: []string{oidctest.ES256}})
+	v, err := oidcx.New(oidcx.Config{Algorithms: []string{oidctest.ES256}, InsecureAllowLoopback: true})
 	require.NoError(t, err)
 	_, err = v.Verify(t.Context(), acme, idp.TokenAlg(oidctest.ES256, idp.Claims(acme.OIDC.Audience, "alice")))
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -200,8 +201,24 @@ func printable(s string) bool {
 }
 
 // ValidProviderURL reports whether s is acceptable as an identity provider
-// URL: absolute, without user info or fragment, and https unless the host
-// is a loopback address or "localhost" (for development and tests).
+// URL:
+//
+//   - absolute, at most 2048 bytes of printable text, without user info or
+//     fragment;
+//   - scheme https, or http when the host is a loopback address or
+//     "localhost" (for development and tests);
+//   - a host that is a DNS name or an IP address, but never an address no
+//     provider can have: unspecified (0.0.0.0, ::), link-local
+//     (169.254.0.0/16, where cloud metadata services answer, and
+//     fe80::/10), multicast, or an IPv6 address with a zone; nor a name
+//     ending in a number ("2130706433", "127.1"), which some resolvers
+//     read as an IPv4 address;
+//   - any port from 1 to 65535: on-premise providers listen on many.
+//
+// Private addresses (10.0.0.0/8, 192.168.0.0/16, ...) are accepted, since
+// on-premise providers live there. Whether a loopback provider is used at
+// all is the host's decision: the token verifier refuses one unless told
+// otherwise.
 func ValidProviderURL(s string) bool {
 	if len(s) > maxURLLength || !printable(s) {
 		return false
@@ -210,6 +227,14 @@ func ValidProviderURL(s string) bool {
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
 		return false
 	}
+	if !validProviderHost(u.Hostname()) {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
 	switch u.Scheme {
 	case "https":
 		return true
@@ -217,6 +242,28 @@ func ValidProviderURL(s string) bool {
 		return IsLoopback(u.Hostname())
 	}
 	return false
+}
+
+// validProviderHost reports whether host (without port or brackets) may
+// name an identity provider; see [ValidProviderURL].
+func validProviderHost(host string) bool {
+	if host == "" || strings.ContainsRune(host, '%') {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return !ip.IsUnspecified() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() && !ip.IsMulticast()
+	}
+	last := strings.TrimSuffix(host, ".")
+	last = last[strings.LastIndexByte(last, '.')+1:]
+	if last == "" || strings.HasPrefix(strings.ToLower(last), "0x") {
+		return false
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return true
+		}
+	}
+	return false // all digits
 }
 
 // IsLoopback reports whether host (without port) is "localhost" or a
