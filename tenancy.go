@@ -72,7 +72,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	limit, err := middleware.RateLimit(middleware.RateLimitConfig{
-		Limiter:   s.store,
+		Leaser:    s.store,
 		OnRefused: cfg.OnRefused,
 		Logger:    cfg.Logger,
 	})

@@ -340,9 +340,9 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	}
 }
 
-// TestSteadyStateRedisCommands checks DESIGN.md section 9: once the cache
-// is warm, validating a tenant sends no Redis command, and the rate limit
-// costs exactly one per request.
+// TestSteadyStateRedisCommands checks that once the cache is warm,
+// validating a tenant sends no Redis command, and that the rate limit,
+// spent from leases, sends fewer than one per twenty requests.
 func TestSteadyStateRedisCommands(t *testing.T) {
 	c := fakeRedis(t)
 	counter := &commandCounter{}
@@ -375,5 +375,5 @@ func TestSteadyStateRedisCommands(t *testing.T) {
 	for range 1000 {
 		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", "metered").Code)
 	}
-	assert.Equal(t, before+1000, counter.n.Load(), "one command (one round trip) per rate-limited request")
+	assert.Less(t, counter.n.Load()-before, int64(1000/20), "rate-limited requests are admitted from leases")
 }

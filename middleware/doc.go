@@ -13,9 +13,18 @@
 //		Cache:    cache,
 //	})
 //	...
-//	limit, err := middleware.RateLimit(middleware.RateLimitConfig{Limiter: limiter})
+//	limit, err := middleware.RateLimit(middleware.RateLimitConfig{Leaser: st}) // a redisstore.Store
 //	...
 //	http.ListenAndServe(addr, withTenant(limit(app)))
+//
+// RateLimit spends each tenant's budget from leases, shares of it taken
+// from the store in one round trip and spent in memory, so that a busy
+// tenant's requests rarely reach the store. The price is a bound instead
+// of an exact count: in any interval a tenant gets at most what its limit
+// allows plus the leases outstanding at the start, at most one per
+// replica, each at most three seconds' worth of the limit by default.
+// Tenants limited to fewer than 20 requests a minute get leases of one
+// request, and an exact limit.
 //
 // Refusals are JSON with Content-Type application/json and Cache-Control
 // no-store; an unknown and a suspended tenant get byte-identical answers.

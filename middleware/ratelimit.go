@@ -1,13 +1,10 @@
 package middleware
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/seedmcp/tenancy/internal/httpx"
@@ -15,69 +12,69 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// RateLimitConfig configures the [RateLimit] middleware.
+// RateLimitConfig configures the [RateLimit] middleware. Only Leaser is
+// required; every other field has a default.
 type RateLimitConfig struct {
-	// Limiter keeps the budgets. Required.
-	Limiter store.Limiter
+	// Leaser keeps the budgets and hands them out in leases; both stores
+	// of this module are one. Required.
+	Leaser store.Leaser
 	// Key names the budget within the tenant: every request of a tenant
 	// draws from the same one, the tenant's rateLimit.
 	// default: "requests"
 	Key string
-	// Timeout bounds one limiter call; past it the request goes through.
-	// The call runs on a context detached from the request, so a client
-	// that hangs up never makes it fail.
+	// LeaseTTL is how long a lease may be spent. What is left of it then
+	// lapses, and goes back to the store with the replica's next lease of
+	// the tenant. Leases are sized to last about half of it.
+	// default: 2 seconds
+	LeaseTTL time.Duration
+	// MaxLease bounds each lease to that much of the tenant's budget:
+	// limit × MaxLease / 1 minute requests, and at least one. A tenant
+	// whose limit makes that one (under 20 a minute with the default) is
+	// limited exactly, with one store round trip per request.
+	// default: 3 seconds
+	MaxLease time.Duration
+	// Timeout bounds one store call; past it the call has failed. The call
+	// runs on a context detached from the request, so a client that hangs
+	// up never makes it fail.
 	// default: 500 milliseconds
 	Timeout time.Duration
-	// Cooldown is how long a tenant's requests skip the limiter after a
+	// Cooldown is how long a tenant's requests skip the store after a
 	// call for that tenant failed: during an outage one request of the
-	// tenant a Cooldown probes the limiter, and the others go through
+	// tenant a Cooldown probes the store, and the others go through
 	// without waiting for it. Other tenants are not affected.
 	// default: 1 second
 	Cooldown time.Duration
 	// OnRefused is called for every request refused with 429.
 	// default: LogRefusal(Logger)
 	OnRefused func(*http.Request, Refusal)
-	// Logger receives the limiter's failures, at most one line a Cooldown
+	// Logger receives the store's failures, at most one line a Cooldown
 	// for all tenants together.
 	// default: slog.Default()
 	Logger *slog.Logger
-	// Now is the clock of the cooldowns.
+	// Now is the clock of leases and cooldowns.
 	// default: time.Now
 	Now func() time.Time
 }
 
-var bodyRateLimited = httpx.ErrorBody("Rate limit exceeded")
-
-// RateLimit returns middleware that charges each request to its tenant's
-// budget of Limits.RateLimit requests per minute (the tenant comes from
-// [Tenant], which must run first). Every answer for a rate-limited tenant
-// carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds
-// until the full quota is back); a request over the budget gets 429 with
-// Retry-After.
-//
-// When the limiter fails (Redis unreachable), requests go through and the
-// failure is logged: an outage of the limiter must never take tenants down.
-// Only a failure of the limiter itself counts: its calls run on a context
-// detached from the request, with their own timeout, so a client that hangs
-// up changes nothing, and a failure lets through the requests of the tenant
-// whose call failed only, never another tenant's.
-// A request without a tenant, or whose tenant has no limit, is not limited.
-func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
-	if cfg.Limiter == nil {
-		return nil, errors.New("middleware: RateLimitConfig.Limiter is required")
+func (cfg *RateLimitConfig) setDefaults() error {
+	if cfg.Leaser == nil {
+		return errors.New("middleware: RateLimitConfig.Leaser is required")
 	}
 	if cfg.Key == "" {
 		cfg.Key = "requests"
 	}
 	if err := store.ValidKey(cfg.Key); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 500 * time.Millisecond
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	if cfg.Cooldown <= 0 {
-		cfg.Cooldown = time.Second
-	}
+	def(&cfg.LeaseTTL, 2*time.Second)
+	def(&cfg.MaxLease, 3*time.Second)
+	def(&cfg.Timeout, 500*time.Millisecond)
+	def(&cfg.Cooldown, time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -87,8 +84,69 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	br := &breakers{open: map[string]int64{}}
-	var nextLog atomic.Int64
+	return nil
+}
+
+var bodyRateLimited = httpx.ErrorBody("Rate limit exceeded")
+
+// The canonical names of the headers, set directly in the header map.
+const (
+	hdrLimit      = "Ratelimit-Limit"
+	hdrRemaining  = "Ratelimit-Remaining"
+	hdrReset      = "Ratelimit-Reset"
+	hdrRetryAfter = "Retry-After"
+)
+
+// RateLimit returns middleware that charges each request to its tenant's
+// budget of Limits.RateLimit requests per minute, with a burst of as many
+// (the tenant comes from [Tenant], which must run first). Every answer for
+// a rate-limited tenant carries RateLimit-Limit, RateLimit-Remaining and
+// RateLimit-Reset (seconds until the full quota is back); a request over
+// the budget gets 429 with Retry-After. A request without a tenant, or
+// whose tenant has no limit, is not limited.
+//
+// # Leases
+//
+// The budget is kept in the store, shared by every replica, but a replica
+// does not ask the store for each request: it takes a lease, a share of
+// the tenant's budget, in one round trip, and admits requests from it in
+// memory. Leases follow the rate at which the replica spends them, from
+// one request up to MaxLease's worth of the budget, so at a steady rate
+// of a few dozen requests a second or more, well under one request in
+// twenty reaches the store. A lease lapses after LeaseTTL; its unspent
+// part goes back with the replica's next lease. The requests of a tenant
+// that need the store at the same time share one call.
+//
+// The bound: in any interval, a tenant gets at most what its limit allows
+// in that interval (the burst, plus one request per minute/limit) plus
+// the leases outstanding at its start, at most one per replica and each
+// at most MaxLease's worth of the budget (limit × 3 / 60 requests with the
+// default). Limits under 20 a minute are exact with the default.
+//
+// The headers are the budget as this replica sees it: as the store
+// answered at its last lease, less what it has spent since. With one
+// replica they are exact; with several, RateLimit-Remaining does not yet
+// count what the other replicas admitted since this one's last lease, at
+// most LeaseTTL ago. Retry-After is when this replica will ask the store
+// again; after a refusal it waits until half a lease has come back, so
+// that a tenant far over its limit costs the store one call per half
+// lease.
+//
+// # Failures
+//
+// When the store fails (Redis unreachable), requests go through and the
+// failure is logged: an outage of the limiter must never take tenants
+// down. Only a failure of the store itself counts: its calls run on a
+// context detached from the request, with their own timeout, so a client
+// that hangs up changes nothing; a failure lets through only the requests
+// of the tenant whose call failed, never another tenant's; and since one
+// call serves all of a tenant's requests, no tenant's traffic can fill the
+// store's connection pool for the others.
+func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	l := newLeases(cfg)
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,30 +155,18 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			now := cfg.Now().UnixNano()
-			if !br.probe(t.ID, now, cfg.Cooldown) {
+			var a answer
+			l.take(r.Context(), t.ID, t.Limits.RateLimit, &a)
+			if a.verdict == verdictPass {
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cfg.Timeout)
-			d, err := cfg.Limiter.Allow(ctx, t.ID, cfg.Key, t.Limits.RateLimit)
-			cancel()
-			if err != nil {
-				br.fail(t.ID, now, cfg.Cooldown)
-				if last := nextLog.Load(); now >= last && nextLog.CompareAndSwap(last, now+int64(cfg.Cooldown)) {
-					cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "tenancy: rate limiter unavailable, letting requests through",
-						slog.String("tenant", t.ID), slog.Duration("retry", cfg.Cooldown), slog.String("error", err.Error()))
-				}
-				next.ServeHTTP(w, r)
-				return
-			}
-			br.close(t.ID)
 			h := w.Header()
-			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-			h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
-			if !d.Allowed {
-				h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
+			h[hdrLimit] = a.limit
+			h[hdrRemaining] = intHeader(a.remaining)
+			h[hdrReset] = intHeader(a.reset)
+			if a.verdict == verdictRefuse {
+				h[hdrRetryAfter] = intHeader(a.retryAfter)
 				cfg.OnRefused(r, Refusal{Reason: ReasonRateLimited, Status: http.StatusTooManyRequests, TenantID: t.ID, RemoteAddr: r.RemoteAddr})
 				httpx.WriteJSON(w, http.StatusTooManyRequests, bodyRateLimited)
 				return
@@ -130,52 +176,24 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 	}, nil
 }
 
-// breakers holds, for each tenant whose limiter calls fail, the time (Unix
-// nanoseconds) until which its requests skip the limiter. A tenant is in
-// the map only while its calls fail, so the common case is one atomic load.
-type breakers struct {
-	n    atomic.Int64 // len(open)
-	mu   sync.Mutex
-	open map[string]int64
-}
+// smallInts holds the header values of 0 to 999, shared by every answer
+// (handlers must not modify header values in place), so that the headers
+// of most answers cost no allocation: RateLimit-Reset is at most 60, and
+// most budgets hold fewer than a thousand requests.
+var smallInts = func() [][]string {
+	v := make([][]string, 1000)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
 
-// probe reports whether a request of the tenant should call the limiter:
-// always while it works, and after a failure only for the one request that
-// claims the probe once the cooldown is over.
-func (b *breakers) probe(id string, now int64, cooldown time.Duration) bool {
-	if b.n.Load() == 0 {
-		return true
+// intHeader returns the header value of n >= 0.
+func intHeader(n int) []string {
+	if n >= 0 && n < len(smallInts) {
+		return smallInts[n]
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	until, ok := b.open[id]
-	if !ok {
-		return true
-	}
-	if now < until {
-		return false
-	}
-	b.open[id] = now + int64(cooldown)
-	return true
-}
-
-// fail opens the tenant's breaker for cooldown.
-func (b *breakers) fail(id string, now int64, cooldown time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.open[id] = now + int64(cooldown)
-	b.n.Store(int64(len(b.open)))
-}
-
-// close forgets the tenant's failure after a call that worked.
-func (b *breakers) close(id string) {
-	if b.n.Load() == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.open, id)
-	b.n.Store(int64(len(b.open)))
+	return []string{strconv.Itoa(n)}
 }
 
 // ceilSeconds rounds d up to whole seconds, as the RateLimit and

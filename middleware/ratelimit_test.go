@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,18 +19,40 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// fakeLimiter answers every call with d or err and records the calls.
-type fakeLimiter struct {
-	d     store.Decision
+// fakeLeaser answers every call with l (Granted at most the want) or err,
+// and records the calls.
+type fakeLeaser struct {
+	mu    sync.Mutex
+	l     store.Lease
 	err   error
-	calls []string
+	calls []leaseCall
 }
 
-func (f *fakeLimiter) Allow(_ context.Context, tenantID, key string, limit int) (store.Decision, error) {
-	f.calls = append(f.calls, tenantID+"/"+key)
-	d := f.d
-	d.Limit = limit
-	return d, f.err
+type leaseCall struct {
+	tenantKey    string
+	want, unused int
+}
+
+func (f *fakeLeaser) Lease(_ context.Context, tenantID, key string, limit, want, unused int) (store.Lease, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, leaseCall{tenantID + "/" + key, want, unused})
+	l := f.l
+	l.Limit = limit
+	l.Granted = min(l.Granted, want)
+	return l, f.err
+}
+
+func (f *fakeLeaser) set(l store.Lease, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.l, f.err = l, err
+}
+
+func (f *fakeLeaser) calledTimes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
 }
 
 func limitedRequest(t *tenant.Tenant) *http.Request {
@@ -46,23 +69,23 @@ func TestRateLimitAnswers(t *testing.T) {
 	tests := []struct {
 		name                        string
 		tenant                      *tenant.Tenant
-		d                           store.Decision
+		l                           store.Lease
 		err                         error
 		status                      int
 		limit, remaining, reset, ra string
 		body                        string
 		calls                       int
 	}{
-		{"allowed", limited, store.Decision{Allowed: true, Remaining: 59, Reset: 1500 * time.Millisecond}, nil, 200, "60", "59", "2", "", "acme /mcp", 1},
-		{"refused", limited, store.Decision{Remaining: 0, RetryAfter: 300 * time.Millisecond, Reset: time.Minute}, nil, 429, "60", "0", "60", "1", `{"error":"Rate limit exceeded"}`, 1},
-		{"limiter down lets through", limited, store.Decision{}, errors.New("dial tcp: connection refused"), 200, "", "", "", "", "acme /mcp", 1},
-		{"tenant without limit", unlimited, store.Decision{}, nil, 200, "", "", "", "", "free /mcp", 0},
+		{"allowed", limited, store.Lease{Granted: 1, Decision: store.Decision{Allowed: true, Remaining: 59, Reset: time.Second}}, nil, 200, "60", "59", "1", "", "acme /mcp", 1},
+		{"refused", limited, store.Lease{Decision: store.Decision{Remaining: 0, RetryAfter: 300 * time.Millisecond, Reset: time.Minute}}, nil, 429, "60", "0", "60", "1", `{"error":"Rate limit exceeded"}`, 1},
+		{"limiter down lets through", limited, store.Lease{}, errors.New("dial tcp: connection refused"), 200, "", "", "", "", "acme /mcp", 1},
+		{"tenant without limit", unlimited, store.Lease{}, nil, 200, "", "", "", "", "free /mcp", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lim := &fakeLimiter{d: tt.d, err: tt.err}
+			lim := &fakeLeaser{l: tt.l, err: tt.err}
 			var refused []Refusal
-			mw, err := RateLimit(RateLimitConfig{Limiter: lim, Logger: slog.New(slog.DiscardHandler),
+			mw, err := RateLimit(RateLimitConfig{Leaser: lim, Logger: slog.New(slog.DiscardHandler),
 				OnRefused: func(_ *http.Request, f Refusal) { refused = append(refused, f) }})
 			require.NoError(t, err)
 			rec := httptest.NewRecorder()
@@ -83,7 +106,7 @@ func TestRateLimitAnswers(t *testing.T) {
 				assert.Empty(t, refused)
 			}
 			if tt.calls > 0 {
-				assert.Equal(t, "acme/requests", lim.calls[0])
+				assert.Equal(t, leaseCall{"acme/requests", 1, 0}, lim.calls[0], "the first lease is one request")
 			}
 		})
 	}
@@ -91,33 +114,34 @@ func TestRateLimitAnswers(t *testing.T) {
 
 func TestRateLimitSkipsFailingLimiterDuringCooldown(t *testing.T) {
 	var buf bytes.Buffer
-	lim := &fakeLimiter{err: errors.New("dial tcp: connection refused")}
-	mw, err := RateLimit(RateLimitConfig{Limiter: lim, Cooldown: 50 * time.Millisecond,
+	clock := newFakeClock()
+	lim := &fakeLeaser{err: errors.New("dial tcp: connection refused")}
+	mw, err := RateLimit(RateLimitConfig{Leaser: lim, Cooldown: time.Second, Now: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	require.NoError(t, err)
 	limited := &tenant.Tenant{ID: "acme", Limits: tenant.Limits{RateLimit: 10}}
-	serve := func() {
+	serve := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		mw(echo).ServeHTTP(rec, limitedRequest(limited))
 		require.Equal(t, 200, rec.Code)
+		return rec
 	}
 	for range 100 {
-		serve()
+		assert.Empty(t, serve().Header().Get("RateLimit-Limit"), "let through without a decision")
 	}
-	assert.Len(t, lim.calls, 1, "after a failure, requests skip the limiter")
+	assert.Equal(t, 1, lim.calledTimes(), "after a failure, requests skip the limiter")
 	assert.Equal(t, 1, strings.Count(buf.String(), "rate limiter unavailable"))
 
-	time.Sleep(60 * time.Millisecond)
-	lim.err = nil
-	lim.d = store.Decision{Allowed: true, Remaining: 9}
+	clock.Advance(1100 * time.Millisecond)
+	lim.set(store.Lease{Granted: 1, Decision: store.Decision{Allowed: true, Remaining: 9, Reset: 6 * time.Second}}, nil)
+	assert.Equal(t, "9", serve().Header().Get("RateLimit-Remaining"), "after the cooldown one request probes")
 	serve()
-	serve()
-	assert.Len(t, lim.calls, 3, "after the cooldown one request probes; once it works, every request is charged")
+	assert.Equal(t, 3, lim.calledTimes(), "once it works, every request of a limit this small is charged")
 }
 
 func TestRateLimitConfigErrors(t *testing.T) {
 	_, err := RateLimit(RateLimitConfig{})
 	assert.Error(t, err)
-	_, err = RateLimit(RateLimitConfig{Limiter: &fakeLimiter{}, Key: "a b{c}"})
+	_, err = RateLimit(RateLimitConfig{Leaser: &fakeLeaser{}, Key: "a b{c}"})
 	assert.ErrorIs(t, err, store.ErrInvalidKey)
 }
