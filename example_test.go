@@ -36,6 +36,7 @@ func ExampleNew() {
 		Identification: tenancy.ByHeader,
 		Logger:         slog.New(slog.DiscardHandler),
 	}
+	cfg.OIDC.InsecureAllowLoopback = true // the test provider listens on 127.0.0.1
 	svc, err := tenancy.New(cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -146,7 +146,7 @@ func newHarness(t *testing.T, m mode, be backend, configure ...func(*oauthproxy.
 		OnRefused: middleware.LogRefusal(logger),
 	})
 	require.NoError(t, err)
-	verifier, err := oidcx.New(oidcx.Config{})
+	verifier, err := oidcx.New(oidcx.Config{InsecureAllowLoopback: true}) // the test provider listens on 127.0.0.1
 	require.NoError(t, err)
 	bearer, err := oidcx.Bearer(oidcx.BearerConfig{Verifier: verifier, URLs: urls, Logger: logger})
 	require.NoError(t, err)

@@ -203,24 +203,44 @@ func (c *LocalCluster) MasterOf(key string) *Node {
 	defer cancel()
 	n := c.running()[0]
 	slot := n.do(ctx, "cluster", "keyslot", key).(int64)
+	owner := n.slotOwner(ctx, slot)
+	for _, m := range c.nodes {
+		if m.Addr() == owner {
+			return m
+		}
+	}
+	c.fail("no master of slot %d", slot)
+	return nil
+}
+
+// replicates reports whether n's view of the cluster has the node at addr
+// as a replica of the node masterID.
+func (n *Node) replicates(ctx context.Context, addr, masterID string) bool {
+	for line := range strings.Lines(n.info(ctx, "cluster", "nodes")) {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasPrefix(f[1], addr+"@") {
+			return strings.Contains(f[2], "slave") && f[3] == masterID
+		}
+	}
+	return false
+}
+
+// slotOwner returns the address of the master of slot in n's slot map, ""
+// if n does not answer or names none.
+func (n *Node) slotOwner(ctx context.Context, slot int64) string {
 	nc := n.client()
 	defer nc.Close()
 	//lint:ignore SA1019 CLUSTER SLOTS answers on every Redis this project supports (7.0 included)
 	slots, err := nc.ClusterSlots(ctx).Result()
 	if err != nil {
-		c.fail("cluster slots: %v", err)
+		return ""
 	}
 	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) {
-			for _, m := range c.nodes {
-				if m.Addr() == s.Nodes[0].Addr {
-					return m
-				}
-			}
+		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+			return s.Nodes[0].Addr
 		}
 	}
-	c.fail("no master of slot %d", slot)
-	return nil
+	return ""
 }
 
 // KillMaster kills the master of key's slot with SIGKILL and returns it;
@@ -248,6 +268,40 @@ func (c *LocalCluster) KillMaster(key string) *Node {
 	}
 	n.Kill()
 	return n
+}
+
+// Failover makes a replica of the master of key's slot take over with
+// CLUSTER FAILOVER, as an operator does before maintenance, and returns
+// the old master (now a replica, still running) and the new one once the
+// cluster is ok.
+func (c *LocalCluster) Failover(key string) (old, promoted *Node) {
+	c.t.Helper()
+	old = c.MasterOf(key)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	info := old.info(ctx, "info", "replication")
+	addr := net.JoinHostPort(slaveAttrs(info, 0)["ip"], slaveAttrs(info, 0)["port"])
+	for _, n := range c.nodes {
+		if n.Addr() == addr {
+			promoted = n
+		}
+	}
+	if promoted == nil {
+		c.fail("%s has no replica to fail over to", old.Addr())
+	}
+	slot := old.do(ctx, "cluster", "keyslot", key).(int64)
+	// The master takes part in a manual failover only once it knows the
+	// replica as its own, which a node that just rejoined may not be yet.
+	masterID := old.do(ctx, "cluster", "myid").(string)
+	c.waitFor(ctx, "every node knows the replica", func(n *Node) bool {
+		return n.replicates(ctx, promoted.Addr(), masterID)
+	})
+	promoted.do(ctx, "cluster", "failover")
+	c.waitFor(ctx, "every node names the new master", func(n *Node) bool {
+		return n.slotOwner(ctx, slot) == promoted.Addr()
+	})
+	c.WaitOK()
+	return old, promoted
 }
 
 // running returns the nodes whose process runs.
@@ -416,14 +470,9 @@ func waitReplicas(ctx context.Context, master *redis.Client) error {
 	}
 	want, _ := strconv.ParseInt(infoField(info, "master_repl_offset"), 10, 64)
 	for i := 0; ; i++ {
-		slave := infoField(info, "slave"+strconv.Itoa(i))
-		if slave == "" {
+		attrs := slaveAttrs(info, i)
+		if attrs == nil {
 			return nil
-		}
-		attrs := map[string]string{}
-		for kv := range strings.SplitSeq(slave, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			attrs[k] = v
 		}
 		addr := net.JoinHostPort(attrs["ip"], attrs["port"])
 		r := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
@@ -441,6 +490,21 @@ func waitReplicas(ctx context.Context, master *redis.Client) error {
 		}
 		_ = r.Close()
 	}
+}
+
+// slaveAttrs returns the attributes (ip, port, offset, ...) of the i-th
+// replica that a master's INFO replication lists, nil if there is none.
+func slaveAttrs(info string, i int) map[string]string {
+	slave := infoField(info, "slave"+strconv.Itoa(i))
+	if slave == "" {
+		return nil
+	}
+	attrs := map[string]string{}
+	for kv := range strings.SplitSeq(slave, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		attrs[k] = v
+	}
+	return attrs
 }
 
 // infoField returns the value of name in INFO-style text, "" if absent.

@@ -67,4 +67,11 @@ func TestLocalCluster(t *testing.T) {
 		return err == nil && role[0] == "slave"
 	}, 30*time.Second, 50*time.Millisecond, "the old master is a replica now")
 	lc.WaitReplicated()
+
+	// A manual failover gives the slot back to the node killed above.
+	demoted, back2 := lc.Failover("k1")
+	assert.Equal(t, promoted.Addr(), demoted.Addr())
+	assert.Equal(t, killed.Addr(), back2.Addr())
+	assert.True(t, demoted.Running(), "a manual failover keeps the old master")
+	assert.Equal(t, killed.Addr(), lc.MasterOf("k1").Addr())
 }

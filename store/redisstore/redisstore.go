@@ -52,6 +52,8 @@ type Store struct {
 	sessions Sessions
 
 	rdb        redis.UniversalClient
+	sharded    bool      // events use sharded pub/sub: rdb is a cluster client
+	topology   *follower // nil unless rdb is a cluster client
 	clientTTL  time.Duration
 	sessionTTL time.Duration
 	batch      int
@@ -80,9 +82,34 @@ var (
 // New returns a Store on rdb, which must not be nil. Options left zero take
 // their defaults. The Store does not own rdb: closing it is the caller's
 // business.
+//
+// On a Redis Cluster (a *redis.ClusterClient), New installs a hook on rdb,
+// once per client however many Stores share it: whenever a command fails
+// with a network error, a timeout or a cluster error reply, the client's
+// slot map is reloaded (at most twice a second). go-redis itself reloads it
+// only on a redirection or every ClusterStateReloadInterval (default: one
+// minute), and a master that died redirects nobody: without the hook, the
+// commands of its slots would keep going to it for up to a minute after
+// its replica took over. With it, rdb follows a failover within about a
+// second of the cluster being ok, for the host's own commands too. The
+// cluster needs Redis 7 or later (the tenant events use sharded pub/sub;
+// see [Store.Subscribe]).
+//
+// Client options worth setting on a cluster: until the replica of a dead
+// master takes over, every command of its slots fails, and with go-redis's
+// defaults each takes about two seconds to do so (up to four attempts,
+// each dialing the dead node DialerRetries times, default 5, 100 ms
+// apart), holding its request meanwhile. DialerRetries: 1 makes it fail in
+// milliseconds; DialTimeout: time.Second (default: 5 s per dial) bounds a
+// command to a machine that vanished without closing its connections, and
+// a ReadTimeout of one to three seconds (default: 5 s) one to a node that
+// hangs. ClusterStateReloadInterval need not change.
 func New(rdb redis.UniversalClient, opts Options) *Store {
+	_, sharded := rdb.(*redis.ClusterClient)
 	s := &Store{
 		rdb:        rdb,
+		sharded:    sharded,
+		topology:   followTopology(rdb),
 		clientTTL:  opts.ClientTTL,
 		sessionTTL: opts.SessionTTL,
 		batch:      opts.DeleteBatch,

@@ -296,7 +296,7 @@ func (s *Store) publish(ctx context.Context, typ store.EventType, id string) err
 	if err != nil {
 		return fmt.Errorf("redisstore: encode event: %w", err)
 	}
-	if err := s.rdb.Publish(ctx, keys.Events, msg).Err(); err != nil {
+	if err := s.sendEvent(ctx, msg); err != nil {
 		return fmt.Errorf("redisstore: tenant %q %s: %w: %w", id, typ, store.ErrNotPublished, err)
 	}
 	return nil
