@@ -8,5 +8,11 @@
 //
 // In a cluster list the first element is a full URL and sets the scheme
 // and credentials for all; the others are host:port or redis:// URLs
-// without credentials of their own.
+// without credentials of their own. List every node, replicas included:
+// the client finds the cluster through any node that answers.
+//
+// A cluster client dials a node once per attempt (DialerRetries 1), with
+// a one-second dial timeout and a two-second read timeout, so that while a
+// dead master's replica takes over, the commands of its slots fail in
+// milliseconds instead of holding their requests for seconds.
 package redisurl

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -40,7 +41,21 @@ func Parse(s string) (Options, error) {
 	if first.DB != 0 {
 		return Options{}, fmt.Errorf("%w: a cluster has only database 0", ErrInvalid)
 	}
-	c := &redis.ClusterOptions{Username: first.Username, Password: first.Password}
+	c := &redis.ClusterOptions{
+		Username: first.Username,
+		Password: first.Password,
+		// A failover is a master that stops answering until its replica
+		// takes over, and every command of its slots fails meanwhile:
+		// one dial per attempt instead of go-redis's five makes each fail
+		// in milliseconds rather than two seconds, and the timeouts bound
+		// a command to a node that vanished or hangs (default: 5 s each).
+		// The store reloads the slot map when commands fail, so the
+		// client follows the failover within about a second of the
+		// cluster being ok (see redisstore.New).
+		DialerRetries: 1,
+		DialTimeout:   time.Second,
+		ReadTimeout:   2 * time.Second,
+	}
 	if first.TLSConfig != nil {
 		// An empty ServerName makes the TLS dialer check each node
 		// against its own address rather than the first node's name.

@@ -2,6 +2,7 @@ package redisurl
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -43,6 +44,11 @@ func TestParse(t *testing.T) {
 		assert.Equal(t, tc.addrs, o.Cluster.Addrs, tc.in)
 		assert.Equal(t, tc.user, o.Cluster.Username, tc.in)
 		assert.Equal(t, tc.pw, o.Cluster.Password, tc.in)
+		// A dead master fails each command fast, so that requests are
+		// not held while its replica takes over.
+		assert.Equal(t, 1, o.Cluster.DialerRetries, tc.in)
+		assert.Equal(t, time.Second, o.Cluster.DialTimeout, tc.in)
+		assert.Equal(t, 2*time.Second, o.Cluster.ReadTimeout, tc.in)
 		if assert.Equal(t, tc.tls, o.Cluster.TLSConfig != nil, tc.in) && tc.tls {
 			assert.Empty(t, o.Cluster.TLSConfig.ServerName, "each node is checked against its own name")
 		}
