@@ -154,6 +154,8 @@ func startServer(bin, redisURL, logFile string) (*serverProc, error) {
 		"TENANT_ADMIN_API_KEY="+adminKey,
 		"AUTH_REQUIRED=true",
 		"METRICS_ENABLED=true",
+		// The tenants' test identity providers listen on 127.0.0.1.
+		"OIDC_INSECURE_ALLOW_LOOPBACK=true",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = dieWithParent()

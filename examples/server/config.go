@@ -46,6 +46,14 @@ type config struct {
 	// TENANT_*, OIDC_*, OAUTH_*, DCR_CLIENT_TTL, REDIS_SESSION_TTL). A
 	// Redis client set here is used as is and never closed by the server,
 	// which is how the tests hand it their Redis.
+	//
+	// OIDC_INSECURE_ALLOW_LOOPBACK=true sets its
+	// OIDC.InsecureAllowLoopback: tenants may then name identity
+	// providers on 127.0.0.1, ::1 or localhost, and the server fetches
+	// their keys there. It is for development and tests, with a provider
+	// on the same machine; it MUST NOT be set where whoever creates
+	// tenants is not trusted with what listens on the server's loopback
+	// interface (the admin API, for one). default: false
 	Tenancy tenancy.Config
 	// Logger receives the server's log lines.
 	// default: slog.Default()
@@ -88,6 +96,13 @@ func configFromEnv() (config, error) {
 			errs = append(errs, fmt.Errorf("server: AUTH_REQUIRED=%q is invalid: accepted values are true or false", v))
 		}
 		c.AuthRequired = b
+	}
+	if v := getenv("OIDC_INSECURE_ALLOW_LOOPBACK"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server: OIDC_INSECURE_ALLOW_LOOPBACK=%q is invalid: accepted values are true or false", v))
+		}
+		c.Tenancy.OIDC.InsecureAllowLoopback = b
 	}
 	if v := getenv("METRICS_ENABLED"); v != "" {
 		b, err := strconv.ParseBool(v)

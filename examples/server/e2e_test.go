@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
 )
 
@@ -32,6 +33,8 @@ func TestEndToEnd(t *testing.T) {
 						MultiTenant:    true,
 						Identification: mode,
 						AdminAPIKey:    adminKey,
+						// The tenants' test providers listen on 127.0.0.1.
+						OIDC: oidcx.Config{InsecureAllowLoopback: true},
 					},
 				})
 				e2e(t, h)

@@ -50,8 +50,10 @@ func TestSingleTenant(t *testing.T) {
 	t.Setenv("OIDC_ISSUER", idp.Issuer())
 	t.Setenv("OIDC_AUDIENCE", "seed")
 	t.Setenv("OAUTH_AUTHORIZATION_URL", idp.Issuer()+"/authorize")
+	t.Setenv("OIDC_INSECURE_ALLOW_LOOPBACK", "true") // the test provider listens on 127.0.0.1
 	cfg, err := configFromEnv()
 	require.NoError(t, err)
+	require.True(t, cfg.Tenancy.OIDC.InsecureAllowLoopback)
 	require.True(t, cfg.AuthRequired, "AUTH_REQUIRED defaults to true")
 	rdb, mini := miniBackend(t)
 	h := start(t, rdb, mini, cfg)
@@ -155,7 +157,8 @@ func TestPathModeMetadata(t *testing.T) {
 // TestConfigFromEnv checks the defaults and that each malformed variable
 // is named.
 func TestConfigFromEnv(t *testing.T) {
-	for _, name := range []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "AUTH_REQUIRED", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION"} {
+	for _, name := range []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "AUTH_REQUIRED", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION",
+		"OIDC_INSECURE_ALLOW_LOOPBACK"} {
 		t.Setenv(name, "")
 	}
 	cfg, err := configFromEnv()
@@ -164,6 +167,7 @@ func TestConfigFromEnv(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:8080", cfg.PublicURL)
 	assert.True(t, cfg.AuthRequired)
 	assert.False(t, cfg.Tenancy.MultiTenant)
+	assert.False(t, cfg.Tenancy.OIDC.InsecureAllowLoopback, "loopback providers only when asked for")
 
 	t.Setenv("LISTEN_ADDR", ":9090")
 	cfg, err = configFromEnv()
@@ -171,12 +175,13 @@ func TestConfigFromEnv(t *testing.T) {
 	assert.Equal(t, "http://localhost:9090", cfg.PublicURL)
 
 	for name, value := range map[string]string{
-		"LISTEN_ADDR":           "nope",
-		"PUBLIC_URL":            "ftp://example.com",
-		"AUTH_REQUIRED":         "maybe",
-		"MULTI_TENANT_ENABLED":  "perhaps",
-		"TENANT_IDENTIFICATION": "cookie",
-		"DCR_CLIENT_TTL":        "forever",
+		"LISTEN_ADDR":                  "nope",
+		"PUBLIC_URL":                   "ftp://example.com",
+		"AUTH_REQUIRED":                "maybe",
+		"MULTI_TENANT_ENABLED":         "perhaps",
+		"TENANT_IDENTIFICATION":        "cookie",
+		"DCR_CLIENT_TTL":               "forever",
+		"OIDC_INSECURE_ALLOW_LOOPBACK": "sometimes",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
