@@ -130,9 +130,11 @@ func newHarness(t *testing.T, m mode, be backend, configure ...func(*oauthproxy.
 	}
 	require.NoError(t, err)
 
+	verifier, err := oidcx.New(oidcx.Config{InsecureAllowLoopback: true}) // the test provider listens on 127.0.0.1
+	require.NoError(t, err)
 	cfg := oauthproxy.Config{
 		Clients: h.st.clients, Grants: h.st.grants, URLs: urls, Keyring: ring, Logger: logger,
-		UpstreamTimeout: 2 * time.Second,
+		UpstreamTimeout: 2 * time.Second, CheckProviderURL: verifier.CheckProviderURL,
 	}
 	for _, c := range configure {
 		c(&cfg)
@@ -145,8 +147,6 @@ func newHarness(t *testing.T, m mode, be backend, configure ...func(*oauthproxy.
 		Cache:     middleware.NewCache(h.st.tenants, middleware.CacheConfig{}),
 		OnRefused: middleware.LogRefusal(logger),
 	})
-	require.NoError(t, err)
-	verifier, err := oidcx.New(oidcx.Config{InsecureAllowLoopback: true}) // the test provider listens on 127.0.0.1
 	require.NoError(t, err)
 	bearer, err := oidcx.Bearer(oidcx.BearerConfig{Verifier: verifier, URLs: urls, Logger: logger})
 	require.NoError(t, err)

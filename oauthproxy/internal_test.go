@@ -178,7 +178,7 @@ func TestSealedRecords(t *testing.T) {
 func TestDiscoveryCache(t *testing.T) {
 	idp := oidctest.New(t)
 	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	d := newDiscovery(newUpstreamClient(http.DefaultTransport, 5*time.Second), 5*time.Second, time.Hour, clock.Now, slog.New(slog.DiscardHandler))
+	d := newDiscovery(newUpstreamClient(http.DefaultTransport, 5*time.Second, loopbackOK(t)), loopbackOK(t), 5*time.Second, time.Hour, clock.Now, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 
 	// Concurrent first uses share one fetch.
@@ -240,7 +240,7 @@ func TestDiscoveryRefusesForeignDocuments(t *testing.T) {
 				_, _ = w.Write([]byte(replaceIssuer(doc, srv.URL)))
 			}))
 			defer srv.Close()
-			d := newDiscovery(newUpstreamClient(http.DefaultTransport, time.Second), time.Second, time.Hour, time.Now, slog.New(slog.DiscardHandler))
+			d := newDiscovery(newUpstreamClient(http.DefaultTransport, time.Second, loopbackOK(t)), loopbackOK(t), time.Second, time.Hour, time.Now, slog.New(slog.DiscardHandler))
 			_, err := d.get(context.Background(), "acme", srv.URL)
 			assert.Error(t, err)
 		})
@@ -276,14 +276,40 @@ func TestUpstreamClientRedirects(t *testing.T) {
 		}
 	}))
 	defer hops.Close()
-	c := newUpstreamClient(http.DefaultTransport, 5*time.Second)
+	c := newUpstreamClient(http.DefaultTransport, 5*time.Second, loopbackOK(t))
 	resp, err := c.Get(hops.URL + "/loopback")
 	require.NoError(t, err, "a GET may follow a redirect to a provider URL")
 	resp.Body.Close()
 	_, err = c.Get(hops.URL + "/plain-http")
-	assert.ErrorIs(t, err, errRedirect, "never to plain http off loopback")
+	assert.ErrorIs(t, err, oidcx.ErrProviderURL, "every hop passes the provider rule: never plain http off loopback")
 	_, err = c.Post(hops.URL+"/post", "application/x-www-form-urlencoded", nil)
 	assert.ErrorIs(t, err, errRedirect, "a POST is never redirected")
+}
+
+// loopbackOK is the provider rule of tests, whose providers listen on
+// 127.0.0.1.
+func loopbackOK(t *testing.T) func(string) error {
+	v, err := oidcx.New(oidcx.Config{InsecureAllowLoopback: true})
+	require.NoError(t, err)
+	return v.CheckProviderURL
+}
+
+// TestLoopbackProviderRefusedByDefault: without the opt-in, the proxy
+// neither fetches from nor sends a browser to a provider on loopback.
+func TestLoopbackProviderRefusedByDefault(t *testing.T) {
+	s := memstore.New(memstore.Options{})
+	urls, err := oidcx.PathURLs("https://seed.example.com")
+	require.NoError(t, err)
+	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	idp := oidctest.New(t)
+	tt := &tenant.Tenant{ID: "acme", OIDC: tenant.OIDC{Issuer: idp.Issuer(), ClientID: "x"}}
+	_, err = p.endpointsFor(t.Context(), tt)
+	assert.ErrorIs(t, err, oidcx.ErrProviderURL)
+	assert.Zero(t, idp.DiscoveryRequests())
+	tt.OIDC.AuthorizationURL, tt.OIDC.TokenURL, tt.OIDC.RevocationURL = idp.AuthorizeURL(), idp.TokenURL(), idp.RevocationURL()
+	_, err = p.endpointsFor(t.Context(), tt)
+	assert.ErrorIs(t, err, oidcx.ErrProviderURL, "configured endpoints too")
 }
 
 func TestCappedBody(t *testing.T) {
@@ -291,7 +317,7 @@ func TestCappedBody(t *testing.T) {
 		_, _ = w.Write([]byte(`{"issuer":"` + strings.Repeat("a", maxProviderBody) + `"}`))
 	}))
 	defer big.Close()
-	d := newDiscovery(newUpstreamClient(http.DefaultTransport, time.Second), time.Second, time.Hour, time.Now, slog.New(slog.DiscardHandler))
+	d := newDiscovery(newUpstreamClient(http.DefaultTransport, time.Second, loopbackOK(t)), loopbackOK(t), time.Second, time.Hour, time.Now, slog.New(slog.DiscardHandler))
 	_, err := d.get(context.Background(), "acme", big.URL)
 	assert.ErrorIs(t, err, errBodyTooLarge)
 }

@@ -66,9 +66,22 @@ type Config struct {
 	// and a tenant whose upstream client has a secret cannot complete a
 	// login (the failure is logged)
 	Keyring *keyring.Keyring
+	// CheckProviderURL is the rule every URL of a tenant's provider
+	// passes before the proxy sends a request there (each redirect hop
+	// included) or sends a browser there. Pass the token verifier's,
+	// verifier.CheckProviderURL, so that the proxy and the bearer check
+	// follow one rule; a provider on the loopback interface is then
+	// reached only when oidcx.Config.InsecureAllowLoopback is set.
+	// default: the rule of a verifier of the zero oidcx.Config (https, or
+	// http on loopback, and never loopback)
+	CheckProviderURL func(rawURL string) error
 	// Transport carries the requests to the tenants' providers: discovery,
-	// token exchanges, refreshes and revocations. default:
-	// http.DefaultTransport
+	// token exchanges, refreshes and revocations. Unlike the token
+	// verifier's default transport, http.DefaultTransport does not check
+	// the address a provider's name resolves to: where tenant settings
+	// come from people who must not reach the server's own network, pass
+	// a transport that refuses link-local and loopback addresses.
+	// default: http.DefaultTransport
 	Transport http.RoundTripper
 	// UpstreamTimeout bounds each request to a tenant's provider, so that
 	// one slow provider holds up only its own tenant's requests.
@@ -167,6 +180,13 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
 	}
+	if cfg.CheckProviderURL == nil {
+		v, err := oidcx.New(oidcx.Config{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.CheckProviderURL = v.CheckProviderURL
+	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteIP
 	}
@@ -179,11 +199,11 @@ func New(cfg Config) (*Proxy, error) {
 	p := &Proxy{
 		cfg:    cfg,
 		issuer: issuerFrom(cfg.URLs),
-		client: newUpstreamClient(cfg.Transport, cfg.UpstreamTimeout),
+		client: newUpstreamClient(cfg.Transport, cfg.UpstreamTimeout, cfg.CheckProviderURL),
 		log:    cfg.Logger,
 		now:    cfg.Now,
 	}
-	p.upstream = newDiscovery(p.client, cfg.UpstreamTimeout, cfg.DiscoveryTTL, cfg.Now, cfg.Logger)
+	p.upstream = newDiscovery(p.client, cfg.CheckProviderURL, cfg.UpstreamTimeout, cfg.DiscoveryTTL, cfg.Now, cfg.Logger)
 	p.limiter = newRegistrations(cfg.RegistrationsPerMinute, time.Minute, maxTrackedAddrs)
 	return p, nil
 }

@@ -20,12 +20,6 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// validProviderURL is the rule every URL of a tenant's provider passes,
-// configured or discovered, and every hop of a redirect: the tenant
-// model's provider URL rule, the same one the token verifiers apply. It
-// is the one place to change if that rule grows an option.
-var validProviderURL = tenant.ValidProviderURL
-
 // maxProviderBody bounds what is read of any answer of a provider.
 const maxProviderBody = 256 << 10
 
@@ -39,21 +33,38 @@ var (
 )
 
 // newUpstreamClient returns the client of every request to a provider:
-// bounded in time and in answer size, following a redirect only from a
-// GET and only to a URL that passes the provider rule. A token endpoint
-// that redirects is refused: a POST carrying a code or a secret is never
-// sent anywhere but to the configured or discovered URL.
-func newUpstreamClient(base http.RoundTripper, timeout time.Duration) *http.Client {
+// bounded in time and in answer size, each request checked by check
+// before it is sent (redirects included, since the client sends each hop
+// through its transport), and following a redirect only from a GET. A
+// token or revocation endpoint that redirects is refused: a POST carrying
+// a code or a secret goes nowhere but to the URL configured or discovered.
+func newUpstreamClient(base http.RoundTripper, timeout time.Duration, check func(string) error) *http.Client {
 	return &http.Client{
-		Transport: capBody{base},
+		Transport: guard{base: capBody{base}, check: check},
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 || via[0].Method != http.MethodGet || !validProviderURL(req.URL.String()) {
+			if len(via) >= 5 || via[0].Method != http.MethodGet {
 				return errRedirect
 			}
 			return nil
 		},
 	}
+}
+
+// guard checks the URL of every request before it is sent.
+type guard struct {
+	base  http.RoundTripper
+	check func(string) error
+}
+
+func (g guard) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := g.check(r.URL.String()); err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, err
+	}
+	return g.base.RoundTrip(r)
 }
 
 // capBody caps every answer's body at maxProviderBody.
@@ -106,6 +117,9 @@ type endpoints struct {
 func (p *Proxy) endpointsFor(ctx context.Context, t *tenant.Tenant) (endpoints, error) {
 	o := t.OIDC
 	e := endpoints{auth: o.AuthorizationURL, token: o.TokenURL, revoke: o.RevocationURL, basic: true}
+	if err := p.checkEndpoints(e); err != nil {
+		return endpoints{}, err
+	}
 	if e.auth != "" && e.token != "" && e.revoke != "" {
 		return e, nil
 	}
@@ -132,6 +146,21 @@ func (p *Proxy) endpointsFor(ctx context.Context, t *tenant.Tenant) (endpoints, 
 		return e, fmt.Errorf("%w: authorization_endpoint or token_endpoint", errNoEndpoint)
 	}
 	return e, nil
+}
+
+// checkEndpoints applies the provider URL rule to the endpoints a
+// tenant's settings name: the browser is sent to the authorization
+// endpoint, so it is held to the rule as much as those the proxy fetches.
+func (p *Proxy) checkEndpoints(e endpoints) error {
+	for _, u := range []string{e.auth, e.token, e.revoke} {
+		if u == "" {
+			continue
+		}
+		if err := p.cfg.CheckProviderURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // secret opens t's upstream client secret; "" for a public client.
@@ -268,6 +297,7 @@ const (
 // own deadline, with a back-off after failures.
 type discovery struct {
 	client  *http.Client
+	check   func(string) error
 	timeout time.Duration
 	ttl     time.Duration
 	now     func() time.Time
@@ -295,8 +325,8 @@ type providerDoc struct {
 	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 }
 
-func newDiscovery(client *http.Client, timeout, ttl time.Duration, now func() time.Time, log *slog.Logger) *discovery {
-	return &discovery{client: client, timeout: timeout, ttl: ttl, now: now, log: log, entries: map[string]*discoEntry{}}
+func newDiscovery(client *http.Client, check func(string) error, timeout, ttl time.Duration, now func() time.Time, log *slog.Logger) *discovery {
+	return &discovery{client: client, check: check, timeout: timeout, ttl: ttl, now: now, log: log, entries: map[string]*discoEntry{}}
 }
 
 // get returns the tenant's provider metadata, fetching it when it is not
@@ -390,8 +420,8 @@ func backoff(failures int) time.Duration {
 // fetch reads and checks the provider's discovery document.
 func (d *discovery) fetch(ctx context.Context, issuer string) (*providerDoc, error) {
 	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	if !validProviderURL(u) {
-		return nil, fmt.Errorf("oauthproxy: discovery URL of issuer %q is not a provider URL", issuer)
+	if err := d.check(u); err != nil {
+		return nil, fmt.Errorf("oauthproxy: discovery: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -420,8 +450,11 @@ func (d *discovery) fetch(ctx context.Context, issuer string) (*providerDoc, err
 		"token_endpoint":         doc.TokenEndpoint,
 		"revocation_endpoint":    doc.RevocationEndpoint,
 	} {
-		if v != "" && !validProviderURL(v) {
-			return nil, fmt.Errorf("oauthproxy: discovery: %s %q is not a provider URL", name, v)
+		if v == "" {
+			continue
+		}
+		if err := d.check(v); err != nil {
+			return nil, fmt.Errorf("oauthproxy: discovery: %s: %w", name, err)
 		}
 	}
 	return &doc, nil
