@@ -62,6 +62,14 @@ type Config struct {
 	// up, so such a domain could never reach its tenant.
 	// default: "" (no such rule)
 	BaseDomain string
+	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
+	// tokenUrl, authorizationUrl) beyond the tenant rules; a URL it
+	// refuses is a 400. The Service sets it to its token verifier's rule,
+	// so that a tenant whose provider the verifier would never fetch from
+	// (one on loopback, where the host did not allow it) is refused when
+	// written rather than on every request.
+	// default: nil (the tenant rules only)
+	ProviderURL func(string) error
 	// MaxFailures failed keys from one address within FailureWindow
 	// close the API to that address until the window is over.
 	// default: DefaultMaxFailures (10)

@@ -27,7 +27,8 @@ type listPage struct {
 }
 
 // validate applies the tenant rules and the deployment's own: a custom
-// domain may not sit under the base domain of subdomain mode.
+// domain may not sit under the base domain of subdomain mode, and the
+// provider URLs must pass Config.ProviderURL.
 func (h *Handler) validate(t *tenant.Tenant) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -35,6 +36,18 @@ func (h *Handler) validate(t *tenant.Tenant) error {
 	base := h.cfg.BaseDomain
 	if base != "" && t.Domain != "" && (t.Domain == base || strings.HasSuffix(t.Domain, "."+base)) {
 		return fmt.Errorf("%w: domain must not be %s or under it: tenants' subdomains are served there", tenant.ErrInvalid, base)
+	}
+	if check := h.cfg.ProviderURL; check != nil {
+		o := t.OIDC
+		for _, f := range [...]struct{ name, url string }{{"oidc.issuer", o.Issuer}, {"oidc.jwksUri", o.JWKSURI},
+			{"oidc.tokenUrl", o.TokenURL}, {"oidc.authorizationUrl", o.AuthorizationURL}} {
+			if f.url == "" {
+				continue
+			}
+			if err := check(f.url); err != nil {
+				return fmt.Errorf("%w: %s: %w", tenant.ErrInvalid, f.name, err)
+			}
+		}
 	}
 	return nil
 }
