@@ -93,6 +93,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MultiTenant && cfg.Identification == BySubdomain {
 		adminCfg.BaseDomain = cfg.BaseDomain
 	}
+	// A provider the verifier would never fetch from is refused when the
+	// tenant is written.
+	adminCfg.ProviderURL = s.verifier.CheckProviderURL
 	s.admin, err = NewAdminHandler(adminCfg)
 	if err != nil {
 		return nil, err

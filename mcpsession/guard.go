@@ -109,8 +109,9 @@ type Guard struct {
 	live   map[string]*session // by session ID
 	closed bool
 
-	stop chan struct{}
-	bg   sync.WaitGroup // the sweeper, tenant checks and ends in progress
+	stop  chan struct{}
+	swept chan struct{}  // closed when the sweeper has stopped
+	work  sync.WaitGroup // tenant checks and ends in progress
 }
 
 // session is a session the guard admitted and the handler holds.
@@ -145,7 +146,7 @@ func New(next http.Handler, cfg Config) (*Guard, error) {
 	}
 	g := &Guard{cfg: cfg, next: next, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL,
 		perCaller: cfg.PerCaller, touchEvery: cfg.TouchEvery,
-		live: map[string]*session{}, stop: make(chan struct{})}
+		live: map[string]*session{}, stop: make(chan struct{}), swept: make(chan struct{})}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -167,7 +168,6 @@ func New(next http.Handler, cfg Config) (*Guard, error) {
 	if g.cfg.MaxBodyBytes <= 0 {
 		g.cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	g.bg.Add(1)
 	go g.sweepEvery(min(g.ttl/4, time.Minute))
 	return g, nil
 }
@@ -387,16 +387,21 @@ func (g *Guard) admit(ctx context.Context, t *tenant.Tenant, owner store.Owner, 
 
 var errClosed = errors.New("mcpsession: closed")
 
-// end ends a held session: its requests in flight are cancelled, the
-// handler ends it, and with free its record is deleted from the store.
+// end ends a held session: it is no longer served, its requests in flight
+// are cancelled, and in the background the handler ends it and, with
+// free, its record is deleted from the store. The handler may take its
+// time: the official Go SDK, for one, waits for the session's requests to
+// return.
 func (g *Guard) end(s *session, free bool) {
 	if !g.drop(s) {
 		return
 	}
-	g.cfg.Ender.EndSession(s.id)
-	if free {
-		g.free(s.tenantID, s.id)
-	}
+	g.background(func() {
+		g.cfg.Ender.EndSession(s.id)
+		if free {
+			g.free(s.tenantID, s.id)
+		}
+	})
 }
 
 // forget stops holding a session the handler has ended, and frees its

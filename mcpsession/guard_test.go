@@ -178,6 +178,7 @@ func TestForeignSessions(t *testing.T) {
 	// expires on time.
 	h.clock.Advance(testTTL)
 	assert.Equal(t, http.StatusNotFound, h.do(http.MethodPost, "acme", alice, sa, `{}`).Code)
+	h.settle()
 	assert.False(t, h.sdk.holds(sa), "ended in the handler")
 }
 
@@ -263,8 +264,9 @@ func TestTouchNoticesARecordDeletedBehindTheGuard(t *testing.T) {
 	require.NoError(t, h.mem.Sessions().Delete(t.Context(), "acme", id))
 	h.clock.Advance(time.Minute)
 	assert.Equal(t, http.StatusNotFound, h.do(http.MethodPost, "acme", alice, id, `{}`).Code)
-	assert.False(t, h.sdk.holds(id))
 	assert.Zero(t, h.guard.Len())
+	h.settle()
+	assert.False(t, h.sdk.holds(id))
 }
 
 func TestIdleSessions(t *testing.T) {
@@ -295,10 +297,12 @@ func TestIdleSessions(t *testing.T) {
 	h.clock.Advance(testTTL/2 + time.Second)
 	// The next request of an idle session finds it gone.
 	assert.Equal(t, http.StatusNotFound, h.do(http.MethodPost, "acme", alice, onRequest, `{}`).Code)
+	h.settle()
 	assert.False(t, h.sdk.holds(onRequest))
 	assert.Nil(t, h.stored("acme", onRequest))
 	// The sweeper ends the others without a request.
 	h.guard.sweep()
+	h.settle()
 	assert.False(t, h.sdk.holds(swept))
 	assert.Nil(t, h.stored("acme", swept))
 	assert.True(t, h.sdk.holds(busy), "a session with a request in flight is not idle")

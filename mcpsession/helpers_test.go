@@ -250,6 +250,9 @@ func (h *harness) request(method, tenantID string, who caller, session, body str
 	return r.WithContext(ctx)
 }
 
+// settle waits for the ends and checks the guard runs in the background.
+func (h *harness) settle() { h.guard.work.Wait() }
+
 func (h *harness) serve(r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.guard.ServeHTTP(w, r)

@@ -42,11 +42,7 @@ func (g *Guard) background(fn func()) {
 	if g.closed {
 		return
 	}
-	g.bg.Add(1)
-	go func() {
-		defer g.bg.Done()
-		fn()
-	}()
+	g.work.Go(fn)
 }
 
 // holds reports whether the guard holds a session of the tenant.
@@ -98,8 +94,8 @@ func (g *Guard) check(ids []string) {
 	g.endTenants(suspended, true)
 }
 
-// endTenants ends, in the background, the sessions of the tenants in ids;
-// with free their records are deleted too.
+// endTenants ends the sessions of the tenants in ids; with free their
+// records are deleted too.
 func (g *Guard) endTenants(ids map[string]bool, free bool) {
 	if len(ids) == 0 {
 		return
@@ -113,22 +109,13 @@ func (g *Guard) endTenants(ids map[string]bool, free bool) {
 	}
 	g.mu.RUnlock()
 	for _, s := range ending {
-		// Each one is dropped now, so that no request is served in it any
-		// more; the handler may take its time to end it.
-		if g.drop(s) {
-			g.background(func() {
-				g.cfg.Ender.EndSession(s.id)
-				if free {
-					g.free(s.tenantID, s.id)
-				}
-			})
-		}
+		g.end(s, free)
 	}
 }
 
 // sweepEvery ends idle sessions every period until Close.
 func (g *Guard) sweepEvery(period time.Duration) {
-	defer g.bg.Done()
+	defer close(g.swept)
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
@@ -213,7 +200,8 @@ func (g *Guard) Close(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
-		g.bg.Wait()
+		<-g.swept
+		g.work.Wait()
 	}()
 	select {
 	case <-done:
