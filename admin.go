@@ -49,6 +49,13 @@ type AdminConfig struct {
 	// reach its tenant. New sets it in subdomain mode.
 	// default: "" (no such rule)
 	BaseDomain string
+	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
+	// tokenUrl, authorizationUrl) beyond the tenant rules: a URL it
+	// refuses is a 400. New sets it to its verifier's
+	// oidcx.Verifier.CheckProviderURL, so that a provider on loopback is
+	// refused unless Config.OIDC.InsecureAllowLoopback is set.
+	// default: nil (the tenant rules only)
+	ProviderURL func(string) error
 }
 
 // NewAdminHandler returns the admin API:
@@ -72,11 +79,12 @@ type AdminConfig struct {
 // is nil.
 func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	return admin.New(admin.Config{
-		Tenants:    cfg.Tenants,
-		APIKey:     cfg.APIKey,
-		Logger:     cfg.Logger,
-		ClientAddr: cfg.ClientAddr,
-		OnChange:   cfg.OnChange,
-		BaseDomain: cfg.BaseDomain,
+		Tenants:     cfg.Tenants,
+		APIKey:      cfg.APIKey,
+		Logger:      cfg.Logger,
+		ClientAddr:  cfg.ClientAddr,
+		OnChange:    cfg.OnChange,
+		BaseDomain:  cfg.BaseDomain,
+		ProviderURL: cfg.ProviderURL,
 	})
 }
