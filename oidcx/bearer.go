@@ -26,8 +26,9 @@ type BearerConfig struct {
 	// (AUTH_REQUIRED=false); it MUST NOT be set where the protected
 	// handlers trust that a caller is authenticated. default: false
 	InsecureAllowAnonymous bool
-	// Logger receives configuration errors and provider outages, never
-	// tokens. default: slog.Default()
+	// Logger receives configuration errors and provider outages (each
+	// failure once, so once per back-off period, its cause cut to a few
+	// hundred bytes), never tokens. default: slog.Default()
 	Logger *slog.Logger
 }
 
@@ -103,8 +104,12 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrProviderUnavailable):
 		// The token may well be valid: a 401 would send the client
 		// through a new authorization that cannot succeed either.
-		b.cfg.Logger.WarnContext(ctx, "oidcx: identity provider unavailable", "tenant", t.ID, "error", err)
 		if ue := (*UnavailableError)(nil); errors.As(err, &ue) {
+			// Once per failure, that is once per back-off period: the
+			// requests refused meanwhile add nothing to the log.
+			if ue.firstReport() {
+				b.cfg.Logger.WarnContext(ctx, "oidcx: identity provider unavailable", "tenant", t.ID, "error", err)
+			}
 			wait := ue.RetryAt.Sub(b.cfg.Verifier.now())
 			w.Header().Set("Retry-After", strconv.Itoa(max(int(wait.Seconds()+0.999), 1)))
 		}

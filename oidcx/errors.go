@@ -1,8 +1,10 @@
 package oidcx
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,8 +47,12 @@ type UnavailableError struct {
 	TenantID string
 	// RetryAt is when the next attempt to build the verifier will be made.
 	RetryAt time.Time
-	// Err is the cause: a discovery or JWKS failure, or a timeout.
+	// Err is the cause: a discovery or JWKS failure, or a timeout. Its
+	// message is cut to a few hundred bytes: what a provider answers is
+	// not copied whole into memory or logs.
 	Err error
+
+	reported *atomic.Bool // shared by the callers of one failed build
 }
 
 // Error describes the failure, without the token.
@@ -60,3 +66,37 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Is reports whether target is [ErrProviderUnavailable].
 func (e *UnavailableError) Is(target error) bool { return target == ErrProviderUnavailable }
+
+// firstReport reports whether this is the first time the failure behind e
+// is reported, so that a failing provider is logged once per back-off
+// period rather than on every request it fails.
+func (e *UnavailableError) firstReport() bool {
+	return e.reported != nil && e.reported.CompareAndSwap(false, true)
+}
+
+// maxErrorLen bounds the message of a provider failure kept in memory
+// and logged.
+const maxErrorLen = 512
+
+// shortError is a provider failure cut short: its message, at most
+// maxErrorLen bytes, and the one sentinel of this package or the context
+// it wraps, if any, so that errors.Is still tells its kind.
+type shortError struct {
+	msg string
+	is  error
+}
+
+func (e *shortError) Error() string { return e.msg }
+func (e *shortError) Unwrap() error { return e.is }
+
+// shorten returns err cut short; see [shortError].
+func shorten(err error) error {
+	s := &shortError{msg: cut(err.Error(), maxErrorLen)}
+	for _, kind := range []error{ErrProviderURL, errAddressRefused, errBodyTooLarge, context.DeadlineExceeded, context.Canceled} {
+		if errors.Is(err, kind) {
+			s.is = kind
+			break
+		}
+	}
+	return s
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -316,7 +317,7 @@ func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*keySet
 	case r := <-ch:
 		b := r.Val.(built)
 		if b.err != nil {
-			return nil, &UnavailableError{TenantID: id, RetryAt: b.retryAt, Err: b.err}
+			return nil, &UnavailableError{TenantID: id, RetryAt: b.retryAt, Err: b.err, reported: b.reported}
 		}
 		return b.verifier, nil
 	case <-ctx.Done():
@@ -325,11 +326,13 @@ func (v *Verifier) verifier(ctx context.Context, id string, s settings) (*keySet
 }
 
 // built is the outcome of a build: the key set, or why and until when
-// there is none.
+// there is none. reported is set for a failure of the provider (not for a
+// build the limits held back), for the first caller to report it.
 type built struct {
 	verifier *keySet
 	err      error
 	retryAt  time.Time
+	reported *atomic.Bool
 }
 
 // build makes the tenant's verifier, within its limits, and caches it. It
@@ -345,9 +348,14 @@ func (v *Verifier) build(reqCtx context.Context, id string, s settings, fp finge
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), v.fetchTimeout)
 	defer cancel()
 	ks, err := v.newKeySet(ctx, id, s, fp)
+	if err != nil {
+		// Kept and logged cut short: go-oidc's discovery error carries the
+		// provider's answer.
+		err = shorten(err)
+	}
 	retryAt, _ = v.limits.finishBuild(st, start, err, v.backoff, v.now())
 	if err != nil {
-		return built{err: err, retryAt: retryAt}
+		return built{err: err, retryAt: retryAt, reported: new(atomic.Bool)}
 	}
 	v.cache.put(&entry{id: id, settings: s, verifier: ks}, epoch)
 	return built{verifier: ks}
