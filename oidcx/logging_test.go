@@ -116,4 +116,3 @@ func TestShortenKeepsTheKind(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
-
