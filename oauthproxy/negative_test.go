@@ -462,3 +462,36 @@ func TestRevokeWithoutProviderEndpoint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, a.revoke("whatever").status)
 	oauthErr(t, a.postForm(a.endpoint("revocation_endpoint"), url.Values{"client_id": {a.id}}), http.StatusBadRequest, "invalid_request")
 }
+
+// TestClientSecretThatDoesNotOpen: a tenant whose sealed secret does not
+// open (no keyring, or a value sealed for another tenant) cannot start a
+// login; the user's client is told, and the operator's log says why.
+func TestClientSecretThatDoesNotOpen(t *testing.T) {
+	for name, configure := range map[string]func(*oauthproxy.Config){
+		"no keyring":          func(c *oauthproxy.Config) { c.Keyring = nil },
+		"sealed for a tenant": func(*oauthproxy.Config) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, byPath, memBackend, configure)
+			idp := oidctest.New(t)
+			h.addTenant("acme", idp, "s3cret-of-acme", func(tt *tenant.Tenant) {
+				// Moved from another tenant's record: it names acme-corp.
+				sealed, err := h.ring.Seal("s3cret-of-acme", tenant.ClientSecretContext("acme-corp"))
+				require.NoError(t, err)
+				if name == "sealed for a tenant" {
+					tt.OIDC.ClientSecret = sealed
+				}
+			})
+			c := h.discover("acme")
+			c.register("A")
+			b := h.browser("acme")
+			form := parseConsent(t, b.get(c.authorizeURL()))
+			ans := b.post(form.action, form.values("approve"))
+			require.Equal(t, http.StatusSeeOther, ans.status)
+			assert.Equal(t, "temporarily_unavailable", ans.location(t).Query().Get("error"))
+			assert.Zero(t, idp.AuthorizeRequests())
+			assert.Contains(t, h.logs.String(), "client secret cannot be opened")
+			assert.NotContains(t, h.logs.String(), "s3cret-of-acme")
+		})
+	}
+}
