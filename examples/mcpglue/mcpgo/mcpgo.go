@@ -73,8 +73,8 @@ type Handler struct {
 }
 
 var (
-	_ http.Handler             = (*Handler)(nil)
-	_ mcpsession.Ender         = (*Handler)(nil)
+	_ http.Handler            = (*Handler)(nil)
+	_ mcpsession.Ender        = (*Handler)(nil)
 	_ server.SessionIdManager = (*sessionIDs)(nil)
 )
 
