@@ -88,3 +88,26 @@ func Tenant(id, legacy string) string { return Prefix(id) + legacy }
 // code) or "refresh" (a refresh token's binding to its client), and handle
 // is derived from the value the client holds, never that value itself.
 func OAuth(id, kind, handle string) string { return Prefix(id) + "oauth:" + kind + ":" + handle }
+
+// Usage is the hash of the tenant's usage counts on one UTC day (date as
+// 2006-01-02): a field per counter and one per tool name. It expires 400
+// days after its day.
+func Usage(id, date string) string { return Prefix(id) + "usage:" + date }
+
+// UsageWriter holds the sequence number of the last usage batch of one
+// writer (one process's recorder) applied to the tenant's counts, so that
+// a batch retried after a lost answer is not counted twice.
+func UsageWriter(id, writer string) string { return Prefix(id) + "usage-writer:" + writer }
+
+// Audit is the tenant's audit trail, a stream capped near its configured
+// length.
+func Audit(id string) string { return Prefix(id) + "audit" }
+
+// AdminKeys is the hash of the tenant's admin keys: field the key ID,
+// value the key's record (its hash and creation time, never the key).
+func AdminKeys(id string) string { return Prefix(id) + "admin-keys" }
+
+// AdminKeysUsed is the hash of the last use of each of the tenant's admin
+// keys (field the key ID, value unix milliseconds), apart from the records
+// so that noting a use never rewrites a record.
+func AdminKeysUsed(id string) string { return Prefix(id) + "admin-keys-used" }

@@ -24,6 +24,14 @@ var (
 	replaceLua string
 	//go:embed lua/unlinkif.lua
 	unlinkIfLua string
+	//go:embed lua/usage.lua
+	usageLua string
+	//go:embed lua/audit.lua
+	auditLua string
+	//go:embed lua/adminkey.lua
+	adminKeyLua string
+	//go:embed lua/adminkeyused.lua
+	adminKeyUsedLua string
 
 	admitScript    = redis.NewScript(admitLua)
 	touchScript    = redis.NewScript(touchLua)
@@ -31,6 +39,11 @@ var (
 	gcraScript     = redis.NewScript(gcraLua)
 	replaceScript  = redis.NewScript(replaceLua)
 	unlinkIfScript = redis.NewScript(unlinkIfLua)
+
+	usageScript        = redis.NewScript(usageLua)
+	auditScript        = redis.NewScript(auditLua)
+	adminKeyScript     = redis.NewScript(adminKeyLua)
+	adminKeyUsedScript = redis.NewScript(adminKeyUsedLua)
 )
 
 // scripts lists every script by name, for tests that load them all.
@@ -41,4 +54,9 @@ var scripts = map[string]*redis.Script{
 	"gcra":     gcraScript,
 	"replace":  replaceScript,
 	"unlinkif": unlinkIfScript,
+
+	"usage":        usageScript,
+	"audit":        auditScript,
+	"adminkey":     adminKeyScript,
+	"adminkeyused": adminKeyUsedScript,
 }
