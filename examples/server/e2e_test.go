@@ -110,6 +110,18 @@ func e2e(t *testing.T, h *harness) {
 		assert.NoError(t, err)
 	})
 
+	t.Run("session of another caller", func(t *testing.T) {
+		// carol is acme's too, with a valid token: alice's session is
+		// unknown to her, exactly as another tenant's is.
+		carol := idpA.Token(idpA.Claims("aud-acme", "carol"))
+		a := h.mcpPost("acme", carol, cs.ID(), `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+		assert.Equal(t, http.StatusNotFound, a.status, "%s", a.body)
+		b := h.mcpPost("acme", tokenA, "unknown-session", `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+		assert.Equal(t, string(b.body), string(a.body))
+		_, err := cs.ListTools(ctx, nil)
+		assert.NoError(t, err, "alice's session still works")
+	})
+
 	t.Run("maxSessions", func(t *testing.T) {
 		a := h.mcpPost("acme", tokenA, "", initialize)
 		assert.Equal(t, http.StatusForbidden, a.status)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -13,10 +12,10 @@ import (
 
 	"github.com/seedmcp/tenancy"
 	"github.com/seedmcp/tenancy/examples/internal/redisurl"
+	"github.com/seedmcp/tenancy/examples/mcpglue/gosdk"
 	"github.com/seedmcp/tenancy/examples/metrics"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
-	"github.com/seedmcp/tenancy/store"
 )
 
 // server is the example server: an http.Handler plus what it must release
@@ -25,7 +24,7 @@ type server struct {
 	handler http.Handler
 	svc     *tenancy.Service
 	rdb     redis.UniversalClient
-	mcp     *mcpHandler
+	mcp     *gosdk.Handler
 	log     *slog.Logger
 	// metrics counts requests by tenant and status; nil unless
 	// METRICS_ENABLED.
@@ -84,16 +83,11 @@ func newServer(cfg config) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mcp = newMCPHandler(mcpConfig{
-		Sessions:   s.svc.Store().Sessions(),
-		SessionTTL: s.svc.Config().SessionTTL,
-		Logger:     cfg.Logger,
-	})
-	s.svc.OnEvent(func(e store.Event) {
-		if e.Type == store.EventDeleted {
-			s.mcp.closeTenant(e.TenantID)
-		}
-	})
+	if s.mcp, err = newMCPHandler(s.svc, allowedHosts(cfg, s.svc.Config()), cfg.Logger); err != nil {
+		return nil, err
+	}
+	// A suspended or deleted tenant's sessions end on every replica.
+	s.svc.OnEvent(s.mcp.HandleEvent)
 	s.handler = s.routes(cfg, bearer, meta)
 	return s, nil
 }
@@ -106,7 +100,9 @@ func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta
 	scoped := http.NewServeMux()
 	scoped.HandleFunc("POST /oauth/register", reg.register)
 	scoped.HandleFunc("GET /oauth/authorize", reg.authorize)
-	scoped.Handle("/mcp", guardHost(allowedHosts(cfg, s.svc.Config()), bearer(s.mcp)))
+	// The host check runs before the bearer check too, so that a foreign
+	// Host is refused whether or not a token came with it.
+	scoped.Handle("/mcp", allowedHosts(cfg, s.svc.Config()).Check(bearer(s.mcp)))
 	scoped.HandleFunc("/", notFound)
 
 	// measure sits inside the tenant middleware, where the tenant is
@@ -175,16 +171,25 @@ func (s *server) connect(cfg *config) error {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// closeSessions ends every MCP session, which ends their event streams: an
+// closeSessions ends every MCP session and frees its place in its
+// tenant's store, which also ends the sessions' event streams: an
 // http.Server shutting down waits for open connections, and a client's
-// standalone event stream would otherwise keep it waiting.
+// standalone event stream would otherwise keep it waiting. It runs before
+// the Redis client is closed.
 func (s *server) closeSessions() {
-	if s.mcp != nil {
-		s.mcp.closeAll()
+	if s.mcp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.mcp.Close(ctx); err != nil {
+		s.log.Warn("server: ending the MCP sessions", "error", err)
 	}
 }
 
-// Close ends the MCP sessions and releases what the server opened.
+// Close ends the MCP sessions, freeing them in the store, and then
+// releases what the server opened (the Redis client last but the embedded
+// Redis).
 func (s *server) Close() {
 	s.closeSessions()
 	for i := len(s.release) - 1; i >= 0; i-- {
@@ -209,18 +214,4 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 // answer.
 func notFound(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
-}
-
-// allowedHosts returns the host check that replaces the MCP SDK's DNS
-// rebinding protection; see hostAllowed.
-func allowedHosts(cfg config, tc tenancy.Config) func(r *http.Request) bool {
-	public := ""
-	if i := strings.Index(cfg.PublicURL, "://"); i >= 0 {
-		public = strings.ToLower(cfg.PublicURL[i+3:])
-	}
-	base := ""
-	if tc.MultiTenant && tc.Identification == tenancy.BySubdomain {
-		base = "." + strings.ToLower(strings.TrimSuffix(tc.BaseDomain, "."))
-	}
-	return func(r *http.Request) bool { return hostAllowed(r, public, base) }
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // miniBackend returns a fresh miniredis and a client of it.
@@ -114,12 +118,12 @@ func TestHostGuard(t *testing.T) {
 	r := h.request(http.MethodPost, "", "/mcp", initialize)
 	r.Host = "evil.example"
 	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
-	assert.False(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r))
+	assert.False(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config()).Allowed(r))
 	r.Host = "127.0.0.1:" + h.port
-	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r))
+	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config()).Allowed(r))
 	r = r.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 80}))
 	r.Host = "evil.example"
-	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config())(r), "only loopback connections are checked, as in the SDK")
+	assert.True(t, allowedHosts(config{PublicURL: h.public}, h.srv.svc.Config()).Allowed(r), "only loopback connections are checked, as in the SDK")
 }
 
 // TestPathModeMetadata checks the routing of the path-mode metadata URL,
@@ -245,18 +249,16 @@ func TestRun(t *testing.T) {
 	assert.Contains(t, logs.String(), "shutting down")
 }
 
-// TestSessionLifetime checks that the SDK's sessions follow the store: a
-// session whose record expired is 404 and is closed in the SDK, and the
-// deletion of a tenant closes its sessions.
+// TestSessionLifetime checks that the SDK's sessions follow the guard: a
+// session idle past its lifetime is 404, closed in the SDK and gone from
+// the store, and the deletion of a tenant closes its sessions.
 func TestSessionLifetime(t *testing.T) {
+	clock := testclock.New(time.Now())
+	sessionClock = clock.Now
+	t.Cleanup(func() { sessionClock = time.Now })
 	rdb, mini := miniBackend(t)
 	h := start(t, rdb, mini, config{Tenancy: tenancy.Config{MultiTenant: true, Identification: tenancy.ByHeader, AdminAPIKey: adminKey, SessionTTL: time.Hour}})
 	require.Equal(t, http.StatusCreated, h.admin(http.MethodPost, "", map[string]any{"id": "acme", "name": "ACME"}).status)
-	live := func() int {
-		h.srv.mcp.mu.Lock()
-		defer h.srv.mcp.mu.Unlock()
-		return len(h.srv.mcp.live)
-	}
 	open := func() string {
 		a := h.mcpPost("acme", "", "", initialize)
 		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
@@ -266,16 +268,59 @@ func TestSessionLifetime(t *testing.T) {
 	}
 
 	id := open()
-	assert.Equal(t, 1, live())
+	assert.Equal(t, 1, h.srv.mcp.Len())
+	assert.True(t, h.srv.mcp.Holds(id))
 	assert.NotEmpty(t, h.keys("tenant:{acme}:session:"+id))
 	mini.FastForward(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	a := h.mcpPost("acme", "", id, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 	assert.Equal(t, http.StatusNotFound, a.status)
-	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "the SDK's session is closed")
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}`, string(a.body))
+	assert.Eventually(t, func() bool { return !h.srv.mcp.Holds(id) }, 5*time.Second, 10*time.Millisecond, "the SDK's session is closed")
+	assert.Zero(t, h.srv.mcp.Len())
 
-	open()
-	assert.Equal(t, 1, live())
+	id = open()
+	assert.Equal(t, 1, h.srv.mcp.Len())
 	require.Equal(t, http.StatusOK, h.admin(http.MethodDelete, "/acme", nil).status)
-	assert.Eventually(t, func() bool { return live() == 0 }, 5*time.Second, 10*time.Millisecond, "a deleted tenant's sessions are closed")
+	assert.Eventually(t, func() bool { return !h.srv.mcp.Holds(id) }, 5*time.Second, 10*time.Millisecond, "a deleted tenant's sessions are closed")
+	assert.Zero(t, h.srv.mcp.Len())
 	assert.Empty(t, h.keys("tenant:{acme}:*"), "closing them recreates no key")
+}
+
+// TestShutdownFreesSessions checks that closing the server frees every
+// MCP session in the store before it closes its Redis client, and logs no
+// failure about a closed client.
+func TestShutdownFreesSessions(t *testing.T) {
+	mini := miniredis.RunT(t)
+	var logs testlog.Buffer
+	srv, err := newServer(config{
+		RedisURL:  "redis://" + mini.Addr(),
+		PublicURL: "http://127.0.0.1:8080",
+		Tenancy:   tenancy.Config{MultiTenant: true, Identification: tenancy.ByHeader},
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	require.NoError(t, err)
+	_, err = srv.svc.Store().Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	for range 3 {
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/mcp", strings.NewReader(initialize))
+		require.NoError(t, err)
+		req.Header.Set("X-Tenant-ID", "acme")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := ts.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	require.Len(t, mini.Keys(), 7, "the tenant, the index, the session set and owners index, three sessions")
+	srv.Close()
+	for _, k := range mini.Keys() {
+		assert.NotContains(t, k, ":session", "every session was freed")
+	}
+	assert.NotContains(t, logs.String(), "closed")
+	assert.NotContains(t, logs.String(), "level=ERROR")
+	assert.NotContains(t, logs.String(), "level=WARN")
 }
