@@ -46,6 +46,13 @@
 //	}
 //	mux.Handle("/", svc.Middleware(scoped))
 //
+// The scopes asked of the provider are the tenant's oidc.scopes (default
+// "openid"), shown on the consent page and published as scopes_supported;
+// a client's scope parameter is checked for its syntax and not forwarded.
+// The provider must accept the callback <issuer>/oauth/callback of every
+// URL the tenant is reached at (its custom domain too) as a redirect URI
+// of the tenant's upstream client.
+//
 // In header mode the browser's requests (the consent and the callback)
 // must carry the tenant header like every other request: whatever sets it
 // in front of the server sets it on them too.
