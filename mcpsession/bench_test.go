@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
@@ -48,15 +49,25 @@ func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
 // BenchmarkKnownSession serves requests that carry a known session ID,
-// through the guard on a Redis store (miniredis), and reports the store
-// round trips per request: a held session is checked in memory and touched
-// in the store at most every TouchEvery ("batched"), or on every request
-// ("every request"); a session another replica admitted is read and
-// touched ("stored", two round trips). "bare" is the handler alone.
+// through the guard on a Redis store, and reports the store round trips
+// per request: a held session is checked in memory and touched in the
+// store at most every TouchEvery ("batched"), or on every request ("every
+// request"); a session another replica admitted is read and touched
+// ("stored", two round trips). "bare" is the handler alone. It runs on
+// miniredis, and on the real Redis when TENANCY_REDIS_ADDR names one.
 func BenchmarkKnownSession(b *testing.B) {
-	m := miniredis.RunT(b)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	b.Cleanup(func() { _ = rdb.Close() })
+	b.Run("miniredis", func(b *testing.B) {
+		m := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		b.Cleanup(func() { _ = rdb.Close() })
+		benchKnownSession(b, rdb)
+	})
+	if _, ok := testredis.LookupAddr(b); ok {
+		b.Run("redis", func(b *testing.B) { benchKnownSession(b, testredis.Standalone(b)) })
+	}
+}
+
+func benchKnownSession(b *testing.B, rdb *redis.Client) {
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
 	st := redisstore.New(rdb, redisstore.Options{})
@@ -85,12 +96,13 @@ func BenchmarkKnownSession(b *testing.B) {
 			require.NoError(b, err)
 			defer g.Close(ctx)
 			id := fmt.Sprintf("bench-%d", i)
+			owner := store.Owner{Issuer: claims.Issuer, Subject: claims.Subject}
 			if tc.stored {
-				_, err = st.Sessions().Admit(ctx, "acme", id, store.Owner{Issuer: claims.Issuer, Subject: claims.Subject}, store.SessionLimits{})
-				require.NoError(b, err)
+				_, err = st.Sessions().Admit(ctx, "acme", id, owner, store.SessionLimits{})
 			} else {
-				require.NoError(b, g.admit(ctx, acme, OwnerFromContext(oidcx.NewContext(ctx, claims)), id))
+				err = g.admit(ctx, acme, owner, id)
 			}
+			require.NoError(b, err)
 			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 			r.Header.Set(Header, id)
 			r = r.WithContext(oidcx.NewContext(tenant.NewContext(r.Context(), acme), claims))
