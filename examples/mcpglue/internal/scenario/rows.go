@@ -55,8 +55,9 @@ func callerLimit(t *testing.T, e *Env, _ SDK) {
 	a := e.Post("globex", bob, "", InitializeBody)
 	assert.Equal(t, http.StatusForbidden, a.Status, "%s", a.Body)
 	RequireRPCError(t, a, float64(1))
-	assert.EqualValues(t, mcpsession.CodeSessionLimit, a.Message["error"].(map[string]any)["code"])
-	assert.Contains(t, a.Message["error"].(map[string]any)["message"], "this caller")
+	rpcErr, _ := a.Message["error"].(map[string]any)
+	assert.EqualValues(t, mcpsession.CodeSessionLimit, rpcErr["code"])
+	assert.Contains(t, rpcErr["message"], "this caller")
 	assert.Equal(t, mcpsession.DefaultPerCaller, e.Handler.Len(), "the refused session was ended")
 	e.Open("globex", e.Token("globex", "dave")) // another caller has its own count
 }
