@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -100,4 +101,19 @@ func TestAnonymous(t *testing.T) {
 	require.JSONEq(t, scenario.Who("acme", ""), who)
 	a, _ = e.Whoami("acme", e.Token("acme", "alice"), id)
 	require.Equal(t, 404, a.Status, "an anonymous session is no authenticated caller's")
+}
+
+// TestSDKEndsSession checks that a session the SDK ends on its own (here
+// its SessionTimeout) leaves the guard and frees its place in the store.
+func TestSDKEndsSession(t *testing.T) {
+	s := scenario.SDK{New: func(t *testing.T, e *scenario.Env, guard mcpsession.Config) scenario.Handler {
+		h, err := gosdk.New(newServer(t, e), gosdk.Config{Guard: guard,
+			HTTP: &mcp.StreamableHTTPOptions{SessionTimeout: 50 * time.Millisecond}})
+		require.NoError(t, err)
+		return h
+	}}
+	e := scenario.Start(t, scenario.Backends(t)[0], s, scenario.Options{})
+	id := e.Open("acme", e.Token("acme", "alice"))
+	require.Eventually(t, func() bool { return e.Handler.Len() == 0 && !e.Stored("acme", id) },
+		10*time.Second, 10*time.Millisecond, "the guard learnt that the SDK ended the session, and freed it")
 }

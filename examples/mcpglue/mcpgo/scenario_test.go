@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -90,4 +91,19 @@ func TestAnonymous(t *testing.T) {
 	require.JSONEq(t, scenario.Who("acme", ""), who)
 	a, _ = e.Whoami("acme", e.Token("acme", "alice"), id)
 	require.Equal(t, 404, a.Status, "an anonymous session is no authenticated caller's")
+}
+
+// TestSDKEndsSession checks that a session mcp-go ends on its own (here
+// its idle sweeper) leaves the guard and frees its place in the store.
+func TestSDKEndsSession(t *testing.T) {
+	s := scenario.SDK{New: func(t *testing.T, e *scenario.Env, guard mcpsession.Config) scenario.Handler {
+		h, err := mcpgo.New(newServer(e), mcpgo.Config{Guard: guard,
+			Options: []server.StreamableHTTPOption{server.WithSessionIdleTTL(100 * time.Millisecond)}})
+		require.NoError(t, err)
+		return h
+	}}
+	e := scenario.Start(t, scenario.Backends(t)[0], s, scenario.Options{})
+	id := e.Open("acme", e.Token("acme", "alice"))
+	require.Eventually(t, func() bool { return e.Handler.Len() == 0 && !e.Stored("acme", id) },
+		10*time.Second, 10*time.Millisecond, "the guard learnt that mcp-go ended the session, and freed it")
 }

@@ -38,8 +38,8 @@ var Rows = []Row{
 	{"Hosts", hosts},
 }
 
-// stored reports whether the tenant's store holds the session.
-func (e *Env) stored(tenantID, id string) bool {
+// Stored reports whether the tenant's store holds the session.
+func (e *Env) Stored(tenantID, id string) bool {
 	n, err := e.Rdb.Exists(context.Background(), keys.Session(tenantID, id)).Result()
 	require.NoError(e.t, err)
 	return n == 1
@@ -71,7 +71,7 @@ func deleteSession(t *testing.T, e *Env, _ SDK) {
 	a := e.Do(e.Request(http.MethodDelete, "acme", alice, first, ""))
 	require.Equal(t, 2, a.Status/100, "DELETE: %d %s", a.Status, a.Body)
 	assert.False(t, e.Handler.Holds(first), "the handler ended it")
-	assert.False(t, e.stored("acme", first), "its record is gone")
+	assert.False(t, e.Stored("acme", first), "its record is gone")
 	e.Open("acme", alice) // its place is free
 	a, _ = e.Whoami("acme", alice, first)
 	assert.Equal(t, http.StatusNotFound, a.Status)
@@ -93,7 +93,7 @@ func idle(t *testing.T, e *Env, _ SDK) {
 	a, _ = e.Whoami("acme", alice, id)
 	assert.Equal(t, http.StatusNotFound, a.Status, "idle past its lifetime")
 	RequireRPCError(t, a, nil)
-	require.Eventually(t, func() bool { return !e.Handler.Holds(id) && !e.stored("acme", id) },
+	require.Eventually(t, func() bool { return !e.Handler.Holds(id) && !e.Stored("acme", id) },
 		10*time.Second, 5*time.Millisecond, "ended in the handler and gone from the store")
 }
 
@@ -139,7 +139,7 @@ func tenantGone(t *testing.T, e *Env, suspend bool) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the event stream of the tenant's session is still open")
 	}
-	require.Eventually(t, func() bool { return !e.Handler.Holds(sa) && !e.stored("acme", sa) },
+	require.Eventually(t, func() bool { return !e.Handler.Holds(sa) && !e.Stored("acme", sa) },
 		10*time.Second, 5*time.Millisecond, "ended in the handler and gone from the store")
 	assert.True(t, e.Handler.Holds(sb))
 	a, who := e.Whoami("globex", bob, sb)
