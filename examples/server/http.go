@@ -20,14 +20,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// splitHost returns the host of host:port, or s when it has no port.
-func splitHost(s string) string {
-	if h, _, err := net.SplitHostPort(s); err == nil {
-		return h
-	}
-	return strings.Trim(s, "[]")
-}
-
 // loopbackHost reports whether host is localhost or a loopback IP.
 func loopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
