@@ -69,7 +69,11 @@ type Config struct {
 	TTL time.Duration
 	// PerCaller is the most sessions one caller (issuer and subject) may
 	// hold in one tenant; all anonymous callers of a tenant count as one
-	// caller. A negative value means no per-caller limit.
+	// caller. An open session costs about 12 KB in the process with
+	// either of the SDKs the examples glue, and about 440 bytes in Redis,
+	// so the default bounds one caller at about 200 KB per tenant, where
+	// a tenant without maxSessions would otherwise let one caller take
+	// the server's memory. A negative value means no per-caller limit.
 	// default: 16
 	PerCaller int
 	// TouchEvery is how often a session in use has its lifetime extended
