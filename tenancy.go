@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ func New(cfg Config) (*Service, error) {
 		src = middleware.WithFallback(src, &def)
 	}
 	s.cache = middleware.NewCache(src, cfg.Cache)
-	s.domains = middleware.NewCache(domainGetter{s.store.Tenants()}, cfg.Cache)
+	s.domains = middleware.NewCache(domainGetter{s.store.Tenants(), s.cache}, cfg.Cache)
 	if s.resolver, err = cfg.resolver(s.lookupDomain); err != nil {
 		return nil, err
 	}
@@ -202,8 +203,9 @@ func (s *Service) apply(e store.Event) {
 		s.verifier.Evict(e.TenantID)
 	}
 	// Domain entries are keyed by host, and an event names the tenant,
-	// so any change may move a domain: expire them all (they stay
-	// available as stale answers while the store is down).
+	// so any change may move a domain or change its tenant's status:
+	// expire them all (they stay available as stale answers while the
+	// store is down).
 	s.domains.ExpireAll()
 	s.mu.Lock()
 	hooks := s.onEvent
@@ -213,7 +215,10 @@ func (s *Service) apply(e store.Event) {
 	}
 }
 
-// lookupDomain resolves a custom domain through the domain cache.
+// lookupDomain resolves a custom domain through the domain cache. A
+// domain nobody registered and a domain of an inactive tenant are both not
+// found (a missing identifier, 400), so that the answer does not tell
+// whether a suspended tenant is behind a domain.
 func (s *Service) lookupDomain(ctx context.Context, host string) (string, error) {
 	t, err := s.domains.Get(ctx, host)
 	if err != nil {
@@ -224,12 +229,21 @@ func (s *Service) lookupDomain(ctx context.Context, host string) (string, error)
 
 // domainGetter adapts the store's domain lookup to the cache, which then
 // bounds, coalesces and serves stale domain answers like tenant answers.
-type domainGetter struct{ tenants store.Tenants }
+// It answers with the domain's tenant, read through the tenant cache, so
+// that the domain of an inactive tenant is remembered like a domain nobody
+// registered.
+type domainGetter struct {
+	tenants store.Tenants
+	cache   *middleware.Cache
+}
 
 func (g domainGetter) Get(ctx context.Context, host string) (*tenant.Tenant, error) {
 	id, err := g.tenants.LookupDomain(ctx, host)
 	if err != nil {
 		return nil, err
 	}
-	return &tenant.Tenant{ID: id}, nil
+	if !tenant.ValidID(id) {
+		return nil, fmt.Errorf("tenancy: domain %q names an invalid tenant ID: %w", host, tenant.ErrNotFound)
+	}
+	return g.cache.Get(ctx, id)
 }

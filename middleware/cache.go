@@ -19,8 +19,13 @@ type Getter interface {
 	Get(ctx context.Context, id string) (*tenant.Tenant, error)
 }
 
-// Errors of [Cache.Get] besides those wrapping [tenant.ErrNotFound].
+// Errors of [Cache.Get].
 var (
+	// ErrInactive means the tenant exists but is not active (suspended).
+	// It wraps [tenant.ErrNotFound], so that a caller that only asks
+	// whether a tenant may be served treats it like an unknown one; the
+	// cache remembers it exactly like one.
+	ErrInactive = fmt.Errorf("middleware: tenant inactive: %w", tenant.ErrNotFound)
 	// ErrUnavailable means the tenant store could not answer and nothing
 	// usable was cached. The middleware answers 503.
 	ErrUnavailable = errors.New("middleware: tenant store unavailable")
@@ -35,7 +40,10 @@ type CacheConfig struct {
 	// asking again. Events from other replicas usually drop it sooner.
 	// default: 30 seconds
 	TTL time.Duration
-	// NegativeTTL is how long "no such tenant" is remembered.
+	// NegativeTTL is how long "no such tenant" is remembered, and as long
+	// "this tenant is inactive": a suspended tenant is remembered exactly
+	// like an unknown ID, so that the time of an answer does not tell
+	// them apart.
 	// default: 5 seconds
 	NegativeTTL time.Duration
 	// StaleTTL is how long past its TTL an entry is still served while the
@@ -102,10 +110,12 @@ func (c *CacheConfig) setDefaults() {
 }
 
 // Cache is an in-process cache of tenants in front of a [Getter]: positive
-// and negative entries with their own TTLs and bounds, concurrent misses
-// for one ID coalesced into one store read, and the last known answer served
-// for [CacheConfig.StaleTTL] while the store fails. [Cache.Handle] takes the
-// store's events, so a change made on another replica is seen at once.
+// entries (active tenants) and negative ones (unknown and inactive
+// tenants, remembered alike) with their own TTLs and bounds, concurrent
+// misses for one ID coalesced into one store read, and the last known
+// answer served for [CacheConfig.StaleTTL] while the store fails.
+// [Cache.Handle] takes the store's events, so a change made on another
+// replica is seen at once.
 //
 // A Cache is safe for concurrent use.
 type Cache struct {
@@ -127,8 +137,9 @@ type Cache struct {
 	reads atomic.Int64
 }
 
-// entry is one cached answer; t is nil for "no such tenant". Times are
-// Unix nanoseconds. failing is set when the last read of the entry failed.
+// entry is one cached answer: an active tenant (in pos), an inactive one
+// or nil for "no such tenant" (in neg). Times are Unix nanoseconds.
+// failing is set when the last read of the entry failed.
 type entry struct {
 	t       *tenant.Tenant
 	expires int64
@@ -152,19 +163,33 @@ func NewCache(src Getter, cfg CacheConfig) *Cache {
 // errNotFound is returned for cached negative answers without allocating.
 var errNotFound = fmt.Errorf("%w (cached)", tenant.ErrNotFound)
 
-// Get returns the tenant with the given ID, whatever its status. It returns
-// an error wrapping [tenant.ErrNotFound] for an unknown tenant and one
-// wrapping [ErrUnavailable] when the store fails and nothing usable is
-// cached. id must already be valid.
+// Get returns the active tenant with the given ID. It returns [ErrInactive]
+// for a tenant that is not active, an error wrapping [tenant.ErrNotFound]
+// for an unknown one, and one wrapping [ErrUnavailable] when the store
+// fails and nothing usable is cached. id must already be valid.
+//
+// An active tenant cached and fresh costs one map lookup under a read
+// lock. Anything else takes the same path whatever the answer (the
+// entries of unknown and inactive tenants), so that an unknown and a
+// suspended tenant cost the same lookups.
 func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	now := c.cfg.Now().UnixNano()
-	// Both maps are always consulted, so that a known and an unknown
-	// tenant cost the same lookups: the time of an answer must not tell
-	// whether a tenant exists.
 	c.mu.RLock()
 	e, ok := c.pos[id]
+	c.mu.RUnlock()
+	if ok && now < e.expires {
+		return e.t, nil
+	}
+	return c.miss(ctx, id, now, e, ok)
+}
+
+// miss answers an ID without a fresh active entry: old is its expired
+// active entry, if hadOld.
+func (c *Cache) miss(ctx context.Context, id string, now int64, old entry, hadOld bool) (*tenant.Tenant, error) {
+	c.mu.RLock()
 	ne, nok := c.neg[id]
 	c.mu.RUnlock()
+	e, ok := old, hadOld
 	if !ok {
 		e, ok = ne, nok
 	}
@@ -177,23 +202,26 @@ func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 		c.group.DoChan(id, c.read(ctx, id, false))
 		return e.answer()
 	}
-	return c.fetch(ctx, id, e, ok)
+	// A read for an ID the cache knows nothing about is charged to the
+	// miss budget; a refresh of a known entry is not.
+	return c.fetch(ctx, id, e, ok, !ok)
 }
 
-// answer returns the cached tenant or the cached absence.
+// answer returns the cached tenant or the cached refusal.
 func (e entry) answer() (*tenant.Tenant, error) {
-	if e.t == nil {
+	switch {
+	case e.t == nil:
 		return nil, errNotFound
+	case !e.t.Active():
+		return nil, ErrInactive
 	}
 	return e.t, nil
 }
 
 // fetch reads id from the store, coalescing concurrent reads, and falls
 // back to the stale entry old when the store fails.
-func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*tenant.Tenant, error) {
-	// A read for an ID the cache knows nothing about is charged to the
-	// miss budget; a refresh of a known entry is not.
-	ch := c.group.DoChan(id, c.read(ctx, id, !hadOld))
+func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld, charged bool) (*tenant.Tenant, error) {
+	ch := c.group.DoChan(id, c.read(ctx, id, charged))
 	var res singleflight.Result
 	select {
 	case res = <-ch:
@@ -202,7 +230,7 @@ func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld bool) (*
 	}
 	switch {
 	case res.Err == nil:
-		return res.Val.(*tenant.Tenant), nil
+		return entry{t: res.Val.(*tenant.Tenant)}.answer()
 	case errors.Is(res.Err, tenant.ErrNotFound):
 		return nil, errNotFound
 	case hadOld && c.cfg.Now().UnixNano() < old.stale:
@@ -236,8 +264,9 @@ func (c *Cache) read(ctx context.Context, id string, charged bool) func() (any, 
 }
 
 // remember stores the answer of a store read unless an invalidation came
-// in while the read was running. A failed read leaves the entry in place,
-// marked failing, for RetryInterval.
+// in while the read was running. An active tenant is kept for TTL; an inactive one is kept, like
+// an unknown ID, for NegativeTTL among the negative entries. A failed read
+// leaves the entry in place, marked failing, for RetryInterval.
 func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
 	now := c.cfg.Now().UnixNano()
 	c.mu.Lock()
@@ -245,23 +274,28 @@ func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
 	if gen != c.gen {
 		return
 	}
-	switch {
-	case err == nil && t != nil:
-		delete(c.neg, id)
-		expires := now + int64(c.cfg.TTL)
-		put(c.pos, c.cfg.MaxEntries, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
-	case errors.Is(err, tenant.ErrNotFound):
-		delete(c.pos, id)
-		expires := now + int64(c.cfg.NegativeTTL)
-		put(c.neg, c.cfg.MaxNegative, id, entry{expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
-	default:
+	found := err == nil && t != nil
+	if !found && !errors.Is(err, tenant.ErrNotFound) {
 		for _, m := range []map[string]entry{c.pos, c.neg} {
 			if e, ok := m[id]; ok && now < e.stale {
 				e.expires, e.failing = now+int64(c.cfg.RetryInterval), true
 				m[id] = e
 			}
 		}
+		return
 	}
+	if !found {
+		t = nil
+	}
+	if found && t.Active() {
+		delete(c.neg, id)
+		expires := now + int64(c.cfg.TTL)
+		put(c.pos, c.cfg.MaxEntries, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
+		return
+	}
+	delete(c.pos, id)
+	expires := now + int64(c.cfg.NegativeTTL)
+	put(c.neg, c.cfg.MaxNegative, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
 }
 
 // put inserts e, first making room when m is full: it drops an entry past

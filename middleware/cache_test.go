@@ -181,10 +181,9 @@ func TestCacheHandleEvents(t *testing.T) {
 	c.Handle(store.Event{Type: store.EventUpdated, TenantID: "acme"})
 	c.Handle(store.Event{Type: store.EventCreated, TenantID: "new"})
 
-	got, err := c.Get(ctx, "acme")
-	require.NoError(t, err)
-	assert.False(t, got.Active(), "the suspension is seen at once")
-	got, err = c.Get(ctx, "new")
+	_, err := c.Get(ctx, "acme")
+	require.ErrorIs(t, err, ErrInactive, "the suspension is seen at once")
+	got, err := c.Get(ctx, "new")
 	require.NoError(t, err)
 	assert.Equal(t, "new", got.ID, "a negative entry is dropped by a create")
 	_, _ = c.Get(ctx, "beta")
@@ -209,9 +208,8 @@ func TestCacheInvalidateDiscardsInFlightRead(t *testing.T) {
 	c.Invalidate("acme")
 	<-done
 	src.delay = 0
-	got, err := c.Get(context.Background(), "acme")
-	require.NoError(t, err)
-	assert.False(t, got.Active(), "a read that began before the invalidation is not cached")
+	_, err := c.Get(context.Background(), "acme")
+	require.ErrorIs(t, err, ErrInactive, "a read that began before the invalidation is not cached")
 }
 
 // TestCacheColdStartIsNotThrottled fills an empty cache in front of many
@@ -255,4 +253,47 @@ func TestCacheConcurrentMissesShareOneToken(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, failed.Load())
 	assert.EqualValues(t, 1, src.reads.Load())
+}
+
+// perID wraps a Getter and counts the reads of each ID.
+type perID struct {
+	Getter
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (p *perID) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	p.mu.Lock()
+	p.reads[id]++
+	p.mu.Unlock()
+	return p.Getter.Get(ctx, id)
+}
+
+func (p *perID) count(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reads[id]
+}
+
+// TestSuspendedRememberedLikeUnknown: a suspended tenant is remembered
+// exactly as long as an unknown ID, so that a probe at any moment costs the
+// two the same store reads (a suspended tenant cached longer answered a
+// later probe faster).
+func TestSuspendedRememberedLikeUnknown(t *testing.T) {
+	src := &perID{Getter: newFakeTenants(suspendedTenant("frozen")), reads: map[string]int{}}
+	clk := newFakeClock()
+	c := NewCache(src, CacheConfig{TTL: 30 * time.Second, NegativeTTL: 5 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+	for i, step := range []time.Duration{0, time.Second, 5 * time.Second, 6 * time.Second, 25 * time.Second, 40 * time.Second} {
+		clk.Advance(step)
+		_, errUnknown := c.Get(ctx, "nobody")
+		_, errSuspended := c.Get(ctx, "frozen")
+		require.ErrorIs(t, errUnknown, tenant.ErrNotFound)
+		require.ErrorIs(t, errSuspended, ErrInactive)
+		require.Equal(t, src.count("nobody"), src.count("frozen"), "probe %d: store reads of an unknown and a suspended ID", i)
+	}
+	assert.Equal(t, 5, src.count("frozen"), "read again once its NegativeTTL is past, like the unknown ID")
+	st := c.Stats()
+	assert.Equal(t, 0, st.Entries, "a suspended tenant is not kept among the served ones")
+	assert.Equal(t, 2, st.NegativeEntries)
 }

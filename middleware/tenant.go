@@ -85,12 +85,15 @@ func Tenant(cfg TenantConfig) (func(http.Handler) http.Handler, error) {
 			}
 			t, err := cfg.Cache.Get(r.Context(), id)
 			switch {
-			case err == nil && t.Active():
 			case err == nil:
-				refuse(w, r, &cfg, Refusal{Reason: ReasonSuspended, Status: http.StatusNotFound, TenantID: id}, bodyNotFound)
-				return
 			case errors.Is(err, tenant.ErrNotFound):
-				refuse(w, r, &cfg, Refusal{Reason: ReasonNotFound, Status: http.StatusNotFound, TenantID: id}, bodyNotFound)
+				// Unknown and inactive tenants take this one path; only
+				// the audit hook learns which it was.
+				reason := ReasonNotFound
+				if err == ErrInactive {
+					reason = ReasonSuspended
+				}
+				refuse(w, r, &cfg, Refusal{Reason: reason, Status: http.StatusNotFound, TenantID: id}, bodyNotFound)
 				return
 			default:
 				w.Header()["Retry-After"] = retryAfter

@@ -1,0 +1,81 @@
+package tenancy
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/store/memstore"
+	"github.com/seedmcp/tenancy/store/redisstore"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// TestSuspendedCustomDomainAnswersLikeUnregistered: the custom domain of a
+// suspended tenant gets exactly the answer of a domain nobody registered
+// (400 Missing tenant identifier, same bytes and headers), on the first
+// probe and every later one.
+func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
+	c := fakeRedis(t)
+	ctx := context.Background()
+	st := redisstore.New(c, redisstore.Options{}).Tenants()
+	_, err := st.Create(ctx, &tenant.Tenant{ID: "frozen", Name: "frozen", Domain: "mcp.frozen.example", Status: tenant.StatusSuspended})
+	require.NoError(t, err)
+	_, err = st.Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Domain: "mcp.acme.example", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	s := newService(t, Config{Redis: c, MultiTenant: true, BaseDomain: "seed.example.com"})
+	waitSubscribed(t, s)
+	h := s.Middleware(whoami)
+
+	for range 3 {
+		unregistered := get(h, "nobody.example.org", "/mcp")
+		suspended := get(h, "mcp.frozen.example", "/mcp")
+		assert.Equal(t, 400, suspended.Code)
+		assert.Equal(t, `{"error":"Missing tenant identifier"}`, suspended.Body.String())
+		assert.Equal(t, unregistered.Code, suspended.Code)
+		assert.Equal(t, unregistered.Body.Bytes(), suspended.Body.Bytes())
+		assert.Equal(t, unregistered.Header(), suspended.Header())
+	}
+	assert.Equal(t, 404, get(h, "frozen.seed.example.com", "/mcp").Code, "its subdomain is a suspended tenant, as before")
+	assert.Equal(t, 200, get(h, "mcp.acme.example", "/mcp").Code)
+}
+
+// TestDomainOfSuspendedTenantWithoutDirectory: before the directory has
+// loaded (or without one), the domain cache asks the tenant cache, and a
+// domain of a suspended tenant is still not found, like an unregistered
+// one.
+func TestDomainOfSuspendedTenantWithoutDirectory(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	ctx := context.Background()
+	for _, tn := range []*tenant.Tenant{
+		{ID: "frozen", Name: "frozen", Domain: "mcp.frozen.example", Status: tenant.StatusSuspended},
+		{ID: "acme", Name: "acme", Domain: "mcp.acme.example", Status: tenant.StatusActive},
+	} {
+		_, err := ms.Tenants().Create(ctx, tn)
+		require.NoError(t, err)
+	}
+	tenants := middleware.NewCache(ms.Tenants(), middleware.CacheConfig{})
+	domains := middleware.NewCache(domainGetter{ms.Tenants(), tenants}, middleware.CacheConfig{})
+	r := resolve.Domain(func(ctx context.Context, host string) (string, error) {
+		t, err := domains.Get(ctx, host)
+		if err != nil {
+			return "", err
+		}
+		return t.ID, nil
+	})
+	for range 2 {
+		for _, host := range []string{"mcp.frozen.example", "nobody.example.org"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/mcp", nil)
+			_, err := r.Resolve(req)
+			require.ErrorIs(t, err, tenant.ErrMissingID, host)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://mcp.acme.example/mcp", nil)
+	id, err := r.Resolve(req)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id)
+}
