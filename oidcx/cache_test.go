@@ -9,7 +9,7 @@ import (
 )
 
 func TestCacheBoundDropsLeastRecentlyUsed(t *testing.T) {
-	c := newCache(3)
+	c := newCache(3, 1<<30)
 	s := settings{issuer: "https://idp", audience: "aud"}
 	for i := range 3 {
 		c.put(&entry{id: fmt.Sprint(i), settings: s}, c.epochNow())
@@ -28,7 +28,7 @@ func TestCacheBoundDropsLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestCacheComparesSettings(t *testing.T) {
-	c := newCache(10)
+	c := newCache(10, 1<<30)
 	s := settings{issuer: "https://idp", audience: "aud"}
 	c.put(&entry{id: "acme", settings: s}, c.epochNow())
 	for _, changed := range []settings{
@@ -45,7 +45,7 @@ func TestCacheComparesSettings(t *testing.T) {
 
 // A build that overlaps an Evict does not store its outcome.
 func TestCacheRemoveWinsOverBuildInFlight(t *testing.T) {
-	c := newCache(10)
+	c := newCache(10, 1<<30)
 	s := settings{issuer: "https://idp", audience: "aud"}
 	epoch := c.epochNow()
 	c.remove("acme")
@@ -109,7 +109,7 @@ func TestDecodeKeysSkipsUnusable(t *testing.T) {
 
 // BenchmarkCacheGet is the lookup every verification pays on a warm cache.
 func BenchmarkCacheGet(b *testing.B) {
-	c := newCache(DefaultMaxEntries)
+	c := newCache(DefaultMaxEntries, DefaultMaxBytes)
 	s := settings{issuer: "https://auth.acme.com", audience: "seed-mcp-acme"}
 	for i := range 1000 {
 		c.put(&entry{id: fmt.Sprint("tenant-", i), settings: s}, c.epochNow())

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -41,6 +42,22 @@ type publicKey struct {
 	kid string
 	alg string           // "" when the key names none
 	key crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+}
+
+// size estimates the heap the key holds, its strings and key material
+// included, for the byte bound of the verifier cache. It errs on the high
+// side: a test holds it against the heap measured.
+func (k *publicKey) size() int64 {
+	n := int64(unsafe.Sizeof(*k)) + int64(len(k.kid)+len(k.alg))
+	switch pub := k.key.(type) {
+	case *rsa.PublicKey:
+		n += 2 * (64 + int64(cap(pub.N.Bits()))*8)
+	case *ecdsa.PublicKey:
+		n += 2 * (128 + int64(cap(pub.X.Bits())+cap(pub.Y.Bits()))*8)
+	case ed25519.PublicKey:
+		n += 2 * (32 + int64(cap(pub)))
+	}
+	return n
 }
 
 // usable reports whether the key can verify a signature made with alg: the
@@ -139,8 +156,19 @@ func decodeKeys(body []byte) ([]publicKey, error) {
 // decodeKey returns the public signing key of one JWK, if it is one this
 // package verifies with.
 func decodeKey(raw json.RawMessage) (publicKey, bool) {
+	// Only the members verification uses reach go-jose: certificate chains
+	// (x5c, which go-jose would parse, certificate by certificate),
+	// thumbprints and private parts are never read.
+	var m jwkMembers
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return publicKey{}, false
+	}
+	trimmed, err := json.Marshal(m)
+	if err != nil {
+		return publicKey{}, false
+	}
 	var jwk jose.JSONWebKey
-	if err := jwk.UnmarshalJSON(raw); err != nil {
+	if err := jwk.UnmarshalJSON(trimmed); err != nil {
 		return publicKey{}, false
 	}
 	if jwk.Use != "" && jwk.Use != "sig" || len(jwk.KeyID) > maxKeyIDLength {
@@ -165,6 +193,20 @@ func decodeKey(raw json.RawMessage) (publicKey, bool) {
 		return publicKey{}, false // an RSA key that claims ES256
 	}
 	return k, true
+}
+
+// jwkMembers are the members of a JWK that verification uses (RFC 7517
+// section 4, RFC 7518 sections 6.2.1, 6.3.1; RFC 8037 section 2).
+type jwkMembers struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid,omitempty"`
+	Use string `json:"use,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Crv string `json:"crv,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
 }
 
 // duplicate reports whether k adds nothing to keys: an earlier key has its

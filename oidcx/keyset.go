@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -33,6 +34,10 @@ type keySet struct {
 
 	keys atomic.Pointer[keyList] // read without a lock on every token
 
+	// onStore, set before the set is shared, tells the cache the size of
+	// each new list of keys.
+	onStore func(*keyList)
+
 	mu       sync.Mutex
 	inflight *fetchCall
 }
@@ -41,6 +46,15 @@ type keySet struct {
 type keyList struct {
 	keys    []publicKey
 	fetched time.Time
+	size    int64 // estimated heap, see publicKey.size
+}
+
+func newKeyList(keys []publicKey, fetched time.Time) *keyList {
+	l := &keyList{keys: keys, fetched: fetched, size: int64(unsafe.Sizeof(keyList{}))}
+	for i := range keys {
+		l.size += keys[i].size()
+	}
+	return l
 }
 
 // fetchCall is a fetch in flight; done is closed when err is set.
@@ -179,7 +193,11 @@ func (k *keySet) fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	k.keys.Store(&keyList{keys: keys, fetched: k.now()})
+	l := newKeyList(keys, k.now())
+	k.keys.Store(l)
+	if k.onStore != nil {
+		k.onStore(l)
+	}
 	return nil
 }
 

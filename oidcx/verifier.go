@@ -18,6 +18,7 @@ import (
 // Defaults of [Config].
 const (
 	DefaultMaxEntries         = 1000
+	DefaultMaxBytes           = 16 << 20
 	DefaultMaxTokenSize       = 16 << 10
 	DefaultSkew               = 30 * time.Second
 	DefaultFetchTimeout       = 5 * time.Second
@@ -69,6 +70,15 @@ type Config struct {
 	// with a provider that is down): size it above the number of tenants
 	// active within that interval. default: 1000
 	MaxEntries int
+	// MaxBytes bounds the heap the cached verifiers hold, as estimated
+	// from their keys and settings; the least recently used are dropped
+	// first, as for MaxEntries. A tenant's key set is bounded (MaxKeys
+	// keys, RSA up to 4096 bits, certificate chains never kept): a
+	// verifier of the worst set holds about 31 KiB (accounted as 49 KiB),
+	// one of a usual set (an RSA-2048 and a P-256 key) about 1.6 KiB
+	// (accounted as 2.2 KiB), so the default keeps 1,000 usual verifiers
+	// or about 330 of the worst. default: 16 MiB
+	MaxBytes int64
 	// MaxTracked bounds the number of tenants whose fetch limits and
 	// back-offs are remembered, apart from the cache so that they outlive
 	// a verifier dropped from it. A tenant is forgotten once its state
@@ -154,8 +164,11 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.BackoffMax < cfg.BackoffMin {
 		return nil, errors.New("oidcx: Config.BackoffMax must not be less than BackoffMin")
 	}
-	if cfg.MaxEntries < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTracked < 0 {
-		return nil, errors.New("oidcx: Config.MaxEntries, MaxTracked and MaxTokenSize must not be negative")
+	if cfg.MaxEntries < 0 || cfg.MaxBytes < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTracked < 0 {
+		return nil, errors.New("oidcx: Config.MaxEntries, MaxBytes, MaxTracked and MaxTokenSize must not be negative")
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = DefaultMaxEntries
@@ -190,7 +203,7 @@ func New(cfg Config) (*Verifier, error) {
 		backoffMax:    cfg.BackoffMax,
 		algs:          slices.Clone(cfg.Algorithms),
 		now:           cfg.Now,
-		cache:         newCache(cfg.MaxEntries),
+		cache:         newCache(cfg.MaxEntries, cfg.MaxBytes),
 		limits:        newLimits(cfg.MaxTracked, cfg.KeyRefreshInterval, max(cfg.KeyRefreshInterval, cfg.BackoffMax)),
 	}
 	// The client checks the URL of every hop before it is sent, bounds
