@@ -71,42 +71,43 @@ var errRefreshLimited = errors.New("unknown key ID and key set refreshed recentl
 const maxJWKSSize = 1 << 20
 
 // verify checks the signature of the token raw, already parsed as tok,
-// with the tenant's keys, trying one key at most. A token naming a key ID
-// the set does not hold makes the set be fetched again, within the refresh
-// limit.
-func (k *keySet) verify(ctx context.Context, raw string, tok *parsedToken) error {
+// with the tenant's keys, trying one key at most, and returns the keys it
+// was checked with. A token naming a key ID the set does not hold makes
+// the set be fetched again, within the refresh limit.
+func (k *keySet) verify(ctx context.Context, raw string, tok *parsedToken) (*keyList, error) {
 	list := k.current()
 	key, known, err := list.find(tok.kid, tok.alg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if key != nil {
 		if !verifySignature(raw, tok, key.key) {
 			// A fresh copy of the set would hold the same key under the
 			// same ID, so do not ask for it.
-			return errors.New("signature does not verify")
+			return nil, errors.New("signature does not verify")
 		}
 		k.maybeRefreshInBackground(ctx, list)
-		return nil
+		return list, nil
 	}
 	if known {
-		return fmt.Errorf("key %q is not for %s", tok.kid, tok.alg)
+		return nil, fmt.Errorf("key %q is not for %s", tok.kid, tok.alg)
 	}
 	// An unknown key ID: the provider may have rotated its keys (OpenID
 	// Connect Core section 10.1.1), so fetch the set again, within the limit.
 	if err := k.refresh(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	if key, _, err = k.current().find(tok.kid, tok.alg); err != nil {
-		return err
+	list = k.current()
+	if key, _, err = list.find(tok.kid, tok.alg); err != nil {
+		return nil, err
 	}
 	if key == nil {
-		return errors.New("no key of the set fits the token")
+		return nil, errors.New("no key of the set fits the token")
 	}
 	if !verifySignature(raw, tok, key.key) {
-		return errors.New("signature does not verify")
+		return nil, errors.New("signature does not verify")
 	}
-	return nil
+	return list, nil
 }
 
 // current returns the keys in use; none before the first successful fetch.

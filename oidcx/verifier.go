@@ -110,6 +110,16 @@ type Config struct {
 	// default: 1 second and 30 seconds
 	BackoffMin time.Duration
 	BackoffMax time.Duration
+	// TokenCacheEntries and TokenCacheBytes bound the verified-token
+	// cache: a token verified once is served from memory on its next
+	// requests, keyed by tenant and the token's SHA-256 (the token itself
+	// is not kept), until its exp and no later; never for another tenant,
+	// nor once the tenant's issuer, audience or JWKS URI changed, and
+	// checked again once when the tenant's keys were fetched anew. Evict
+	// and EvictAll drop the tenant's tokens. A negative TokenCacheEntries
+	// turns the cache off. default: 10,000 tokens and 16 MiB
+	TokenCacheEntries int
+	TokenCacheBytes   int64
 	// Algorithms lists the signature algorithms accepted. Only asymmetric
 	// algorithms are allowed. default: RS256, RS384, RS512, ES256, ES384,
 	// ES512, PS256, PS384, PS512 and EdDSA
@@ -135,6 +145,7 @@ type Verifier struct {
 	now           func() time.Time
 
 	cache  *cache
+	tokens *tokenCache
 	limits *limits
 	builds singleflight.Group
 }
@@ -170,6 +181,15 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
+	if cfg.TokenCacheBytes < 0 {
+		return nil, errors.New("oidcx: Config.TokenCacheBytes must not be negative")
+	}
+	if cfg.TokenCacheEntries == 0 {
+		cfg.TokenCacheEntries = DefaultTokenCacheEntries
+	}
+	if cfg.TokenCacheBytes == 0 {
+		cfg.TokenCacheBytes = DefaultTokenCacheBytes
+	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = DefaultMaxEntries
 	}
@@ -204,6 +224,7 @@ func New(cfg Config) (*Verifier, error) {
 		algs:          slices.Clone(cfg.Algorithms),
 		now:           cfg.Now,
 		cache:         newCache(cfg.MaxEntries, cfg.MaxBytes),
+		tokens:        newTokenCache(cfg.TokenCacheEntries, cfg.TokenCacheBytes),
 		limits:        newLimits(cfg.MaxTracked, cfg.KeyRefreshInterval, max(cfg.KeyRefreshInterval, cfg.BackoffMax)),
 	}
 	// The client checks the URL of every hop before it is sent, bounds
@@ -217,7 +238,8 @@ func New(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// Verify checks rawToken for tenant t and returns its claims. It returns an
+// Verify checks rawToken for tenant t and returns its claims, which are
+// shared and must not be modified. It returns an
 // error wrapping [ErrInvalidToken] when the token is refused,
 // [ErrNotConfigured] when t has no OIDC settings, and an
 // [*UnavailableError] when t's provider cannot be reached. ctx bounds only
@@ -226,7 +248,9 @@ func New(cfg Config) (*Verifier, error) {
 //
 // The token is parsed, and its issuer, audience and lifetime are checked,
 // before the tenant's keys are looked up: a token that could never be
-// accepted costs no fetch, also while the provider is down.
+// accepted costs no fetch, also while the provider is down. A token
+// verified once is remembered (see [Config.TokenCacheEntries]) and served
+// from memory until its exp, for the same tenant and settings only.
 func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string) (*Claims, error) {
 	if len(rawToken) > v.maxTokenSize {
 		return nil, ErrTokenTooLarge
@@ -237,6 +261,10 @@ func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string
 	s := settingsOf(t)
 	if s.issuer == "" || s.audience == "" {
 		return nil, ErrNotConfigured
+	}
+	sum := sumOf(rawToken)
+	if c, ok := v.remembered(ctx, t.ID, sum, s); ok {
+		return c, nil
 	}
 	tok, err := parseToken(rawToken, v.algs)
 	if err != nil {
@@ -249,10 +277,40 @@ func (v *Verifier) Verify(ctx context.Context, t *tenant.Tenant, rawToken string
 	if err != nil {
 		return nil, err
 	}
-	if err := ks.verify(ctx, rawToken, tok); err != nil {
+	keys, err := ks.verify(ctx, rawToken, tok)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return tok.claimsOf(t.ID), nil
+	c := tok.claimsOf(t.ID)
+	v.tokens.put(&verified{tenant: t.ID, sum: sum, claims: c, settings: s, keys: keys, until: c.Expiry})
+	return c, nil
+}
+
+// remembered returns the claims of a token verified earlier for the
+// tenant, when they may be served again: same settings, before the
+// token's exp, and with the keys it was checked with still the tenant's.
+// Keys fetched anew (a rotation, a withdrawn key) make each token be
+// checked again once; while the tenant's verifier is out of the cache,
+// its keys are trusted for KeyMaxAge after their fetch, as the verifier
+// itself would trust them.
+func (v *Verifier) remembered(ctx context.Context, id string, sum tokenSum, s settings) (*Claims, bool) {
+	now := v.now()
+	e, ok := v.tokens.get(id, sum, s, now)
+	if !ok {
+		return nil, false
+	}
+	if ce, ok := v.cache.get(id, s); ok {
+		if ce.verifier.keys.Load() != e.keys {
+			return nil, false
+		}
+		// As a fresh verification would: keys past KeyMaxAge are fetched
+		// again in the background, and the tokens they verified are
+		// checked again once the new keys are in.
+		ce.verifier.maybeRefreshInBackground(ctx, e.keys)
+	} else if !now.Before(e.keys.fetched.Add(v.keyMaxAge)) {
+		return nil, false
+	}
+	return e.claims, true
 }
 
 // checkClaims checks the token's issuer and audience against the tenant's
@@ -287,8 +345,8 @@ func (v *Verifier) checkLifetime(c *tokenClaims) error {
 	return nil
 }
 
-// Evict drops the cached verifier of a tenant, and its fetch limits and
-// back-off, so that its next request builds a new one (discovery and JWKS
+// Evict drops the cached verifier of a tenant, the tokens verified for it,
+// and its fetch limits and back-off, so that its next request builds a new one (discovery and JWKS
 // fetched again). Call it when a tenant is updated or deleted. A changed
 // issuer, audience or JWKS URI takes effect without it, because the cache
 // compares them on every lookup; Evict frees the memory of a deleted
@@ -296,15 +354,17 @@ func (v *Verifier) checkLifetime(c *tokenClaims) error {
 // keeps its limits.
 func (v *Verifier) Evict(tenantID string) {
 	v.cache.remove(tenantID)
+	v.tokens.removeTenant(tenantID)
 	v.limits.reset(tenantID)
 }
 
-// EvictAll drops every cached verifier, and every fetch limit and
-// back-off. Call it when tenant events may have been missed (a store
+// EvictAll drops every cached verifier and verified token, and every
+// fetch limit and back-off. Call it when tenant events may have been missed (a store
 // subscription that was re-established); each tenant then builds its
 // verifier again on its next request.
 func (v *Verifier) EvictAll() {
 	v.cache.clear()
+	v.tokens.clear()
 	v.limits.resetAll()
 }
 
