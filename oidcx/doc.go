@@ -6,20 +6,49 @@
 // A [Verifier] keeps one verifier per tenant, built from the tenant's
 // [tenant.OIDC] settings on first use: its JSON Web Key Set, fetched from
 // the JWKS URI when one is set, otherwise found by discovery (go-oidc)
-// from the issuer. Concurrent first uses
-// share one build, which runs on its own deadline so that no client's
-// hang-up fails the others; a provider that fails is not asked again
-// before a back-off has passed. Cached verifiers are looked up by tenant
-// ID and compared with the tenant's current settings, so a changed issuer
-// takes effect on the next request. A token naming a key ID the tenant
-// does not publish triggers at most one JWKS fetch per refresh interval.
-// No lock is held across a network call: one tenant's slow provider never
-// delays another tenant.
+// from the issuer. Concurrent first uses share one build, which runs on
+// its own deadline so that no client's hang-up fails the others; a
+// provider that fails is not asked again before a back-off has passed.
+// Cached verifiers are looked up by tenant ID and compared with the
+// tenant's current settings, so a changed issuer takes effect on the next
+// request. A token naming a key ID the tenant does not publish triggers at
+// most one JWKS fetch per refresh interval. No lock is held across a
+// network call: one tenant's slow provider never delays another tenant.
 //
-// A token is accepted when its signature verifies with one of the tenant's
-// keys under an asymmetric algorithm (never "none", never HMAC), its iss is
-// the tenant's issuer, its aud contains the tenant's audience, and it is
-// within its lifetime give or take [Config.Skew].
+// A token is accepted when it is a JWT in the compact serialization whose
+// registered claims have their JSON types (an exp that is a string is
+// refused) and whose members are not repeated, its signature verifies
+// with one of the tenant's keys under an asymmetric algorithm (never
+// "none", never HMAC), its iss is the tenant's issuer, its aud contains
+// the tenant's audience, and it is within its lifetime give or take
+// [Config.Skew]. Everything but the signature is checked first, so a token
+// that could never be accepted is refused without a fetch, also while the
+// provider is down. A token verified once is remembered, by its SHA-256,
+// and served from memory for the same tenant and settings until its exp
+// ([Config.TokenCacheEntries]): an MCP client that sends the same token
+// with every request pays the signature check once.
+//
+// # A tenant's provider is untrusted input
+//
+// Whoever manages a tenant chooses its provider, and a provider can turn
+// hostile. What one can cost the server is bounded:
+//
+//   - its key set: at most [MaxKeys] signing keys are kept, from the first
+//     128 entries, RSA keys up to 4096 bits, key IDs up to 256 bytes;
+//     keys another key makes useless are dropped, and only the members
+//     verification uses are read (no certificate chain is parsed or
+//     kept). A token is checked against one key at most: the first of its
+//     key ID, or, for a token without one, the only key of its algorithm
+//     (none when the set has several);
+//   - its answers: at most 1 MiB, and 256 bytes of a failed one;
+//   - its fetches: at most one per [Config.KeyRefreshInterval], or per
+//     back-off while it fails, kept apart from the verifier cache
+//     ([Config.MaxTracked]) so that forged tokens over more tenants than
+//     the cache holds fetch nothing more;
+//   - its memory: the verifier cache is bounded in entries and bytes
+//     ([Config.MaxEntries], [Config.MaxBytes]);
+//   - its log lines: the bearer middleware logs a failure once, so once
+//     per back-off period, cut to a few hundred bytes.
 //
 // # What is fetched, and from where
 //
