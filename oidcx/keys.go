@@ -53,7 +53,8 @@ func (k *publicKey) size() int64 {
 	case *rsa.PublicKey:
 		n += 2 * (64 + int64(cap(pub.N.Bits()))*8)
 	case *ecdsa.PublicKey:
-		n += 2 * (128 + int64(cap(pub.X.Bits())+cap(pub.Y.Bits()))*8)
+		coordinate := int64(pub.Curve.Params().BitSize+63) / 64 * 8
+		n += 2 * (128 + 2*coordinate)
 	case ed25519.PublicKey:
 		n += 2 * (32 + int64(cap(pub)))
 	}

@@ -117,6 +117,8 @@ func TestDecodeKeysBounds(t *testing.T) {
 		}, got)
 	})
 	t.Run("costly or odd keys ignored", func(t *testing.T) {
+		xy, err := p256.PublicKey.Bytes() // 0x04, x, y
+		require.NoError(t, err)
 		big4097 := new(big.Int).Lsh(big.NewInt(1), 4096)
 		big4097.Add(big4097, big.NewInt(1))
 		raw := func(n *big.Int, e int) string {
@@ -127,7 +129,7 @@ func TestDecodeKeysBounds(t *testing.T) {
 			raw(big4097, 65537),    // modulus over 4096 bits
 			raw(rsaKey.N, 1<<31-1), // exponent over 65537
 			fmt.Sprintf(`{"kty":"EC","crv":"P-256","alg":"RS256","x":%q,"y":%q}`, // an EC key that claims RS256
-				b64.EncodeToString(p256.X.FillBytes(make([]byte, 32))), b64.EncodeToString(p256.Y.FillBytes(make([]byte, 32)))),
+				b64.EncodeToString(xy[1:33]), b64.EncodeToString(xy[33:])),
 			fmt.Sprintf(`{"kty":"RSA","kid":%q,"n":%q,"e":"AQAB"}`, strings.Repeat("k", maxKeyIDLength+1), // a long key ID
 				b64.EncodeToString(rsaKey.N.Bytes())),
 			raw(rsaKey.N, 65537), // the one usable key
