@@ -179,10 +179,15 @@ func testLease(t *testing.T, b *Backend) {
 	assert.Equal(t, 60, got.Granted)
 	assert.Zero(t, got.Remaining)
 
-	// Time gives requests back: 2.5 seconds, two of them.
+	// Time gives requests back: 2.5 seconds, two of them (on a real clock
+	// a loaded machine may take another half second to get there).
 	b.Advance(2500 * time.Millisecond)
 	got = lease(10, 0)
-	assert.Equal(t, 2, got.Granted, "the refill since the budget was spent")
+	if b.RealTime {
+		assert.Contains(t, []int{2, 3}, got.Granted, "the refill since the budget was spent")
+	} else {
+		assert.Equal(t, 2, got.Granted, "the refill since the budget was spent")
+	}
 	assert.Zero(t, got.Remaining)
 }
 
