@@ -105,8 +105,8 @@ func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	return r.update(ctx, nil, t)
 }
 
-// Swap is Update made only while the stored tenant's UpdatedAt is still
-// read's; otherwise it returns [store.ErrConflict].
+// Swap is Update made only while the stored tenant is still read, whole;
+// otherwise it returns [store.ErrConflict].
 func (r *Tenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
 	return r.update(ctx, read, t)
 }
@@ -127,7 +127,7 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	if err != nil {
 		return nil, err
 	}
-	if read != nil && !old.UpdatedAt.Equal(read.UpdatedAt) {
+	if read != nil && !sameRecord(old, read) {
 		return nil, fmt.Errorf("memstore: %w: %q", store.ErrConflict, t.ID)
 	}
 	rec := *t
@@ -156,6 +156,16 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
 	s.publish(store.Event{Type: store.EventUpdated, TenantID: rec.ID})
 	return &rec, nil
+}
+
+// sameRecord reports whether two tenants would be stored as the same
+// record. Comparing whole records, as redisstore's script does, rather
+// than UpdatedAt alone keeps two changes made within one millisecond (the
+// stores' resolution) from both passing as the change of the same read.
+func sameRecord(a, b *tenant.Tenant) bool {
+	da, errA := json.Marshal(a)
+	db, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(da) == string(db)
 }
 
 // takenBy reports whether the claim key names a tenant other than id. The
