@@ -1,5 +1,5 @@
-// Package redisstore keeps tenancy's data in Redis, with the key layout of
-// DESIGN.md section 3: a single node, Sentinel or a Cluster, through any
+// Package redisstore keeps tenancy's data in Redis, in the project's key
+// layout: a single node, Sentinel or a Cluster, through any
 // [redis.UniversalClient].
 //
 //	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs})
@@ -16,6 +16,13 @@
 // Lifetimes and the rate limiter run on the Redis server's clock (TIME inside
 // the scripts), so replicas with drifting clocks agree. Only the timestamps
 // written into records come from [Options.Clock].
+//
+// On a Redis Cluster (Redis 7 or later), run as production clusters are,
+// with replicas: [New] makes the client follow a failover within about a
+// second of the cluster being ok, and the tenant events use sharded
+// pub/sub, which costs one shard per event rather than every node, and
+// moves to the new master of its slot by itself. [New] says which client
+// options to set.
 //
 // Errors wrap the sentinels of package store; any other error is a failure
 // of Redis, passed through wrapped, which callers treat as "unavailable".
