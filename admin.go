@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/admin"
 	"github.com/seedmcp/tenancy/store"
 )
@@ -17,10 +18,30 @@ type AdminConfig struct {
 	// removes every key of the tenant and publishes the change, so every
 	// replica's caches drop the tenant. Required.
 	Tenants store.Tenants
-	// APIKey is the secret every request must carry in X-Admin-API-Key.
-	// It is compared in constant time and never logged. When empty the
-	// admin API is closed: every request is answered 503.
+	// APIKey is an operator key: the secret a request carries in
+	// X-Admin-API-Key to do anything. It is compared in constant time and
+	// never logged. When neither APIKey nor APIKeys holds a key the admin
+	// API is closed: every request is answered 503.
 	APIKey string
+	// APIKeys are further operator keys, for rotation: add the new key,
+	// move the operators to it, then remove the old one. In logs and the
+	// audit trail an operator key is "operator-<n>", its position counting
+	// APIKey first (so "operator-1" is APIKey when it is set).
+	// default: none
+	APIKeys []string
+	// Keys holds the tenant admin keys: with it, operators create keys
+	// for a tenant (POST /admin/tenants/{id}/keys) that read the tenant,
+	// its usage and its audit trail and may change its name and oidc,
+	// nothing else. A key is shown once and stored as its SHA-256 only.
+	// default: nil (the keys routes answer 404; only operator keys work)
+	Keys store.AdminKeys
+	// Usage answers GET /admin/tenants/{id}/usage.
+	// default: nil (the route answers 404)
+	Usage store.Usage
+	// Audit receives an event for each change asked of a tenant with a
+	// valid key, and answers GET /admin/tenants/{id}/audit.
+	// default: nil (no trail; the route answers 404)
+	Audit *audit.Trail
 	// Logger receives one audit line per request and per refusal: action,
 	// tenant, remote address, status and outcome; never a key or a body.
 	// default: slog.Default()
@@ -60,11 +81,22 @@ type AdminConfig struct {
 
 // NewAdminHandler returns the admin API:
 //
-//	POST   /admin/tenants                     create (201)
-//	GET    /admin/tenants?cursor=&limit=      list: {"tenants":[…],"next":"…"}
-//	GET    /admin/tenants/{id}                read
-//	PATCH  /admin/tenants/{id}                JSON merge patch (RFC 7396)
-//	DELETE /admin/tenants/{id}                {"id":…,"deletedKeys":N}
+//	POST   /admin/tenants                       create (201)                               operators
+//	GET    /admin/tenants?cursor=&limit=        list: {"tenants":[…],"next":"…"}           operators
+//	GET    /admin/tenants/{id}                  read, with an ETag                          tenant keys too
+//	PATCH  /admin/tenants/{id}                  JSON merge patch (RFC 7396), If-Match       tenant keys: name, oidc
+//	DELETE /admin/tenants/{id}                  {"id":…,"deletedKeys":N}, If-Match          operators
+//	GET    /admin/tenants/{id}/usage?from=&to=  {"tenant":…,"days":[…],"total":{…}}        tenant keys too
+//	GET    /admin/tenants/{id}/audit?after=&limit=  {"tenant":…,"events":[…],"next":"…"}    tenant keys too
+//	POST   /admin/tenants/{id}/keys             {"id":…,"key":…,"createdAt":…} (201)       operators
+//	GET    /admin/tenants/{id}/keys             {"tenant":…,"keys":[{"id","createdAt","lastUsedAt"}]}  operators
+//	DELETE /admin/tenants/{id}/keys/{keyId}     revoke                                      operators
+//
+// A tenant key gets 403 on an operators' route of its own tenant, and on
+// a PATCH of any field but name and oidc; about any other tenant it gets
+// exactly the 404 of a tenant that does not exist. A stale If-Match is
+// 412. The usage, audit and keys routes exist when Usage, Audit and Keys
+// are set.
 //
 // Mount it at "/admin/":
 //
@@ -81,6 +113,10 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	return admin.New(admin.Config{
 		Tenants:     cfg.Tenants,
 		APIKey:      cfg.APIKey,
+		APIKeys:     cfg.APIKeys,
+		Keys:        cfg.Keys,
+		Usage:       cfg.Usage,
+		Audit:       cfg.Audit,
 		Logger:      cfg.Logger,
 		ClientAddr:  cfg.ClientAddr,
 		OnChange:    cfg.OnChange,

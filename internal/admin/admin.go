@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
@@ -35,9 +36,31 @@ var ErrConfig = errors.New("admin: invalid configuration")
 type Config struct {
 	// Tenants is the registry the API manages. Required.
 	Tenants store.Tenants
-	// APIKey is the secret every request must carry in X-Admin-API-Key.
-	// When empty the API is closed: every request is answered 503.
+	// APIKey is an operator key: a request that carries it in
+	// X-Admin-API-Key may do anything. When neither APIKey nor APIKeys
+	// holds a key the API is closed: every request is answered 503.
 	APIKey string
+	// APIKeys are further operator keys, so that a key can be rotated:
+	// add the new one, move the operators to it, remove the old one.
+	// Empty entries are ignored. An operator key's ID in the audit trail
+	// and the log is "operator-<n>", n its position counting APIKey
+	// first, never the key.
+	// default: none
+	APIKeys []string
+	// Keys holds the tenant admin keys. With it, operators can give a
+	// tenant keys of its own (the keys routes) that read the tenant, its
+	// usage and its audit trail and may change its name and oidc. Without
+	// it the keys routes answer 404 and only operator keys are accepted.
+	// default: nil
+	Keys store.AdminKeys
+	// Usage answers the usage route; without it the route answers 404.
+	// default: nil
+	Usage store.Usage
+	// Audit receives an event for every change requested of a tenant
+	// with a valid key (never for a refused key), and answers the audit
+	// route; without it there is no trail and the route answers 404.
+	// default: nil
+	Audit *audit.Trail
 	// Logger receives one audit line per request. It never sees a key.
 	// default: slog.Default()
 	Logger *slog.Logger
@@ -88,12 +111,12 @@ type Config struct {
 // Handler is the admin API. Mount it at "/admin/": it answers the tenant
 // routes and a JSON 404 for anything else under it.
 type Handler struct {
-	cfg      Config
-	log      *slog.Logger
-	keyHash  [sha256.Size]byte
-	closed   bool
-	failures *failures
-	mux      *http.ServeMux
+	cfg       Config
+	log       *slog.Logger
+	operators [][sha256.Size]byte // the hashes of the operator keys
+	closed    bool
+	failures  *failures
+	mux       *http.ServeMux
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -127,35 +150,66 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		keyHash:  sha256.Sum256([]byte(cfg.APIKey)),
-		closed:   cfg.APIKey == "",
 		failures: newFailures(cfg.MaxFailures, cfg.FailureWindow, cfg.MaxTracked),
 	}
-	// The key's hash is all the handler keeps; the key itself is not
-	// needed after this point.
-	h.cfg.APIKey = ""
+	for _, k := range append([]string{cfg.APIKey}, cfg.APIKeys...) {
+		if k != "" {
+			h.operators = append(h.operators, sha256.Sum256([]byte(k)))
+		}
+	}
+	h.closed = len(h.operators) == 0
+	// The keys' hashes are all the handler keeps; the keys themselves
+	// are not needed after this point.
+	h.cfg.APIKey, h.cfg.APIKeys = "", nil
 	h.routes()
 	return h, nil
 }
 
 func (h *Handler) routes() {
 	m := http.NewServeMux()
-	m.Handle("POST /admin/tenants", h.op("tenant.create", h.create))
-	m.Handle("GET /admin/tenants", h.op("tenant.list", h.list))
-	m.Handle("GET /admin/tenants/{id}", h.op("tenant.get", h.get))
-	m.Handle("PATCH /admin/tenants/{id}", h.op("tenant.update", h.update))
-	m.Handle("DELETE /admin/tenants/{id}", h.op("tenant.delete", h.delete))
+	m.Handle("POST /admin/tenants", h.op("tenant.create", operators, h.create))
+	m.Handle("GET /admin/tenants", h.op("tenant.list", operators, h.list))
+	m.Handle("GET /admin/tenants/{id}", h.op("tenant.get", tenantKeys, h.get))
+	m.Handle("PATCH /admin/tenants/{id}", h.op("tenant.update", tenantKeys, h.update))
+	m.Handle("DELETE /admin/tenants/{id}", h.op("tenant.delete", operators, h.delete))
 	// Method-less patterns catch the other methods, so that a 405 is
 	// JSON too (ServeMux's own is text), and "/" catches every unknown
 	// path. Both come after the key check: without a key nobody learns
 	// which routes exist.
-	m.Handle("/admin/tenants", h.op("method", notAllowed))
-	m.Handle("/admin/tenants/{id}", h.op("method", notAllowed))
-	m.Handle("/", h.op("route", func(*http.Request) reply {
+	m.Handle("/admin/tenants", h.op("method", tenantKeys, notAllowed))
+	m.Handle("/admin/tenants/{id}", h.op("method", tenantKeys, notAllowed))
+	if h.cfg.Usage != nil {
+		m.Handle("GET /admin/tenants/{id}/usage", h.op("usage.get", tenantKeys, h.usage))
+		m.Handle("/admin/tenants/{id}/usage", h.op("method", tenantKeys, notAllowed))
+	}
+	if h.cfg.Audit != nil {
+		m.Handle("GET /admin/tenants/{id}/audit", h.op("audit.get", tenantKeys, h.audit))
+		m.Handle("/admin/tenants/{id}/audit", h.op("method", tenantKeys, notAllowed))
+	}
+	if h.cfg.Keys != nil {
+		m.Handle("POST /admin/tenants/{id}/keys", h.op("key.create", operators, h.createKey))
+		m.Handle("GET /admin/tenants/{id}/keys", h.op("key.list", operators, h.listKeys))
+		m.Handle("DELETE /admin/tenants/{id}/keys/{keyId}", h.op("key.revoke", operators, h.revokeKey))
+		m.Handle("/admin/tenants/{id}/keys", h.op("method", tenantKeys, notAllowed))
+		m.Handle("/admin/tenants/{id}/keys/{keyId}", h.op("method", tenantKeys, notAllowed))
+	}
+	m.Handle("/", h.op("route", tenantKeys, func(*http.Request, principal) reply {
 		return fail(http.StatusNotFound, "Not found")
 	}))
 	h.mux = m
 }
+
+// scope says who may use a route.
+type scope int
+
+const (
+	// operators: operator keys only; a tenant key gets 403 (404 when the
+	// route names another tenant).
+	operators scope = iota
+	// tenantKeys: operator keys, and tenant keys on their own tenant's
+	// routes; another tenant's routes answer a tenant key 404.
+	tenantKeys
+)
 
 // ServeHTTP answers one admin request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -177,61 +231,112 @@ type reply struct {
 	retryAfter time.Duration
 	// location, when set, becomes a Location header.
 	location string
+	// etag, when set, becomes an ETag header.
+	etag string
+	// fields are the names of the tenant's fields a change set (or, when
+	// refused, asked to set), for the audit trail; never their values.
+	fields []string
+	// target is what the request was about within the tenant (an admin
+	// key's ID), for the audit trail.
+	target string
 }
 
 func fail(status int, msg string) reply { return reply{status: status, msg: msg} }
 
 // notAllowed answers 405; [Handler.write] adds the Allow header.
-func notAllowed(*http.Request) reply {
+func notAllowed(*http.Request, principal) reply {
 	return fail(http.StatusMethodNotAllowed, "Method not allowed")
 }
 
-// op wraps an operation with the key check, the answer and the audit line.
-func (h *Handler) op(action string, fn func(*http.Request) reply) http.Handler {
+// notFound is the answer about a tenant that does not exist, and the
+// answer a tenant key gets about any other tenant, byte for byte: a
+// tenant key must not tell which other tenants exist.
+func notFound() reply { return fail(http.StatusNotFound, "Tenant not found") }
+
+// op wraps an operation with the key check, the scope check, the answer,
+// the log line and the audit event.
+func (h *Handler) op(action string, sc scope, fn func(*http.Request, principal) reply) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr := h.cfg.ClientAddr(r)
-		rep, ok := h.authorize(r, addr)
+		p, rep, ok := h.authorize(r, addr)
 		if ok {
-			rep = fn(r)
+			rep, ok = h.permit(r, p, sc)
+		}
+		if ok {
+			rep = fn(r, p)
 		} else if id := r.PathValue("id"); tenant.ValidID(id) {
 			rep.tenant = id // a refused attempt names its target too
 		}
 		h.write(w, r, rep)
-		h.audit(r.Context(), action, addr, rep)
+		h.logLine(r.Context(), action, addr, p, rep)
+		h.record(r.Context(), action, addr, p, rep)
 	})
 }
 
-// authorize checks the key. It answers 503 when no key is configured, 429
-// while addr is locked out, 401 for a missing or wrong key.
-func (h *Handler) authorize(r *http.Request, addr string) (reply, bool) {
+// permit checks that p may use a route of scope sc: an operator may use
+// every route; a tenant key only its own tenant's, and of those only the
+// ones open to tenant keys.
+func (h *Handler) permit(r *http.Request, p principal, sc scope) (reply, bool) {
+	if p.operator() {
+		return reply{}, true
+	}
+	if id := r.PathValue("id"); id != "" && id != p.tenant {
+		if !tenant.ValidID(id) {
+			// As for an operator: a malformed ID names no tenant.
+			return fail(http.StatusBadRequest, "Invalid tenant identifier"), false
+		}
+		return notFound(), false
+	}
+	if sc == operators {
+		return fail(http.StatusForbidden, "Forbidden: this route needs an operator key"), false
+	}
+	return reply{}, true
+}
+
+// authorize checks the key. It answers 503 when no key is configured or
+// the store of tenant keys cannot be reached, 429 while addr is locked
+// out, 401 for a missing or wrong key of any kind (counted against addr).
+func (h *Handler) authorize(r *http.Request, addr string) (principal, reply, bool) {
 	if h.closed {
-		return fail(http.StatusServiceUnavailable, "Admin API disabled: no admin API key is configured"), false
+		return principal{}, fail(http.StatusServiceUnavailable, "Admin API disabled: no admin API key is configured"), false
 	}
 	now := h.cfg.Now()
 	if wait := h.failures.locked(addr, now); wait > 0 {
 		rep := fail(http.StatusTooManyRequests, "Too many failed attempts")
 		rep.retryAfter = wait
-		return rep, false
+		return principal{}, rep, false
 	}
-	if !h.validKey(r.Header.Values(KeyHeader)) {
-		h.failures.fail(addr, now)
-		return fail(http.StatusUnauthorized, "Missing or invalid admin API key"), false
-	}
-	return reply{}, true
-}
-
-// validKey compares the presented key with the configured one in constant
-// time. Both are hashed first: ConstantTimeCompare returns at once for
-// inputs of different lengths, which would tell an attacker the key's
-// length; two SHA-256 sums always have the same length.
-func (h *Handler) validKey(values []string) bool {
 	presented := ""
-	if len(values) == 1 {
+	if values := r.Header.Values(KeyHeader); len(values) == 1 {
 		presented = values[0]
 	}
-	sum := sha256.Sum256([]byte(presented))
-	match := subtle.ConstantTimeCompare(sum[:], h.keyHash[:]) == 1
-	return match && len(values) == 1 && presented != ""
+	p, err := h.identify(r.Context(), presented)
+	if err != nil {
+		rep := fail(http.StatusServiceUnavailable, "Admin key store unavailable")
+		rep.retryAfter = storeRetryAfter
+		rep.cause = err
+		return principal{}, rep, false
+	}
+	if !p.valid() {
+		h.failures.fail(addr, now)
+		return principal{}, fail(http.StatusUnauthorized, "Missing or invalid admin API key"), false
+	}
+	return p, reply{}, true
+}
+
+// operatorKey returns the 1-based position of the operator key whose hash
+// is sum, or 0. Every configured key is compared, in constant time, so
+// that the time taken tells nothing of which key (or whether any) matched.
+// Keys are hashed first: ConstantTimeCompare returns at once for inputs
+// of different lengths, which would tell an attacker a key's length; two
+// SHA-256 sums always have the same length.
+func (h *Handler) operatorKey(sum [sha256.Size]byte) int {
+	found := 0
+	for i, k := range h.operators {
+		eq := subtle.ConstantTimeCompare(sum[:], k[:])
+		found = subtle.ConstantTimeSelect(eq&subtle.ConstantTimeEq(int32(found), 0), i+1, found)
+	}
+	return found
 }
 
 func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
@@ -242,6 +347,9 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
 	}
 	if rep.location != "" {
 		hdr.Set("Location", rep.location)
+	}
+	if rep.etag != "" {
+		hdr.Set("ETag", rep.etag)
 	}
 	if rep.status == http.StatusMethodNotAllowed {
 		hdr.Set("Allow", allowed(r))
@@ -260,16 +368,23 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
 
 // allowed is the Allow header of a 405 on r's path.
 func allowed(r *http.Request) string {
-	if r.URL.Path == "/admin/tenants" {
+	switch {
+	case r.URL.Path == "/admin/tenants":
 		return "GET, HEAD, POST"
+	case r.PathValue("keyId") != "":
+		return "DELETE"
+	case strings.HasSuffix(r.URL.Path, "/keys"):
+		return "GET, HEAD, POST"
+	case strings.HasSuffix(r.URL.Path, "/usage"), strings.HasSuffix(r.URL.Path, "/audit"):
+		return "GET, HEAD"
 	}
 	return "GET, HEAD, PATCH, DELETE"
 }
 
-// audit writes the log line of one request. It records what was asked, by
-// which address, about which tenant, and how it ended; never a key, never
-// a body.
-func (h *Handler) audit(ctx context.Context, action, addr string, rep reply) {
+// logLine writes the log line of one request. It records what was asked,
+// with which key ID, by which address, about which tenant, and how it
+// ended; never a key, never a body.
+func (h *Handler) logLine(ctx context.Context, action, addr string, p principal, rep reply) {
 	status := rep.status
 	if status == 0 {
 		status = http.StatusOK
@@ -296,6 +411,9 @@ func (h *Handler) audit(ctx context.Context, action, addr string, rep reply) {
 		slog.String("remote", addr),
 		slog.Int("status", status),
 		slog.String("outcome", outcome),
+	}
+	if p.valid() {
+		attrs = append(attrs, slog.String("actor", p.actor()))
 	}
 	if rep.cause != nil {
 		attrs = append(attrs, slog.String("error", rep.cause.Error()))

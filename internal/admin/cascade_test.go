@@ -15,10 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
+	"github.com/seedmcp/tenancy/usage"
 )
 
 // scanAll lists every key on every master.
@@ -167,5 +169,76 @@ func waitFor(t *testing.T, events <-chan store.Event, typ store.EventType, id st
 		case <-timeout:
 			t.Fatalf("no %s event for %q", typ, id)
 		}
+	}
+}
+
+// TestCascadeDeleteTakesRecords deletes a tenant that has usage, an audit
+// trail and admin keys (one used) on the real Redis and the Cluster: they
+// all go, its key stops working, and acme-corp keeps its own.
+func TestCascadeDeleteTakesRecords(t *testing.T) {
+	for _, b := range []struct {
+		name    string
+		connect func(t *testing.T) redis.UniversalClient
+	}{
+		{"redis", func(t *testing.T) redis.UniversalClient { return testredis.Standalone(t) }},
+		{"cluster", func(t *testing.T) redis.UniversalClient { return testredis.Cluster(t) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			rdb := b.connect(t)
+			ctx := context.Background()
+			st := redisstore.New(rdb, redisstore.Options{})
+			trail, err := audit.New(audit.Config{Store: st.Audit()})
+			require.NoError(t, err)
+			f := newFixture(t, func(c *Config) {
+				c.Tenants, c.Keys, c.Usage, c.Audit = st.Tenants(), st.AdminKeys(), st.Usage(), trail
+				c.Now = time.Now
+			})
+			rec, err := usage.New(usage.Config{Store: st.Usage()})
+			require.NoError(t, err)
+			keysOf := map[string]string{}
+			for _, id := range []string{"acme", "acme-corp"} {
+				f.create(t, `{"id":"`+id+`","name":"`+id+`"}`)
+				w := f.do(t, req{method: "POST", path: "/admin/tenants/" + id + "/keys"})
+				require.Equal(t, http.StatusCreated, w.Code)
+				keysOf[id] = decode[createdKey](t, w).Key
+				require.Equal(t, http.StatusOK, f.do(t, req{method: "PATCH", path: "/admin/tenants/" + id,
+					body: `{"name":"renamed"}`, key: str(keysOf[id])}).Code)
+				rec.Served(id)
+				rec.ToolCall(id, "whoami")
+				require.NoError(t, trail.Login(ctx, id, "client", "alice"))
+			}
+			require.NoError(t, rec.Flush(ctx))
+
+			var mine, others []string
+			for _, k := range scanAll(t, rdb) {
+				if ofTenant(k, "acme", "") {
+					mine = append(mine, k)
+				} else {
+					others = append(others, k)
+				}
+			}
+			for _, suffix := range []string{"usage:" + time.Now().UTC().Format(store.DateLayout), "audit", "admin-keys", "admin-keys-used"} {
+				assert.Contains(t, mine, keys.Prefix("acme")+suffix)
+				assert.Contains(t, others, keys.Prefix("acme-corp")+suffix)
+			}
+
+			w := f.do(t, req{method: "DELETE", path: "/admin/tenants/acme"})
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, int64(len(mine)), decode[deleted](t, w).DeletedKeys)
+			assert.Equal(t, others, scanAll(t, rdb), "usage, trail, keys and their last uses went with acme, and only they")
+			assert.Equal(t, http.StatusUnauthorized, f.do(t, req{method: "GET", path: "/admin/tenants/acme", key: str(keysOf["acme"])}).Code,
+				"a key never outlives its tenant")
+
+			// Counts and events that arrive after the delete leave nothing.
+			rec.Served("acme")
+			require.NoError(t, rec.Flush(ctx))
+			require.NoError(t, trail.Login(ctx, "acme", "client", "alice"))
+			assert.Equal(t, others, scanAll(t, rdb), "nothing recreated for the deleted tenant")
+			// A new tenant under the same ID starts from nothing.
+			f.create(t, `{"id":"acme","name":"again"}`)
+			w = f.do(t, req{method: "GET", path: "/admin/tenants/acme/usage"})
+			assert.Equal(t, int64(0), decode[usage.Report](t, w).Total.Served)
+			assert.Equal(t, http.StatusOK, f.do(t, req{method: "GET", path: "/admin/tenants/acme-corp", key: str(keysOf["acme-corp"])}).Code)
+		})
 	}
 }

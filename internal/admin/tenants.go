@@ -58,7 +58,7 @@ type deleted struct {
 	DeletedKeys int64  `json:"deletedKeys"`
 }
 
-func (h *Handler) create(r *http.Request) reply {
+func (h *Handler) create(r *http.Request, _ principal) reply {
 	body, rep := readBody(r, "application/json")
 	if rep != nil {
 		return *rep
@@ -89,10 +89,10 @@ func (h *Handler) create(r *http.Request) reply {
 	}
 	h.changed(store.EventCreated, stored.ID)
 	return reply{status: http.StatusCreated, body: stored, tenant: stored.ID,
-		location: "/admin/tenants/" + stored.ID, cause: err}
+		location: "/admin/tenants/" + stored.ID, cause: err, fields: memberNames(doc)}
 }
 
-func (h *Handler) list(r *http.Request) reply {
+func (h *Handler) list(r *http.Request, _ principal) reply {
 	q := r.URL.Query()
 	limit := 0
 	if s := q.Get("limit"); s != "" {
@@ -116,7 +116,7 @@ func (h *Handler) list(r *http.Request) reply {
 	return reply{status: http.StatusOK, body: listPage{Tenants: ts, Next: next}}
 }
 
-func (h *Handler) get(r *http.Request) reply {
+func (h *Handler) get(r *http.Request, _ principal) reply {
 	id, rep := pathID(r)
 	if rep != nil {
 		return *rep
@@ -125,13 +125,18 @@ func (h *Handler) get(r *http.Request) reply {
 	if err != nil {
 		return storeFailure(err, id)
 	}
-	return reply{status: http.StatusOK, body: t, tenant: id}
+	return reply{status: http.StatusOK, body: t, tenant: id, etag: etag(t)}
 }
 
+// tenantKeyFields are the members a tenant key may patch.
+var tenantKeyFields = map[string]bool{"name": true, "oidc": true}
+
 // update applies a JSON merge patch (RFC 7396) to the tenant's JSON. The
-// read and the write are not one transaction: of two concurrent patches
-// to one tenant the later write wins whole.
-func (h *Handler) update(r *http.Request) reply {
+// read and the write are one atomic step when the store is a
+// store.Swapper (both stores of this module are): a patch that meets a
+// concurrent change applies itself again to the tenant as it is now, or,
+// with If-Match, answers 412.
+func (h *Handler) update(r *http.Request, p principal) reply {
 	id, rep := pathID(r)
 	if rep != nil {
 		return *rep
@@ -144,13 +149,33 @@ func (h *Handler) update(r *http.Request) reply {
 	if err != nil {
 		return withTenant(fail(http.StatusBadRequest, err.Error()), id)
 	}
-	if _, ok := patch.(map[string]any); !ok {
+	obj, ok := patch.(map[string]any)
+	if !ok {
 		return withTenant(fail(http.StatusBadRequest, "the merge patch must be a JSON object"), id)
+	}
+	asked := memberNames(obj)
+	refuse := func(rep reply) reply {
+		rep.tenant, rep.fields = id, asked
+		return rep
+	}
+	if !p.operator() {
+		for name := range obj {
+			if !tenantKeyFields[name] {
+				return refuse(fail(http.StatusForbidden, "Forbidden: a tenant key may change only name and oidc"))
+			}
+		}
+	}
+	match, rep := ifMatch(r)
+	if rep != nil {
+		return refuse(*rep)
 	}
 	for attempt := 1; ; attempt++ {
 		current, err := h.cfg.Tenants.Get(r.Context(), id)
 		if err != nil {
-			return storeFailure(err, id)
+			return refuse(storeFailure(err, id))
+		}
+		if match != nil && !match(etag(current)) {
+			return refuse(preconditionFailed())
 		}
 		next, msg := applyPatch(current, patch)
 		if msg == "" {
@@ -159,9 +184,14 @@ func (h *Handler) update(r *http.Request) reply {
 			}
 		}
 		if msg != "" {
-			return withTenant(fail(http.StatusBadRequest, msg), id)
+			return refuse(fail(http.StatusBadRequest, msg))
 		}
 		stored, err := h.replace(r.Context(), current, next)
+		if errors.Is(err, store.ErrConflict) && match != nil {
+			// The tenant changed after it was read: it no longer
+			// matches If-Match.
+			return refuse(preconditionFailed())
+		}
 		if errors.Is(err, store.ErrConflict) && attempt < patchAttempts {
 			// Another change landed between the read and the write:
 			// apply the patch again, to the tenant as it is now.
@@ -171,10 +201,11 @@ func (h *Handler) update(r *http.Request) reply {
 			continue
 		}
 		if err != nil && !errors.Is(err, store.ErrNotPublished) {
-			return storeFailure(err, id)
+			return refuse(storeFailure(err, id))
 		}
 		h.changed(store.EventUpdated, id)
-		return reply{status: http.StatusOK, body: stored, tenant: id, cause: err}
+		return reply{status: http.StatusOK, body: stored, tenant: id, cause: err, etag: etag(stored),
+			fields: changedFields(current, stored)}
 	}
 }
 
@@ -219,10 +250,27 @@ func applyPatch(current *tenant.Tenant, patch any) (*tenant.Tenant, string) {
 	return next, ""
 }
 
-func (h *Handler) delete(r *http.Request) reply {
+// delete removes the tenant and its data. With If-Match, the tenant is
+// read and compared first; the store has no conditional delete, so a
+// change that lands between that read and the delete is deleted with the
+// tenant (the window is one round trip).
+func (h *Handler) delete(r *http.Request, _ principal) reply {
 	id, rep := pathID(r)
 	if rep != nil {
 		return *rep
+	}
+	match, rep := ifMatch(r)
+	if rep != nil {
+		return withTenant(*rep, id)
+	}
+	if match != nil {
+		current, err := h.cfg.Tenants.Get(r.Context(), id)
+		if err != nil {
+			return storeFailure(err, id)
+		}
+		if !match(etag(current)) {
+			return withTenant(preconditionFailed(), id)
+		}
 	}
 	n, err := h.cfg.Tenants.Delete(r.Context(), id)
 	if err != nil && !errors.Is(err, store.ErrNotPublished) {

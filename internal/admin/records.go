@@ -1,0 +1,118 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/seedmcp/tenancy/audit"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/usage"
+)
+
+// changes are the actions that go into the tenant's audit trail: every
+// request to change something, whatever its outcome. Reads do not.
+var changes = map[string]bool{
+	"tenant.create": true, "tenant.update": true, "tenant.delete": true,
+	"key.create": true, "key.revoke": true,
+}
+
+// record writes the audit event of a request to change a tenant, made
+// with a valid key that may act on that tenant: a refused key never
+// writes to a trail (or anyone could flush a tenant's trail with wrong
+// keys), nor does a tenant key asking about another tenant. The store
+// writes only to a tenant that exists: a tenant's deletion is therefore in
+// the log only, since its trail goes with it.
+func (h *Handler) record(ctx context.Context, action, addr string, p principal, rep reply) {
+	if h.cfg.Audit == nil || !changes[action] || rep.tenant == "" || !p.mayAct(rep.tenant) {
+		return
+	}
+	status := rep.status
+	outcome := "ok"
+	if status >= 400 {
+		outcome = rep.msg
+	}
+	// The trail logs its own failures; the change itself stands.
+	_ = h.cfg.Audit.Admin(ctx, rep.tenant, audit.AdminEvent{
+		Action: action, Actor: p.actor(), Addr: addr, Status: status, Outcome: outcome,
+		Fields: rep.fields, Target: rep.target,
+	})
+}
+
+// defaultUsageDays is the range of a usage request without from: the 30
+// days that end with to.
+const defaultUsageDays = 30
+
+func (h *Handler) usage(r *http.Request, _ principal) reply {
+	id, rep := pathID(r)
+	if rep != nil {
+		return *rep
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"from", "to"} {
+		if len(q[name]) > 1 {
+			return withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
+		}
+	}
+	to := q.Get("to")
+	if to == "" {
+		to = h.cfg.Now().UTC().Format(store.DateLayout)
+	}
+	from := q.Get("from")
+	if from == "" {
+		if end, err := store.ParseDate(to); err == nil {
+			from = end.AddDate(0, 0, 1-defaultUsageDays).Format(store.DateLayout)
+		}
+	}
+	if _, err := store.UsageDates(from, to); err != nil {
+		return withTenant(fail(http.StatusBadRequest,
+			"from and to must be dates (YYYY-MM-DD), from not after to, at most "+strconv.Itoa(store.MaxUsageDays)+" days"), id)
+	}
+	id, rep = h.existing(r)
+	if rep != nil {
+		return *rep
+	}
+	report, err := usage.Read(r.Context(), h.cfg.Usage, id, from, to)
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	return reply{status: http.StatusOK, body: report, tenant: id}
+}
+
+func (h *Handler) audit(r *http.Request, _ principal) reply {
+	id, rep := pathID(r)
+	if rep != nil {
+		return *rep
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"after", "limit"} {
+		if len(q[name]) > 1 {
+			return withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
+		}
+	}
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > store.MaxAuditPage {
+			return withTenant(fail(http.StatusBadRequest, "limit must be an integer from 1 to "+strconv.Itoa(store.MaxAuditPage)), id)
+		}
+		limit = n
+	}
+	after := q.Get("after")
+	if after != "" && !store.ValidAuditCursor(after) {
+		return withTenant(fail(http.StatusBadRequest, "Invalid cursor"), id)
+	}
+	id, rep = h.existing(r)
+	if rep != nil {
+		return *rep
+	}
+	page, err := h.cfg.Audit.Read(r.Context(), id, after, limit)
+	if errors.Is(err, store.ErrAuditCursor) {
+		return withTenant(fail(http.StatusBadRequest, "Invalid cursor"), id)
+	}
+	if err != nil {
+		return storeFailure(err, id)
+	}
+	return reply{status: http.StatusOK, body: page, tenant: id}
+}
