@@ -18,7 +18,7 @@ import (
 // TestSuspendedCustomDomainAnswersLikeUnregistered: the custom domain of a
 // suspended tenant gets exactly the answer of a domain nobody registered
 // (400 Missing tenant identifier, same bytes and headers), on the first
-// probe and every later one.
+// probe and every later one, and neither costs a Redis command.
 func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 	c := fakeRedis(t)
 	ctx := context.Background()
@@ -27,10 +27,13 @@ func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Domain: "mcp.acme.example", Status: tenant.StatusActive})
 	require.NoError(t, err)
+	counter := &commandCounter{}
+	c.AddHook(counter)
 	s := newService(t, Config{Redis: c, MultiTenant: true, BaseDomain: "seed.example.com"})
 	waitSubscribed(t, s)
 	h := s.Middleware(whoami)
 
+	before := counter.n.Load()
 	for range 3 {
 		unregistered := get(h, "nobody.example.org", "/mcp")
 		suspended := get(h, "mcp.frozen.example", "/mcp")
@@ -40,6 +43,7 @@ func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 		assert.Equal(t, unregistered.Body.Bytes(), suspended.Body.Bytes())
 		assert.Equal(t, unregistered.Header(), suspended.Header())
 	}
+	assert.Equal(t, before, counter.n.Load(), "neither probe reads Redis")
 	assert.Equal(t, 404, get(h, "frozen.seed.example.com", "/mcp").Code, "its subdomain is a suspended tenant, as before")
 	assert.Equal(t, 200, get(h, "mcp.acme.example", "/mcp").Code)
 }

@@ -26,6 +26,7 @@ type Service struct {
 	admin    http.Handler
 	cache    *middleware.Cache
 	domains  *middleware.Cache
+	dir      *middleware.Directory
 	resolver resolve.Resolver
 	chain    func(http.Handler) http.Handler
 
@@ -35,8 +36,10 @@ type Service struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel     context.CancelFunc
+	done       chan struct{}
+	subscribed chan struct{}
+	dirDone    chan struct{}
 }
 
 // New wires a Service from cfg and starts following the tenant events, so
@@ -48,18 +51,30 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:   cfg,
-		store: redisstore.New(cfg.Redis, redisstore.Options{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL}),
-		done:  make(chan struct{}),
-		ready: make(chan struct{}),
+		cfg:        cfg,
+		done:       make(chan struct{}),
+		ready:      make(chan struct{}),
+		subscribed: make(chan struct{}),
+		dirDone:    make(chan struct{}),
 	}
+	// A change made through this replica's store reaches its caches at
+	// once, not only when its event comes back from Redis.
+	s.store = redisstore.New(cfg.Redis, redisstore.Options{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL, OnChange: s.applyLocal})
 	var src middleware.Getter = s.store.Tenants()
-	if !cfg.MultiTenant {
+	tenantCache, domainCache := cfg.Cache, cfg.Cache
+	if cfg.MultiTenant {
+		// The replica knows which tenants and domains exist, so that a
+		// flood of made-up ones costs the store nothing and never keeps a
+		// real tenant from being served.
+		s.dir = middleware.NewDirectory(s.store.Tenants(), middleware.DirectoryConfig{Logger: cfg.Logger})
+		tenantCache.Known, domainCache.Known = s.dir, s.dir.Domains()
+	} else {
+		// One tenant, which may not be in the store at all: no directory.
 		def := cfg.Default
 		src = middleware.WithFallback(src, &def)
 	}
-	s.cache = middleware.NewCache(src, cfg.Cache)
-	s.domains = middleware.NewCache(domainGetter{s.store.Tenants(), s.cache}, cfg.Cache)
+	s.cache = middleware.NewCache(src, tenantCache)
+	s.domains = middleware.NewCache(domainGetter{s.store.Tenants(), s.cache}, domainCache)
 	if s.resolver, err = cfg.resolver(s.lookupDomain); err != nil {
 		return nil, err
 	}
@@ -110,6 +125,8 @@ func New(cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.follow(ctx)
+	go s.runDirectory(ctx)
+	go s.becomeReady(ctx)
 	return s, nil
 }
 
@@ -157,17 +174,45 @@ func (s *Service) OnEvent(fn func(store.Event)) {
 	s.mu.Unlock()
 }
 
+// Directory returns what this replica knows of the tenants and custom
+// domains that exist (nil in single-tenant mode), for its statistics.
+func (s *Service) Directory() *middleware.Directory { return s.dir }
+
 // Ready returns a channel that is closed once the service follows the
-// tenant events, so that changes made on other replicas reach it. A
-// readiness probe can wait for it: until then this replica learns of a
-// suspension only when its cache entries expire.
+// tenant events, so that changes made on other replicas reach it, and (in
+// multi-tenant mode) knows which tenants exist. A readiness probe can wait
+// for it: until then this replica learns of a suspension only when its
+// cache entries expire, and every uncached ID costs a store read.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // Close stops following tenant events. It does not close Config.Redis.
 func (s *Service) Close() error {
 	s.cancel()
 	<-s.done
+	<-s.dirDone
 	return nil
+}
+
+// runDirectory keeps the directory loaded until ctx is done.
+func (s *Service) runDirectory(ctx context.Context) {
+	defer close(s.dirDone)
+	if s.dir != nil {
+		_ = s.dir.Run(ctx)
+	}
+}
+
+// becomeReady closes ready once the events are followed and the directory
+// has loaded after the subscription started.
+func (s *Service) becomeReady(ctx context.Context) {
+	select {
+	case <-s.subscribed:
+	case <-ctx.Done():
+		return
+	}
+	if s.dir != nil && s.dir.Wait(ctx) != nil {
+		return
+	}
+	close(s.ready)
 }
 
 // follow applies tenant events until ctx is done, subscribing again after
@@ -189,6 +234,13 @@ func (s *Service) follow(ctx context.Context) {
 	}
 }
 
+// applyLocal hands a change made through this replica's store to its
+// caches at once; the whole of apply follows when the event comes back.
+func (s *Service) applyLocal(e store.Event) {
+	s.cache.Handle(e)
+	s.domains.ExpireAll()
+}
+
 // apply hands one event to the caches and the registered hooks.
 func (s *Service) apply(e store.Event) {
 	s.cache.Handle(e)
@@ -198,7 +250,7 @@ func (s *Service) apply(e store.Event) {
 	// only frees the old verifier early.
 	switch e.Type {
 	case store.EventReset:
-		s.readyOnce.Do(func() { close(s.ready) })
+		s.readyOnce.Do(func() { close(s.subscribed) })
 	case store.EventUpdated, store.EventDeleted:
 		s.verifier.Evict(e.TenantID)
 	}

@@ -65,9 +65,24 @@ type CacheConfig struct {
 	// store a bounded number of reads: past the bound, requests for
 	// uncached IDs get ErrBusy (503) until tokens come back. Concurrent
 	// requests for one ID share one read and one token. Negative means no
-	// bound.
+	// bound. With a loaded Known, the bound only applies to what it is
+	// unsure of (see Known).
 	// default: 200
 	MissesPerSecond int
+	// Known, when set, is asked before the store is read for an ID the
+	// cache holds nothing fresh about: an ID it rules out ([Absent],
+	// [Inactive]) is answered at once, without a store read and without
+	// spending the miss budget; an ID it vouches for ([Exists]) is read
+	// without spending the budget, so that a flood of made-up IDs never
+	// keeps a real tenant from being read and served. A [Directory] is
+	// the Known of a cache of tenants: the cache then passes it the
+	// events of Handle, and reads each tenant named by a created or
+	// updated event at once, so that the directory learns its status and
+	// domain without a request waiting for it. It must not be used with a
+	// Getter that answers for tenants the store does not hold
+	// ([WithFallback]).
+	// default: nil (every uncached ID is read, within the miss budget)
+	Known Known
 	// LookupTimeout bounds one store read. The read runs on a context
 	// detached from the request, so that a client hanging up does not fail
 	// the other requests waiting for the same tenant.
@@ -115,13 +130,16 @@ func (c *CacheConfig) setDefaults() {
 // misses for one ID coalesced into one store read, and the last known
 // answer served for [CacheConfig.StaleTTL] while the store fails.
 // [Cache.Handle] takes the store's events, so a change made on another
-// replica is seen at once.
+// replica is seen at once. With a [Directory] as [CacheConfig.Known], an ID
+// that does not exist is answered without a store read.
 //
 // A Cache is safe for concurrent use.
 type Cache struct {
 	src   Getter
 	cfg   CacheConfig
 	group singleflight.Group
+	// learner is cfg.Known when it follows events and learns from reads.
+	learner learner
 
 	mu  sync.RWMutex
 	pos map[string]entry
@@ -134,7 +152,7 @@ type Cache struct {
 	missTokens float64
 	missLast   int64
 
-	reads atomic.Int64
+	reads, ruledOut atomic.Int64
 }
 
 // entry is one cached answer: an active tenant (in pos), an inactive one
@@ -150,9 +168,11 @@ type entry struct {
 // NewCache returns a cache in front of src.
 func NewCache(src Getter, cfg CacheConfig) *Cache {
 	cfg.setDefaults()
+	l, _ := cfg.Known.(learner)
 	return &Cache{
 		src:        src,
 		cfg:        cfg,
+		learner:    l,
 		pos:        make(map[string]entry),
 		neg:        make(map[string]entry),
 		missTokens: float64(cfg.MissesPerSecond),
@@ -169,9 +189,9 @@ var errNotFound = fmt.Errorf("%w (cached)", tenant.ErrNotFound)
 // fails and nothing usable is cached. id must already be valid.
 //
 // An active tenant cached and fresh costs one map lookup under a read
-// lock. Anything else takes the same path whatever the answer (the
-// entries of unknown and inactive tenants), so that an unknown and a
-// suspended tenant cost the same lookups.
+// lock. Anything else takes the same path whatever the answer: the Known
+// (if any), then the entries of unknown and inactive tenants, so that an
+// unknown and a suspended tenant cost the same lookups.
 func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 	now := c.cfg.Now().UnixNano()
 	c.mu.RLock()
@@ -186,6 +206,18 @@ func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
 // miss answers an ID without a fresh active entry: old is its expired
 // active entry, if hadOld.
 func (c *Cache) miss(ctx context.Context, id string, now int64, old entry, hadOld bool) (*tenant.Tenant, error) {
+	p := MayExist
+	if c.cfg.Known != nil {
+		p = c.cfg.Known.Presence(id)
+	}
+	switch p {
+	case Absent:
+		c.ruledOut.Add(1)
+		return nil, errNotFound
+	case Inactive:
+		c.ruledOut.Add(1)
+		return nil, ErrInactive
+	}
 	c.mu.RLock()
 	ne, nok := c.neg[id]
 	c.mu.RUnlock()
@@ -203,8 +235,9 @@ func (c *Cache) miss(ctx context.Context, id string, now int64, old entry, hadOl
 		return e.answer()
 	}
 	// A read for an ID the cache knows nothing about is charged to the
-	// miss budget; a refresh of a known entry is not.
-	return c.fetch(ctx, id, e, ok, !ok)
+	// miss budget, unless the Known vouches for it; a refresh of a known
+	// entry is not.
+	return c.fetch(ctx, id, e, ok, !ok && p != Exists)
 }
 
 // answer returns the cached tenant or the cached refusal.
@@ -258,21 +291,31 @@ func (c *Cache) read(ctx context.Context, id string, charged bool) func() (any, 
 		if charged && err == nil {
 			c.refundMiss()
 		}
-		c.remember(id, gen, t, err)
+		if !c.remember(id, gen, t, err) && c.learner != nil {
+			// An event came in while the read ran (an event of any
+			// tenant: the generation is shared), so its answer was not
+			// kept. The learner still has to hear about this tenant (its
+			// status, its domain), so read it again; later callers join
+			// the new read.
+			c.group.Forget(id)
+			c.group.DoChan(id, c.read(context.WithoutCancel(ctx), id, false))
+		}
 		return t, err
 	}
 }
 
 // remember stores the answer of a store read unless an invalidation came
-// in while the read was running. An active tenant is kept for TTL; an inactive one is kept, like
+// in while the read was running, and tells the learner what the read
+// found. An active tenant is kept for TTL; an inactive one is kept, like
 // an unknown ID, for NegativeTTL among the negative entries. A failed read
-// leaves the entry in place, marked failing, for RetryInterval.
-func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
+// leaves the entry in place, marked failing, for RetryInterval. It reports
+// false only when an invalidation made it drop an answer.
+func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) bool {
 	now := c.cfg.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
-		return
+		return err != nil && !errors.Is(err, tenant.ErrNotFound)
 	}
 	found := err == nil && t != nil
 	if !found && !errors.Is(err, tenant.ErrNotFound) {
@@ -282,20 +325,24 @@ func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) {
 				m[id] = e
 			}
 		}
-		return
+		return true
 	}
 	if !found {
 		t = nil
+	}
+	if c.learner != nil {
+		c.learner.learn(id, t)
 	}
 	if found && t.Active() {
 		delete(c.neg, id)
 		expires := now + int64(c.cfg.TTL)
 		put(c.pos, c.cfg.MaxEntries, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
-		return
+		return true
 	}
 	delete(c.pos, id)
 	expires := now + int64(c.cfg.NegativeTTL)
 	put(c.neg, c.cfg.MaxNegative, id, entry{t: t, expires: expires, stale: expires + int64(c.cfg.StaleTTL)}, now)
+	return true
 }
 
 // put inserts e, first making room when m is full: it drops an entry past
@@ -351,12 +398,21 @@ func (c *Cache) refundMiss() {
 // Invalidate drops what the cache knows about id, so that the next request
 // reads the store. An in-flight read for id is not joined by later callers.
 func (c *Cache) Invalidate(id string) {
+	c.invalidate(store.Event{TenantID: id})
+}
+
+// invalidate drops the entries of e's tenant and, under the same lock (so
+// in order with what reads teach it), passes e to the learner.
+func (c *Cache) invalidate(e store.Event) {
 	c.mu.Lock()
-	delete(c.pos, id)
-	delete(c.neg, id)
+	delete(c.pos, e.TenantID)
+	delete(c.neg, e.TenantID)
 	c.gen++
+	if c.learner != nil && e.Type != "" {
+		c.learner.apply(e)
+	}
 	c.mu.Unlock()
-	c.group.Forget(id)
+	c.group.Forget(e.TenantID)
 }
 
 // ExpireAll marks every entry as expired but keeps it for the stale window:
@@ -378,13 +434,25 @@ func (c *Cache) ExpireAll() {
 // its entry; a reset (the event subscription started or resumed, so events
 // may have been missed) expires everything. Pass it to
 // [store.Events.Subscribe].
+//
+// With a [Directory] as Known, the event reaches the directory too (a
+// reset makes it reload), and the tenant of a created or updated event is
+// read at once in the background, so that the directory learns its status
+// and custom domain before a request asks for them.
 func (c *Cache) Handle(e store.Event) {
 	if e.Type == store.EventReset {
 		c.ExpireAll()
+		if c.learner != nil {
+			c.learner.apply(e)
+		}
 		return
 	}
-	if e.TenantID != "" {
-		c.Invalidate(e.TenantID)
+	if e.TenantID == "" {
+		return
+	}
+	c.invalidate(e)
+	if c.learner != nil && e.Type != store.EventDeleted {
+		c.group.DoChan(e.TenantID, c.read(context.Background(), e.TenantID, false))
 	}
 }
 
@@ -393,11 +461,14 @@ type CacheStats struct {
 	Entries, NegativeEntries int
 	// StoreReads counts the reads the cache made from its Getter.
 	StoreReads int64
+	// RuledOut counts the answers its Known gave without a store read
+	// (an absent or inactive ID).
+	RuledOut int64
 }
 
 // Stats returns the current size and read count, for metrics and tests.
 func (c *Cache) Stats() CacheStats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return CacheStats{Entries: len(c.pos), NegativeEntries: len(c.neg), StoreReads: c.reads.Load()}
+	return CacheStats{Entries: len(c.pos), NegativeEntries: len(c.neg), StoreReads: c.reads.Load(), RuledOut: c.ruledOut.Load()}
 }

@@ -6,7 +6,9 @@
 // Both are plain func(http.Handler) http.Handler and fail at construction on
 // a bad configuration, never per request:
 //
-//	cache := middleware.NewCache(tenants, middleware.CacheConfig{})
+//	dir := middleware.NewDirectory(tenants, middleware.DirectoryConfig{})
+//	go dir.Run(ctx) // which tenants exist: made-up IDs cost no store read
+//	cache := middleware.NewCache(tenants, middleware.CacheConfig{Known: dir})
 //	go tenants.Subscribe(ctx, cache.Handle) // drop what other replicas changed
 //	withTenant, err := middleware.Tenant(middleware.TenantConfig{
 //		Resolver: resolver,

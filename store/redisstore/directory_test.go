@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -196,4 +197,35 @@ func TestDirectoryInterleavings(t *testing.T) {
 			assert.Equal(t, tt.domains, domains)
 		})
 	}
+}
+
+// TestOnChange: every change the store makes is handed to OnChange before
+// its event is published, also when the publish fails, so that the
+// process that made a change knows it at once.
+func TestOnChange(t *testing.T) {
+	ctx := t.Context()
+	_, m, rdb, _ := newMiniredis(t)
+	var mu sync.Mutex
+	var seen []string
+	s := redisstore.New(rdb, redisstore.Options{OnChange: func(e store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, string(e.Type)+" "+e.TenantID)
+	}})
+	_, err := s.Tenants().Create(ctx, active("acme", ""))
+	require.NoError(t, err)
+	_, err = s.Tenants().Update(ctx, suspended("acme", ""))
+	require.NoError(t, err)
+	_, err = s.Tenants().Create(ctx, active("acme", "")) // refused: no change
+	require.Error(t, err)
+	_, err = s.Tenants().Delete(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"created acme", "updated acme", "deleted acme"}, seen)
+
+	// A change whose publish fails is still handed over.
+	rdb.AddHook(&interleave{match: []string{"publish"}, fn: func(context.Context) { m.SetError("LOADING") }})
+	_, err = s.Tenants().Create(ctx, active("beta", ""))
+	m.SetError("")
+	require.ErrorIs(t, err, store.ErrNotPublished)
+	assert.Equal(t, "created beta", seen[len(seen)-1])
 }

@@ -36,6 +36,14 @@ type Options struct {
 	// and rate limits use the Redis server's clock instead.
 	// default: time.Now
 	Clock func() time.Time
+	// OnChange, when set, is called with the event of every change this
+	// Store makes to a tenant, just before the event is published (also
+	// when publishing it then fails), so that the caches of this process
+	// apply their own changes at once instead of when the event comes back
+	// from Redis: a tenant created here is known here on the next request.
+	// It must not block.
+	// default: nil
+	OnChange func(store.Event)
 }
 
 // Store keeps tenants, clients, sessions and limiter state in Redis. Create
@@ -58,6 +66,7 @@ type Store struct {
 	sessionTTL time.Duration
 	batch      int
 	clock      func() time.Time
+	onChange   func(store.Event)
 }
 
 // Tenants is the tenant registry of a [Store].
@@ -114,6 +123,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		sessionTTL: opts.SessionTTL,
 		batch:      opts.DeleteBatch,
 		clock:      opts.Clock,
+		onChange:   opts.OnChange,
 	}
 	s.tenants.s, s.clients.s, s.sessions.s = s, s, s
 	if s.clientTTL <= 0 {

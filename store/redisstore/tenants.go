@@ -292,7 +292,11 @@ func (s *Store) undo(ctx context.Context, key, value string) {
 // the change was made but other replicas' caches may stay stale until their
 // entries expire.
 func (s *Store) publish(ctx context.Context, typ store.EventType, id string) error {
-	msg, err := json.Marshal(store.Event{Type: typ, TenantID: id})
+	e := store.Event{Type: typ, TenantID: id}
+	if s.onChange != nil {
+		s.onChange(e)
+	}
+	msg, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("redisstore: encode event: %w", err)
 	}

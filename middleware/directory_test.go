@@ -1,0 +1,334 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/store/memstore"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// TestSuspendedRuledOutLikeUnknown: with a loaded directory, neither an
+// unknown nor a suspended ID is ever read from the store, on the first
+// probe or any later one.
+func TestSuspendedRuledOutLikeUnknown(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	for _, tn := range []tenant.Tenant{activeTenant("acme"), suspendedTenant("frozen")} {
+		_, err := ms.Tenants().Create(context.Background(), &tn)
+		require.NoError(t, err)
+	}
+	dir := NewDirectory(ms.Tenants(), DirectoryConfig{})
+	require.NoError(t, dir.Load(context.Background()))
+	src := &perID{Getter: ms.Tenants(), reads: map[string]int{}}
+	clk := newFakeClock()
+	c := NewCache(src, CacheConfig{Known: dir, Now: clk.Now})
+	for range 5 {
+		_, err := c.Get(context.Background(), "nobody")
+		require.ErrorIs(t, err, tenant.ErrNotFound)
+		_, err = c.Get(context.Background(), "frozen")
+		require.ErrorIs(t, err, ErrInactive)
+		clk.Advance(time.Minute)
+	}
+	assert.Zero(t, src.count("nobody"))
+	assert.Zero(t, src.count("frozen"))
+	assert.EqualValues(t, 10, c.Stats().RuledOut)
+	assert.Equal(t, 0, c.Stats().NegativeEntries, "nothing to remember: the directory answers")
+}
+
+// newLoaded returns a memstore holding tenants, and a loaded directory of
+// it.
+func newLoaded(t *testing.T, cfg DirectoryConfig, tenants ...tenant.Tenant) (*memstore.Store, *Directory) {
+	t.Helper()
+	ms := memstore.New(memstore.Options{})
+	for _, tn := range tenants {
+		_, err := ms.Tenants().Create(context.Background(), &tn)
+		require.NoError(t, err)
+	}
+	dir := NewDirectory(ms.Tenants(), cfg)
+	require.NoError(t, dir.Load(context.Background()))
+	return ms, dir
+}
+
+func withDomain(tn tenant.Tenant, host string) tenant.Tenant {
+	tn.Domain = host
+	return tn
+}
+
+func TestDirectoryPresence(t *testing.T) {
+	_, dir := newLoaded(t, DirectoryConfig{},
+		withDomain(activeTenant("acme"), "mcp.acme.com"), withDomain(suspendedTenant("frozen"), "mcp.frozen.com"), activeTenant("beta"))
+	for id, want := range map[string]Presence{"acme": Exists, "beta": Exists, "frozen": Inactive, "nobody": Absent} {
+		assert.Equal(t, want, dir.Presence(id), id)
+	}
+	domains := dir.Domains()
+	for host, want := range map[string]Presence{"mcp.acme.com": Exists, "mcp.frozen.com": Inactive, "made.up.com": Absent} {
+		assert.Equal(t, want, domains.Presence(host), host)
+	}
+	st := dir.Stats()
+	assert.Equal(t, DirectoryStats{Loaded: true, Tenants: 3, Inactive: 1, Domains: 2, Loads: 1, LoadedAt: st.LoadedAt}, st)
+
+	empty := NewDirectory(memstore.New(memstore.Options{}).Tenants(), DirectoryConfig{})
+	assert.Equal(t, MayExist, empty.Presence("acme"), "not loaded: no opinion")
+	assert.Equal(t, MayExist, empty.Domains().Presence("mcp.acme.com"))
+}
+
+// TestDirectoryFollowsEventsAndReads drives a directory through a cache
+// the way the tenant middleware does: the events reach it through
+// Cache.Handle, and the reads the cache makes on them teach it each
+// tenant's status and domain.
+func TestDirectoryFollowsEventsAndReads(t *testing.T) {
+	ms, dir := newLoaded(t, DirectoryConfig{}, activeTenant("acme"))
+	ctx := context.Background()
+	c := NewCache(ms.Tenants(), CacheConfig{Known: dir})
+	settled := func() {
+		t.Helper()
+		require.Eventually(t, func() bool { return dir.Stats().Unsettled == 0 }, 5*time.Second, time.Millisecond)
+	}
+
+	// Created elsewhere: known as soon as the event is handled, its
+	// domain once the read the event starts has come back.
+	created, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "new", Name: "New", Domain: "mcp.new.com", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	assert.Equal(t, Absent, dir.Presence("new"), "before its event")
+	c.Handle(store.Event{Type: store.EventCreated, TenantID: "new"})
+	assert.Equal(t, Exists, dir.Presence("new"))
+	settled()
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp.new.com"))
+	got, err := c.Get(ctx, "new")
+	require.NoError(t, err)
+	assert.Equal(t, "new", got.ID, "the event's read warmed the cache")
+
+	// Suspended: refused without a read once the event's read is back.
+	created.Status = tenant.StatusSuspended
+	_, err = ms.Tenants().Update(ctx, created)
+	require.NoError(t, err)
+	c.Handle(store.Event{Type: store.EventUpdated, TenantID: "new"})
+	settled()
+	assert.Equal(t, Inactive, dir.Presence("new"))
+	assert.Equal(t, Inactive, dir.Domains().Presence("mcp.new.com"))
+
+	// Its domain moves: the old one is nobody's any more.
+	created.Status, created.Domain = tenant.StatusActive, "mcp2.new.com"
+	_, err = ms.Tenants().Update(ctx, created)
+	require.NoError(t, err)
+	c.Handle(store.Event{Type: store.EventUpdated, TenantID: "new"})
+	settled()
+	assert.Equal(t, Exists, dir.Presence("new"))
+	assert.Equal(t, Absent, dir.Domains().Presence("mcp.new.com"))
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp2.new.com"))
+
+	_, err = ms.Tenants().Delete(ctx, "new")
+	require.NoError(t, err)
+	c.Handle(store.Event{Type: store.EventDeleted, TenantID: "new"})
+	assert.Equal(t, Absent, dir.Presence("new"))
+	assert.Equal(t, Absent, dir.Domains().Presence("mcp2.new.com"))
+	_, err = c.Get(ctx, "new")
+	require.ErrorIs(t, err, tenant.ErrNotFound)
+}
+
+// TestDirectoryUnsettledDomains: between a created event and the read that
+// tells the tenant's domain, an unknown host is read rather than refused,
+// so that a domain just created is served.
+func TestDirectoryUnsettledDomains(t *testing.T) {
+	_, dir := newLoaded(t, DirectoryConfig{})
+	dir.apply(store.Event{Type: store.EventCreated, TenantID: "new"})
+	assert.Equal(t, MayExist, dir.Domains().Presence("mcp.new.com"))
+	dir.learn("new", &tenant.Tenant{ID: "new", Domain: "mcp.new.com", Status: tenant.StatusActive})
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp.new.com"))
+	assert.Equal(t, Absent, dir.Domains().Presence("made.up.com"))
+}
+
+// TestDirectoryLoadKeepsChangesMadeMeanwhile: events and reads that come in
+// while a load runs are applied to what the load read, so a tenant
+// created (or suspended) during a reload is not lost by it.
+func TestDirectoryLoadKeepsChangesMadeMeanwhile(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	ctx := context.Background()
+	_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	gate := &gatedDirectory{Directory: ms.Tenants(), listed: make(chan struct{}), release: make(chan struct{})}
+	dir := NewDirectory(gate, DirectoryConfig{})
+	loaded := make(chan error, 1)
+	go func() { loaded <- dir.Load(ctx) }()
+	<-gate.listed // the IDs are read: acme only
+
+	_, err = ms.Tenants().Create(ctx, &tenant.Tenant{ID: "late", Name: "late", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	dir.apply(store.Event{Type: store.EventCreated, TenantID: "late"})
+	dir.learn("acme", &tenant.Tenant{ID: "acme", Status: tenant.StatusSuspended})
+	close(gate.release)
+	require.NoError(t, <-loaded)
+
+	assert.Equal(t, Exists, dir.Presence("late"), "created while the load ran")
+	assert.Equal(t, Inactive, dir.Presence("acme"), "learned while the load ran")
+}
+
+// gatedDirectory pauses a load after it has listed the IDs.
+type gatedDirectory struct {
+	store.Directory
+	listed, release chan struct{}
+}
+
+func (g *gatedDirectory) TenantIDs(ctx context.Context, fn func([]string) error) error {
+	err := g.Directory.TenantIDs(ctx, fn)
+	close(g.listed)
+	<-g.release
+	return err
+}
+
+func TestDirectoryWaitAndReset(t *testing.T) {
+	ms, dir := newLoaded(t, DirectoryConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.NoError(t, dir.Wait(ctx), "loaded")
+
+	dir.apply(store.Event{Type: store.EventReset})
+	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer stop()
+	require.ErrorIs(t, dir.Wait(short), context.DeadlineExceeded, "a reset asks for a load that has not run yet")
+
+	// Run serves the reset's request: a tenant created while the
+	// subscription was broken is known after the reload.
+	_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "missed", Name: "missed", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	go func() { _ = dir.Run(ctx) }()
+	require.NoError(t, dir.Wait(ctx))
+	assert.Equal(t, Exists, dir.Presence("missed"))
+}
+
+// TestDirectoryFilter: above MaxExact the IDs are held in a filter, which
+// never rules out a real tenant; made-up IDs are almost all ruled out.
+func TestDirectoryFilter(t *testing.T) {
+	const n = 5000
+	var tenants []tenant.Tenant
+	for i := range n {
+		tenants = append(tenants, activeTenant(fmt.Sprintf("t%d", i)))
+	}
+	tenants = append(tenants, suspendedTenant("frozen"))
+	_, dir := newLoaded(t, DirectoryConfig{MaxExact: 1000}, tenants...)
+	st := dir.Stats()
+	require.True(t, st.Approximate)
+	assert.Equal(t, n+1, st.Tenants)
+	assert.Positive(t, st.FilterBytes)
+	for i := range n {
+		require.Equal(t, MayExist, dir.Presence(fmt.Sprintf("t%d", i)), "a real tenant is never ruled out")
+	}
+	assert.Equal(t, Inactive, dir.Presence("frozen"), "inactive tenants are held exactly")
+	wrong := 0
+	for i := range 100_000 {
+		if dir.Presence(fmt.Sprintf("made-up-%d", i)) != Absent {
+			wrong++
+		}
+	}
+	assert.LessOrEqual(t, wrong, 5, "false positives among 100,000 made-up IDs")
+	t.Logf("filter: %d bytes for %d IDs, %d false positives in 100,000", st.FilterBytes, n+1, wrong)
+}
+
+// TestFloodOfMadeUpIDsCostsRealTenantsNothing is the flood of made-up
+// tenant IDs: 10,000 concurrent requests over 2,000 IDs, on a cache whose
+// miss budget alone would be spent in the first fiftieth of them. A tenant
+// in the store that this replica never read (cold), one created just
+// before the flood (fresh) and one changed just before it (edited) are
+// served throughout; every made-up ID is a 404 without a store read.
+func TestFloodOfMadeUpIDsCostsRealTenantsNothing(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	ctx := context.Background()
+	for _, id := range []string{"cold", "edited"} {
+		_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
+		require.NoError(t, err)
+	}
+	dir := NewDirectory(ms.Tenants(), DirectoryConfig{})
+	reads := &countingTenants{Getter: ms.Tenants()}
+	cache := NewCache(reads, CacheConfig{Known: dir, MissesPerSecond: 50})
+	subCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = ms.Subscribe(subCtx, cache.Handle) }()
+	go func() { _ = dir.Run(subCtx) }()
+	require.NoError(t, dir.Wait(ctx))
+
+	// Changes made elsewhere just before the flood; the flood starts once
+	// their events have arrived.
+	_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "fresh", Name: "fresh", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	_, err = ms.Tenants().Update(ctx, &tenant.Tenant{ID: "edited", Name: "Edited", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return dir.Presence("fresh") == Exists }, 5*time.Second, time.Millisecond)
+	before := reads.reads.Load()
+
+	h := newTenantHandler(t, TenantConfig{Cache: cache})
+	const requests, ids, workers = 10_000, 2_000, 8
+	var next atomic.Int64
+	var mu sync.Mutex
+	statuses := map[string]map[int]int{"made-up": {}, "cold": {}, "fresh": {}, "edited": {}}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			local := map[string]map[int]int{"made-up": {}, "cold": {}, "fresh": {}, "edited": {}}
+			for {
+				i := next.Add(1)
+				if i > requests {
+					break
+				}
+				local["made-up"][serve(h, "X-Tenant-ID", fmt.Sprintf("flood-%d", i%ids)).Code]++
+				if i%50 == 0 {
+					for _, id := range []string{"cold", "fresh", "edited"} {
+						local[id][serve(h, "X-Tenant-ID", id).Code]++
+					}
+				}
+			}
+			mu.Lock()
+			for k, m := range local {
+				for code, n := range m {
+					statuses[k][code] += n
+				}
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	during := reads.reads.Load() - before
+	t.Logf("flood: statuses %v, store reads %d, cache %+v, directory %+v", statuses, during, cache.Stats(), dir.Stats())
+
+	assert.Equal(t, map[int]int{http.StatusNotFound: requests}, statuses["made-up"], "made-up IDs: only 404")
+	for _, id := range []string{"cold", "fresh", "edited"} {
+		assert.Equal(t, map[int]int{http.StatusOK: requests / 50}, statuses[id], "%s is served throughout", id)
+	}
+	assert.LessOrEqual(t, during, int64(3), "at most one read per real tenant; none for a made-up ID")
+	assert.EqualValues(t, requests, cache.Stats().RuledOut)
+}
+
+// slowTenants delays every read, so that events can overtake it.
+type slowTenants struct{ Getter }
+
+func (s slowTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	time.Sleep(30 * time.Millisecond)
+	return s.Getter.Get(ctx, id)
+}
+
+// TestDirectoryLearnsDespiteOvertakingEvents: the read a created event
+// starts is overtaken by the next event (of another tenant), which makes
+// the cache drop its answer; the tenant is read again, so that the
+// directory still learns its domain.
+func TestDirectoryLearnsDespiteOvertakingEvents(t *testing.T) {
+	ms, dir := newLoaded(t, DirectoryConfig{})
+	ctx := context.Background()
+	c := NewCache(slowTenants{ms.Tenants()}, CacheConfig{Known: dir})
+	for _, id := range []string{"first", "second"} {
+		_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Domain: "mcp." + id + ".com", Status: tenant.StatusActive})
+		require.NoError(t, err)
+		c.Handle(store.Event{Type: store.EventCreated, TenantID: id})
+		time.Sleep(10 * time.Millisecond) // its read is under way
+	}
+	require.Eventually(t, func() bool { return dir.Stats().Unsettled == 0 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp.first.com"))
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp.second.com"))
+}
