@@ -20,7 +20,7 @@ type entry struct {
 // entryOverhead estimates what an entry costs besides its strings and
 // keys: the entry, its key set, the list element, the map slot, and a
 // margin for what the allocator rounds up.
-const entryOverhead = int64(unsafe.Sizeof(entry{})+unsafe.Sizeof(keySet{})+unsafe.Sizeof(list.Element{})) + 512
+const entryOverhead = int64(unsafe.Sizeof(entry{})+unsafe.Sizeof(keySet{})+unsafe.Sizeof(list.Element{})) + 1024
 
 // sizeOf estimates the heap of an entry whose key set holds keys.
 func (e *entry) sizeOf(keys *keyList) int64 {

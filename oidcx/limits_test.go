@@ -132,8 +132,8 @@ func TestForgedTokensOverMoreTenantsThanTheCache(t *testing.T) {
 // under forged tokens rotated over 5,000 tenants with the default cache
 // of 1,000 verifiers.
 func TestForgedTokensFigure(t *testing.T) {
-	if testing.Short() {
-		t.Skip("5,000 tenants")
+	if testing.Short() || raceEnabled {
+		t.Skip("5,000 tenants: a figure, run without -race and -short")
 	}
 	const minutes, tenants = 3, 5000
 	discovery, jwks, total := rotateForged(t, tenants, DefaultMaxEntries, minutes*6, 10*time.Second)

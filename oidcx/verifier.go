@@ -75,8 +75,8 @@ type Config struct {
 	// first, as for MaxEntries. A tenant's key set is bounded (MaxKeys
 	// keys, RSA up to 4096 bits, certificate chains never kept): a
 	// verifier of the worst set holds about 31 KiB (accounted as 49 KiB),
-	// one of a usual set (an RSA-2048 and a P-256 key) about 1.6 KiB
-	// (accounted as 2.2 KiB), so the default keeps 1,000 usual verifiers
+	// one of a usual set (an RSA-2048 and a P-256 key) about 1.5 KiB
+	// (accounted as 2.5 KiB), so the default keeps 1,000 usual verifiers
 	// or about 330 of the worst. default: 16 MiB
 	MaxBytes int64
 	// MaxTracked bounds the number of tenants whose fetch limits and
