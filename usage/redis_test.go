@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,6 +195,7 @@ func TestFlushCost(t *testing.T) {
 	r, err := usage.New(usage.Config{Store: s.Usage()})
 	require.NoError(t, err)
 
+	require.NoError(t, rdb.ConfigResetStat(ctx).Err())
 	const rounds = 5
 	var total time.Duration
 	var cmds, trips, sent, received int64
@@ -222,6 +224,13 @@ func TestFlushCost(t *testing.T) {
 	assert.Equal(t, int64(rounds*1000), cmds, "one script call per active tenant")
 	t.Logf("flush of 1,000 active tenants (served, sessionsOpened, 2 tools each): %d commands in %d pipeline, %d bytes sent, %d received, %v per write (mean of %d)",
 		cmds/rounds, trips/rounds, sent/rounds, received/rounds, total/rounds, rounds)
+	stats, err := rdb.Info(ctx, "commandstats").Result()
+	require.NoError(t, err)
+	for line := range strings.SplitSeq(stats, "\r\n") {
+		if strings.HasPrefix(line, "cmdstat_evalsha:") {
+			t.Logf("on the server: %s", line)
+		}
+	}
 	rep, err := usage.Read(ctx, s.Usage(), ids[999], today(), today())
 	require.NoError(t, err)
 	assert.Equal(t, int64(10*rounds), rep.Total.Served)
