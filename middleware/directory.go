@@ -63,11 +63,12 @@ const (
 // DirectoryConfig configures a [Directory]. The zero value is ready to use.
 type DirectoryConfig struct {
 	// MaxExact is how many tenant IDs, and separately how many custom
-	// domains, the directory holds exactly, at about 60 bytes each. Above
-	// it, it holds them in a Bloom filter, at 3 to 6 bytes each: a name
-	// the filter wrongly holds (about 1 in 100,000 made-up names) costs
-	// one store read charged to the miss budget, and a deleted name stays
-	// in the filter, answered by a store read, until the next reload.
+	// domains, the directory holds exactly, at about 55 bytes each. Above
+	// it, it holds them in a Bloom filter, at 3 to 12 bytes each (a
+	// million tenants: about 7 MiB). A name the filter wrongly holds
+	// (about 1 in 100,000 made-up names) costs one store read charged to
+	// the miss budget, and a deleted name stays in the filter, answered by
+	// a store read, until the next reload.
 	// Inactive tenants are always held exactly, up to MaxExact of them;
 	// beyond, the others are read from the store before they are refused.
 	// default: 100,000

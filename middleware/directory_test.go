@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -331,4 +332,80 @@ func TestDirectoryLearnsDespiteOvertakingEvents(t *testing.T) {
 	require.Eventually(t, func() bool { return dir.Stats().Unsettled == 0 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, Exists, dir.Domains().Presence("mcp.first.com"))
 	assert.Equal(t, Exists, dir.Domains().Presence("mcp.second.com"))
+}
+
+// synthetic is a store.Directory of n made-up tenants, a thousand of them
+// inactive and a thousand with a custom domain.
+type synthetic struct{ n int }
+
+func (s synthetic) list(fn func([]string) error, n int, name func(int) string) error {
+	page := make([]string, 0, store.DirectoryBatch)
+	for i := range n {
+		page = append(page, name(i))
+		if len(page) == store.DirectoryBatch || i == n-1 {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = page[:0]
+		}
+	}
+	return nil
+}
+
+func (s synthetic) TenantIDs(_ context.Context, fn func([]string) error) error {
+	return s.list(fn, s.n, func(i int) string { return fmt.Sprintf("tenant-%07d", i) })
+}
+
+func (s synthetic) InactiveIDs(_ context.Context, fn func([]string) error) error {
+	return s.list(fn, 1000, func(i int) string { return fmt.Sprintf("tenant-%07d", i*7) })
+}
+
+func (s synthetic) Domains(_ context.Context, fn func(hosts, ids []string) error) error {
+	hosts := make([]string, 1000)
+	ids := make([]string, 1000)
+	for i := range hosts {
+		hosts[i], ids[i] = fmt.Sprintf("mcp.tenant-%07d.example.com", i*11), fmt.Sprintf("tenant-%07d", i*11)
+	}
+	return fn(hosts, ids)
+}
+
+// TestDirectoryMemory measures the heap a loaded directory holds, exact
+// (100,000 tenants) and in a filter (1,000,000), and checks the bounds the
+// documentation gives.
+func TestDirectoryMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a million IDs")
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for _, tt := range []struct {
+		tenants  int
+		perID    float64 // bytes per tenant, at most
+		filtered bool
+	}{
+		{100_000, 80, false},
+		{1_000_000, 12, true},
+	} {
+		before := heap()
+		dir := NewDirectory(synthetic{tt.tenants}, DirectoryConfig{})
+		start := time.Now()
+		require.NoError(t, dir.Load(context.Background()))
+		took := time.Since(start)
+		held := heap() - before
+		st := dir.Stats()
+		assert.Equal(t, tt.filtered, st.Approximate)
+		assert.Equal(t, 1000, st.Inactive)
+		assert.Equal(t, Inactive, dir.Presence("tenant-0000007"))
+		assert.Equal(t, Inactive, dir.Domains().Presence("mcp.tenant-0000077.example.com"))
+		assert.NotEqual(t, Absent, dir.Presence(fmt.Sprintf("tenant-%07d", tt.tenants-1)))
+		t.Logf("%d tenants: %.1f MiB held (%.1f bytes per tenant; filter %d bytes), loaded in %v",
+			tt.tenants, float64(held)/(1<<20), float64(held)/float64(tt.tenants), st.FilterBytes, took.Round(time.Millisecond))
+		assert.LessOrEqual(t, float64(held)/float64(tt.tenants), tt.perID)
+		runtime.KeepAlive(dir)
+	}
 }

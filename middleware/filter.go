@@ -18,9 +18,11 @@ const (
 // filter is a Bloom filter that grows: a set of names that answers "maybe"
 // for every name added and, with a small probability, for a name never
 // added; it cannot forget a name. When its last part is full it adds one
-// of twice the capacity, so that it holds any number of names at about 3
-// to 6 bytes each without knowing the number in advance, and its false
-// positive rate stays below the sum of its parts' (each part is tested).
+// of twice the capacity, so that it holds any number of names without
+// knowing the number in advance, at 3 to 12 bytes each (parts are rounded
+// up to a power of two bits, and the last one may be nearly empty; a
+// million names loaded take 7 MiB), and its false positive rate stays
+// below the sum of its parts' (each part is tested).
 //
 // The names are hashed with a seed chosen at random for each filter, so
 // that nobody outside the process can search for names the filter
