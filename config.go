@@ -16,7 +16,9 @@ import (
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
+	"github.com/seedmcp/tenancy/usage"
 )
 
 // Identification says where a request names its tenant.
@@ -77,9 +79,27 @@ type Config struct {
 	// (TENANT_TRUSTED_PROXY_HEADER: Forwarded or X-Forwarded)
 	TrustedProxyHeader resolve.ProxyHeader
 	// AdminAPIKey opens the admin API to requests that carry it in
-	// X-Admin-API-Key. Without it the admin API answers 503 to everything.
-	// default: "" (TENANT_ADMIN_API_KEY)
+	// X-Admin-API-Key. Without it (and without AdminAPIKeys) the admin API
+	// answers 503 to everything.
+	// default: "" (TENANT_ADMIN_API_KEY: its first comma-separated key)
 	AdminAPIKey string
+	// AdminAPIKeys are further operator keys, so that a key can be
+	// rotated: list the new key beside the old one, move every operator
+	// to it, then drop the old one. An operator key appears in logs and
+	// audit trails as "operator-<n>", its position counting AdminAPIKey
+	// first.
+	// default: none (TENANT_ADMIN_API_KEY: the keys after the first)
+	AdminAPIKeys []string
+	// UsageInterval is how often the usage counted in memory is written
+	// to Redis, in one pipeline. A replica that dies without Close loses
+	// at most this much of its counts while Redis is up; Close writes
+	// everything.
+	// default: 10 seconds (TENANT_USAGE_INTERVAL)
+	UsageInterval time.Duration
+	// AuditLength is the length each tenant's audit trail is capped near
+	// (Redis trims whole nodes of a stream, so up to 100 more are kept).
+	// default: 10,000 (TENANT_AUDIT_LENGTH)
+	AuditLength int
 
 	// Default is tenant "default" as the host configured it before
 	// multi-tenancy: its OIDC settings (OIDC_ISSUER, OIDC_AUDIENCE,
@@ -171,7 +191,35 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxyHeader = h
 	}
-	c.AdminAPIKey = getenv("TENANT_ADMIN_API_KEY")
+	if v := getenv("TENANT_ADMIN_API_KEY"); v != "" {
+		// Several keys, comma-separated, for rotation. A key cannot
+		// hold a comma; blanks around each are dropped.
+		var keys []string
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			fail("TENANT_ADMIN_API_KEY", "…", "one or more comma-separated keys")
+		} else {
+			c.AdminAPIKey, c.AdminAPIKeys = keys[0], keys[1:]
+		}
+	}
+	if v := getenv("TENANT_USAGE_INTERVAL"); v != "" {
+		dur, err := time.ParseDuration(v)
+		if err != nil || dur < time.Second {
+			fail("TENANT_USAGE_INTERVAL", v, "a Go duration of at least 1s such as 10s or 1m")
+		}
+		c.UsageInterval = dur
+	}
+	if v := getenv("TENANT_AUDIT_LENGTH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fail("TENANT_AUDIT_LENGTH", v, "a positive integer such as 10000")
+		}
+		c.AuditLength = n
+	}
 	c.Default.OIDC = tenant.OIDC{
 		Issuer:           getenv("OIDC_ISSUER"),
 		Audience:         getenv("OIDC_AUDIENCE"),
@@ -265,6 +313,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TrustedProxyHeader == "" {
 		c.TrustedProxyHeader = resolve.Forwarded
+	}
+	if c.UsageInterval <= 0 {
+		c.UsageInterval = usage.DefaultInterval
+	}
+	if c.AuditLength <= 0 {
+		c.AuditLength = store.DefaultAuditLength
 	}
 	if _, err := c.proxies(); err != nil {
 		return c, err

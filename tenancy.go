@@ -2,17 +2,20 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/resolve"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
+	"github.com/seedmcp/tenancy/usage"
 )
 
 // Service is tenancy wired from one [Config]: the Redis stores, the tenant
@@ -29,6 +32,8 @@ type Service struct {
 	dir      *middleware.Directory
 	resolver resolve.Resolver
 	chain    func(http.Handler) http.Handler
+	usage    *usage.Recorder
+	trail    *audit.Trail
 
 	mu      sync.Mutex
 	onEvent []func(store.Event)
@@ -78,10 +83,20 @@ func New(cfg Config) (*Service, error) {
 	if s.resolver, err = cfg.resolver(s.lookupDomain); err != nil {
 		return nil, err
 	}
+	// Usage is counted in memory and written every UsageInterval; the
+	// audit trail keeps each tenant's admin changes, logins and refused
+	// authentication.
+	if s.usage, err = usage.New(usage.Config{Store: s.store.Usage(), Interval: cfg.UsageInterval, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if s.trail, err = audit.New(audit.Config{Store: s.store.Audit(), MaxLen: cfg.AuditLength, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	onRefused := s.countRefusals(cfg.OnRefused)
 	withTenant, err := middleware.Tenant(middleware.TenantConfig{
 		Resolver:  s.resolver,
 		Cache:     s.cache,
-		OnRefused: cfg.OnRefused,
+		OnRefused: onRefused,
 		OnServed:  cfg.OnServed,
 	})
 	if err != nil {
@@ -89,19 +104,23 @@ func New(cfg Config) (*Service, error) {
 	}
 	limit, err := middleware.RateLimit(middleware.RateLimitConfig{
 		Leaser:    s.store,
-		OnRefused: cfg.OnRefused,
+		OnRefused: onRefused,
 		Logger:    cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.chain = func(next http.Handler) http.Handler { return withTenant(limit(next)) }
+	s.chain = func(next http.Handler) http.Handler { return withTenant(limit(s.countServed(next))) }
 	if s.verifier, err = oidcx.New(cfg.OIDC); err != nil {
 		return nil, err
 	}
 	adminCfg := AdminConfig{
 		Tenants:    s.store.Tenants(),
 		APIKey:     cfg.AdminAPIKey,
+		APIKeys:    cfg.AdminAPIKeys,
+		Keys:       s.store.AdminKeys(),
+		Usage:      s.store.Usage(),
+		Audit:      s.trail,
 		Logger:     cfg.Logger,
 		ClientAddr: cfg.clientAddr(),
 		OnChange:   s.apply,
@@ -124,6 +143,7 @@ func New(cfg Config) (*Service, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.usage.Start()
 	go s.follow(ctx)
 	go s.runDirectory(ctx)
 	go s.becomeReady(ctx)
@@ -186,11 +206,67 @@ func (s *Service) Directory() *middleware.Directory { return s.dir }
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // Close stops following tenant events. It does not close Config.Redis.
+//
+// It writes the usage counted since the last interval (giving that write
+// up to 10 seconds) and waits for the audit events being written, so that a
+// replica stopped gracefully loses nothing; it returns the error of that
+// last write. Close the Redis client after it.
 func (s *Service) Close() error {
 	s.cancel()
 	<-s.done
 	<-s.dirDone
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := s.usage.Close(ctx)
+	s.trail.Close()
+	if errors.Is(err, usage.ErrClosed) {
+		return nil // closed before
+	}
+	return err
+}
+
+// closeTimeout bounds the last usage write of Close.
+const closeTimeout = 10 * time.Second
+
+// Usage returns the usage recorder, for the host to count what only it
+// sees: tool calls by name (ToolCall), MCP sessions opened, logins through
+// its OAuth authorization server, requests refused for authentication.
+// The Service itself counts the requests it serves (past the tenant check
+// and the rate limit) and those the rate limit refuses.
+func (s *Service) Usage() *usage.Recorder { return s.usage }
+
+// Audit returns the audit trail, for the host to record logins and
+// refused authentication; the admin API records its own changes.
+func (s *Service) Audit() *audit.Trail { return s.trail }
+
+// AuthRefused counts a request of the tenant refused for its
+// authentication and records it in the tenant's audit trail (at most once
+// a second per tenant and reason): the hook for the host's bearer check.
+func (s *Service) AuthRefused(tenantID, reason string) {
+	s.usage.AuthRefused(tenantID)
+	s.trail.AuthRefused(tenantID, reason)
+}
+
+// countServed counts every request that reaches the host's handler: past
+// the tenant check and the rate limit.
+func (s *Service) countServed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := tenant.IDFromContext(r.Context()); ok {
+			s.usage.Served(id)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// countRefusals counts the rate limit's refusals, then hands every
+// refusal to the host's hook.
+func (s *Service) countRefusals(next func(*http.Request, middleware.Refusal)) func(*http.Request, middleware.Refusal) {
+	return func(r *http.Request, f middleware.Refusal) {
+		if f.Reason == middleware.ReasonRateLimited {
+			s.usage.RateLimited(f.TenantID)
+		}
+		next(r, f)
+	}
 }
 
 // runDirectory keeps the directory loaded until ctx is done.
