@@ -94,6 +94,12 @@ type Config struct {
 	// Now returns the current time; tests move it to make sessions idle.
 	// default: time.Now
 	Now func() time.Time
+	// OnOpen is called with the tenant's ID for every session opened
+	// (recorded in the store and held), for usage counting
+	// (usage.Recorder.SessionOpened). It runs on the request's goroutine
+	// and must not block.
+	// default: nil
+	OnOpen func(tenantID string)
 }
 
 // Guard is an http.Handler that serves an MCP handler's requests only
@@ -385,6 +391,9 @@ func (g *Guard) admit(ctx context.Context, t *tenant.Tenant, owner store.Owner, 
 		s.cancel()
 		g.free(t.ID, id)
 		return errClosed
+	}
+	if g.cfg.OnOpen != nil {
+		g.cfg.OnOpen(t.ID)
 	}
 	return nil
 }
