@@ -120,6 +120,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time. default: time.Now
 	Now func() time.Time
+	// OnLogin is called for every login completed through a tenant's
+	// authorization server (an authorization code redeemed for the
+	// provider's tokens), with the client it went through and the subject
+	// the provider named: see [Subject]. It is the hook for usage counts
+	// and audit trails; it runs on the request's goroutine, before the
+	// answer is written, and should not block for long. default: nil
+	OnLogin func(r *http.Request, tenantID, clientID, subject string)
 }
 
 // Proxy is each tenant's OAuth authorization server. Create it with [New]

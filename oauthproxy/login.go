@@ -1,0 +1,45 @@
+package oauthproxy
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+)
+
+// maxSubjectToken bounds the token Subject reads a subject from.
+const maxSubjectToken = 16 << 10
+
+// Subject returns the "sub" claim of the first of the tokens that is a
+// JWT with a string subject, or "" when none is. The proxy calls it with
+// the ID token and the access token the provider answered at its token
+// endpoint, over the TLS connection the proxy opened to it: OpenID Connect
+// Core (section 3.1.3.7) lets a client that receives an ID token that way
+// trust it without checking its signature, which is all the subject of
+// [Config.OnLogin] needs (it names who logged in, for records; it grants
+// nothing). An access token is an opaque string to OAuth, so one that is
+// not a JWT gives no subject.
+func Subject(tokens ...string) string {
+	for _, tok := range tokens {
+		if len(tok) > maxSubjectToken {
+			continue
+		}
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			continue
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			continue
+		}
+		var claims struct {
+			Sub any `json:"sub"`
+		}
+		if json.Unmarshal(payload, &claims) != nil {
+			continue
+		}
+		if sub, ok := claims.Sub.(string); ok && sub != "" {
+			return sub
+		}
+	}
+	return ""
+}
