@@ -14,8 +14,8 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// Timing of a subscription.
-const (
+// Timing of a subscription: variables only so that tests can shorten them.
+var (
 	// quietPing is how long a subscription may receive nothing before it
 	// is pinged. A connection whose peer vanished without closing it (a
 	// machine lost, a network cut) delivers nothing and reports nothing:
@@ -26,11 +26,14 @@ const (
 	// busy machine never drops a healthy subscription (each drop is a
 	// reset, which empties every cache).
 	pongWait = 5 * time.Second
-	// resubscribeMin and resubscribeMax bound the wait between attempts
-	// to subscribe again, which doubles after every failed one. The
-	// maximum is short: while the events' node is being replaced, every
-	// moment of wait is a moment of events this replica does not see, and
-	// an attempt costs one command to one node.
+)
+
+// resubscribeMin and resubscribeMax bound the wait between attempts to
+// subscribe again, which doubles after every failed one. The maximum is
+// short: while the events' node is being replaced, every moment of wait is
+// a moment of events this replica does not see, and an attempt costs one
+// command to one node.
+const (
 	resubscribeMin = 100 * time.Millisecond
 	resubscribeMax = 500 * time.Millisecond
 )
