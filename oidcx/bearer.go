@@ -30,6 +30,14 @@ type BearerConfig struct {
 	// failure once, so once per back-off period, its cause cut to a few
 	// hundred bytes), never tokens. default: slog.Default()
 	Logger *slog.Logger
+	// OnRefused is called for every request refused for its
+	// authentication (401 or 400), with the request's tenant and the
+	// reason: "missing_token" when none was presented, otherwise the
+	// RFC 6750 error code ("invalid_token", "invalid_request"). It is
+	// the hook for usage counts and audit trails; it runs on the
+	// request's goroutine and must not block. A provider outage (503) is
+	// not a refusal. default: nil
+	OnRefused func(r *http.Request, t *tenant.Tenant, reason string)
 }
 
 // Bearer returns middleware that requires a valid bearer token (RFC 6750
@@ -123,6 +131,13 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authorization specification requires: the resource_metadata parameter of
 // RFC 9728 section 5.1, then the RFC 6750 error code when there is one.
 func (b *bearer) challenge(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, status int, code string, body []byte) {
+	if b.cfg.OnRefused != nil {
+		reason := code
+		if reason == "" {
+			reason = "missing_token"
+		}
+		b.cfg.OnRefused(r, t, reason)
+	}
 	w.Header().Set("WWW-Authenticate", Challenge(b.cfg.URLs.Metadata(r, t), code))
 	writeJSON(w, status, body)
 }
