@@ -49,6 +49,7 @@ func newMCPHandler(svc *tenancy.Service, hosts mcpglue.Hosts, logger *slog.Logge
 		var out whoami
 		if t, ok := tenant.FromContext(ctx); ok {
 			out.Tenant = t.ID
+			svc.Usage().ToolCall(t.ID, "whoami")
 		}
 		if req.Extra != nil && req.Extra.TokenInfo != nil {
 			out.Subject = req.Extra.TokenInfo.UserID
@@ -62,6 +63,7 @@ func newMCPHandler(svc *tenancy.Service, hosts mcpglue.Hosts, logger *slog.Logge
 			TTL:      svc.Config().SessionTTL,
 			Logger:   logger,
 			Now:      sessionClock,
+			OnOpen:   svc.Usage().SessionOpened,
 		},
 		// Answers are plain JSON, which reads well with curl; the SDK
 		// client accepts both forms.

@@ -16,6 +16,7 @@ import (
 	"github.com/seedmcp/tenancy/examples/metrics"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // server is the example server: an http.Handler plus what it must release
@@ -72,6 +73,9 @@ func newServer(cfg config) (_ *server, err error) {
 		URLs:                   urls,
 		InsecureAllowAnonymous: !cfg.AuthRequired,
 		Logger:                 cfg.Logger,
+		// Each refusal is counted in the tenant's usage and written to
+		// its audit trail (at most once a second per reason).
+		OnRefused: func(_ *http.Request, t *tenant.Tenant, reason string) { s.svc.AuthRefused(t.ID, reason) },
 	})
 	if err != nil {
 		return nil, err
