@@ -369,6 +369,10 @@ func TestSteadyStateRedisCommands(t *testing.T) {
 	// The creations come back as events, which drop the cache entries: let
 	// them arrive before the cache is warmed.
 	require.Eventually(t, func() bool { return created.Load() == 2 }, 10*time.Second, 5*time.Millisecond)
+	// Each event makes the service read its tenant in the background (so
+	// that the directory learns it), again when another event overtook
+	// the read: let those reads finish too.
+	require.Eventually(t, func() bool { return s.Directory().Stats().Unsettled == 0 }, 10*time.Second, 5*time.Millisecond)
 	h := s.Middleware(whoami)
 	for _, id := range []string{"free", "metered"} {
 		require.Equal(t, 200, get(h, "x", "/mcp", "X-Tenant-ID", id).Code)

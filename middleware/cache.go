@@ -291,12 +291,12 @@ func (c *Cache) read(ctx context.Context, id string, charged bool) func() (any, 
 		if charged && err == nil {
 			c.refundMiss()
 		}
-		if !c.remember(id, gen, t, err) && c.learner != nil {
+		if !c.remember(id, gen, t, err) && c.learner != nil && c.learner.unsettled(id) {
 			// An event came in while the read ran (an event of any
 			// tenant: the generation is shared), so its answer was not
-			// kept. The learner still has to hear about this tenant (its
-			// status, its domain), so read it again; later callers join
-			// the new read.
+			// kept. The learner still waits to hear about this tenant
+			// (its status, its domain), so read it again; later callers
+			// join the new read.
 			c.group.Forget(id)
 			c.group.DoChan(id, c.read(context.WithoutCancel(ctx), id, false))
 		}

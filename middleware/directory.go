@@ -52,6 +52,9 @@ type learner interface {
 	// learn records what a store read of id found: the tenant, or nil
 	// when there is none.
 	learn(id string, t *tenant.Tenant)
+	// unsettled reports whether an event named id and no read has
+	// told the learner about it since.
+	unsettled(id string) bool
 }
 
 // Defaults of [DirectoryConfig].
@@ -327,6 +330,17 @@ func (d *Directory) learn(id string, t *tenant.Tenant) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.change(change{id: id, t: t, read: true})
+}
+
+// unsettled reports whether id waits for a read since its last event.
+func (d *Directory) unsettled(id string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.cur == nil {
+		return false
+	}
+	_, ok := d.cur.unsettled[id]
+	return ok
 }
 
 // change applies c to the current snapshot and keeps it for the one a
