@@ -2,12 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 var _ store.Directory = (*Tenants)(nil)
@@ -180,6 +182,81 @@ func (s *Store) listStatus(ctx context.Context, id string, active bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", store.ErrNotPublished, err)
+	}
+	return nil
+}
+
+// Reindex brings the set of inactive tenants, the set of domains and the
+// claims of OIDC issuers and audiences in step with the tenant records,
+// for data written before they existed (or left behind by a write that
+// did not finish): it lists every tenant whose record is inactive, every
+// custom domain whose key names its tenant, and claims each tenant's
+// issuer and audience unless another tenant holds them. Create, Update and
+// Delete keep all three current, so it needs to run once, after an
+// upgrade, on a store whose replicas then reload their directories (they
+// do every ten minutes). It reads every record, a page at a time, and
+// returns an error naming the tenants that share an issuer and audience
+// with another, which an operator must change.
+func (r *Tenants) Reindex(ctx context.Context) error {
+	s := r.s
+	var shared []error
+	err := s.scanLex(ctx, keys.Index, func(ids []string) error {
+		recs := make([]*redis.StringCmd, len(ids))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range ids {
+				recs[i] = p.Get(ctx, keys.Metadata(id))
+			}
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redisstore: reindex: %w", err)
+		}
+		for i, cmd := range recs {
+			data, err := cmd.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("redisstore: reindex tenant %q: %w", ids[i], err)
+			}
+			var t tenant.Tenant
+			if err := json.Unmarshal([]byte(data), &t); err != nil {
+				return fmt.Errorf("redisstore: reindex: decode tenant %q: %w", ids[i], err)
+			}
+			if err := s.reindex(ctx, &t); errors.Is(err, store.ErrIssuerAudienceExists) {
+				shared = append(shared, err)
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(shared...)
+}
+
+// reindex lists one tenant's status and domain and claims its issuer and
+// audience.
+func (s *Store) reindex(ctx context.Context, t *tenant.Tenant) error {
+	if err := s.listStatus(ctx, t.ID, t.Active()); err != nil {
+		return err
+	}
+	if t.Domain != "" {
+		owner, err := s.rdb.Get(ctx, keys.Domain(t.Domain)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redisstore: reindex domain %q: %w", t.Domain, err)
+		}
+		if owner == t.ID {
+			if err := s.rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: t.Domain}).Err(); err != nil {
+				return fmt.Errorf("redisstore: reindex domain %q: %w", t.Domain, err)
+			}
+		}
+	}
+	if pair, ok := oidcKey(t); ok {
+		if _, err := s.claim(ctx, pair, t.ID, store.ErrIssuerAudienceExists, t.OIDC.Issuer); err != nil {
+			return fmt.Errorf("tenant %q: %w", t.ID, err)
+		}
 	}
 	return nil
 }

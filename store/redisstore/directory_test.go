@@ -229,3 +229,39 @@ func TestOnChange(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotPublished)
 	assert.Equal(t, "created beta", seen[len(seen)-1])
 }
+
+// TestReindex: data written before the directory sets and the issuer
+// claims existed is brought in step by Reindex, and tenants that share an
+// issuer and audience are named.
+func TestReindex(t *testing.T) {
+	ctx := t.Context()
+	s, _, rdb, _ := newMiniredis(t)
+	legacy := func(id, status, domain, audience string) {
+		rec := fmt.Sprintf(`{"id":%q,"name":%q,"domain":%q,"oidc":{"issuer":"https://idp.example.com","audience":%q},`+
+			`"limits":{"maxClients":0,"maxSessions":0,"rateLimit":0},"status":%q}`, id, id, domain, audience, status)
+		require.NoError(t, rdb.Set(ctx, keys.Metadata(id), rec, 0).Err())
+		require.NoError(t, rdb.ZAdd(ctx, keys.Index, redis.Z{Member: id}).Err())
+		if domain != "" {
+			require.NoError(t, rdb.Set(ctx, keys.Domain(domain), id, 0).Err())
+		}
+	}
+	legacy("acme", "suspended", "mcp.acme.com", "seed")
+	legacy("beta", "active", "mcp.beta.com", "seed-beta")
+	legacy("gamma", "active", "", "seed") // shares acme's pair
+	inactive, domains := directoryOf(t, s)
+	require.Empty(t, inactive)
+	require.Empty(t, domains)
+
+	for range 2 { // idempotent
+		err := s.Tenants().Reindex(ctx)
+		require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+		assert.Contains(t, err.Error(), `tenant "gamma"`)
+		inactive, domains = directoryOf(t, s)
+		assert.Equal(t, []string{"acme"}, inactive)
+		assert.Equal(t, map[string]string{"mcp.acme.com": "acme", "mcp.beta.com": "beta"}, domains)
+	}
+	// The pairs are claimed now: a new tenant cannot take acme's.
+	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "delta", Name: "delta", Status: tenant.StatusActive,
+		OIDC: tenant.OIDC{Issuer: "https://idp.example.com", Audience: "seed-beta"}})
+	require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+}
