@@ -356,7 +356,9 @@ func TestSteadyStateRedisCommands(t *testing.T) {
 	c := fakeRedis(t)
 	counter := &commandCounter{}
 	c.AddHook(counter)
-	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader})
+	// The usage counted here is written once an interval: not within
+	// this test.
+	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader, UsageInterval: time.Hour})
 	waitSubscribed(t, s) // the SUBSCRIBE is sent once, in the background
 	var created atomic.Int64
 	s.OnEvent(func(e store.Event) {
