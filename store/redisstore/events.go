@@ -72,6 +72,13 @@ var (
 // valid tenant are ignored: the channel is shared, and a stray publish
 // must not break the caches.
 //
+// fn runs on the goroutine that reads the subscription, so while it is
+// busy the events wait in Redis's output buffer of this connection
+// (client-output-buffer-limit pubsub, by default 32 MB hard and 8 MB for
+// a minute: hundreds of thousands of events). A subscriber that falls
+// further behind is disconnected by Redis, and resubscribes with a reset:
+// nothing is dropped without one.
+//
 // Subscribe returns early only when Redis refuses the subscription with
 // an error reply that no retry can cure (for example an ACL that forbids
 // the channel, or a cluster older than Redis 7, which has no sharded
