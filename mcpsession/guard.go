@@ -292,14 +292,19 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 		g.next.ServeHTTP(w, r)
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	// Ended by the handler, or unknown to it: the place is freed before
+	// the answer leaves, so that a client that opens a new session right
+	// after its DELETE finds it free. It is freed here even when the
+	// SDK's glue reported the end first (Ended), since that report's own
+	// free may still be on its way to the store.
+	sw := &statusWriter{ResponseWriter: w, before: func(status int) {
+		if status/100 == 2 || status == http.StatusNotFound {
+			g.drop(s)
+			g.free(s.tenantID, s.id)
+		}
+	}}
 	g.next.ServeHTTP(sw, r)
-	if sw.status/100 == 2 || sw.status == http.StatusNotFound {
-		// Ended by the handler, or unknown to it: the place is freed now,
-		// so that a client that opens a new session right after its
-		// DELETE finds it free.
-		g.forget(s)
-	}
+	sw.done()
 }
 
 // serveStored serves a request naming a session this guard does not hold
@@ -330,14 +335,16 @@ func (g *Guard) serveStored(w http.ResponseWriter, r *http.Request, t *tenant.Te
 		writeError(w, http.StatusServiceUnavailable, nil, CodeUnavailable, msgUnavailable)
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	// The handler does not hold the session (its replica is gone, or it
+	// ended the session without telling the guard), or just ended it: its
+	// place is freed before the answer leaves.
+	sw := &statusWriter{ResponseWriter: w, before: func(status int) {
+		if status == http.StatusNotFound || (r.Method == http.MethodDelete && status/100 == 2) {
+			g.free(t.ID, id)
+		}
+	}}
 	g.next.ServeHTTP(sw, r)
-	if sw.status == http.StatusNotFound || (r.Method == http.MethodDelete && sw.status/100 == 2) {
-		// The handler does not hold the session (its replica is gone, or
-		// it ended the session without telling the guard), or just ended
-		// it: its place is freed.
-		g.free(t.ID, id)
-	}
+	sw.done()
 }
 
 // serveNew serves a request without a session ID: the session the

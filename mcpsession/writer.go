@@ -138,24 +138,36 @@ func (a *admitWriter) FlushError() error {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (a *admitWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-// statusWriter records the status of an answer and passes everything
-// through, flushes included.
+// statusWriter passes everything through, flushes included, and calls
+// before with the answer's status once, before any of the answer leaves:
+// what the guard does about a status (freeing an ended session's place)
+// is done by the time the client can act on the answer.
 type statusWriter struct {
 	http.ResponseWriter
+	before func(status int)
 	status int
 }
 
+// settle records the status and runs before, once.
+func (w *statusWriter) settle(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	if w.before != nil {
+		w.before(code)
+	}
+}
+
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
+	if code >= 200 {
+		w.settle(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.settle(http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 
@@ -164,11 +176,13 @@ func (w *statusWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is what http.ResponseController.Flush calls.
 func (w *statusWriter) FlushError() error {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.settle(http.StatusOK)
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
+
+// done settles an answer the handler wrote nothing of (net/http sends it
+// as 200 once the handler returns).
+func (w *statusWriter) done() { w.settle(http.StatusOK) }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
