@@ -25,7 +25,7 @@ func TestNewAdminHandler(t *testing.T) {
 	var logs bytes.Buffer
 	var events []store.Event
 	h, err := tenancy.NewAdminHandler(tenancy.AdminConfig{
-		Tenants:  memstore.New(memstore.Options{}).Tenants(),
+		Tenants:  memstore.New(memstore.Config{}).Tenants(),
 		APIKey:   "the-key",
 		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
 		OnChange: func(e store.Event) { events = append(events, e) },
@@ -58,7 +58,7 @@ func TestNewAdminHandler(t *testing.T) {
 	assert.NotContains(t, logs.String(), "the-key")
 	assert.NotContains(t, logs.String(), "wrong")
 
-	closed, err := tenancy.NewAdminHandler(tenancy.AdminConfig{Tenants: memstore.New(memstore.Options{}).Tenants()})
+	closed, err := tenancy.NewAdminHandler(tenancy.AdminConfig{Tenants: memstore.New(memstore.Config{}).Tenants()})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
 	closed.ServeHTTP(w, httptest.NewRequest("GET", "/admin/tenants", nil))
@@ -68,7 +68,7 @@ func TestNewAdminHandler(t *testing.T) {
 // Creating a tenant through the admin API.
 func ExampleNewAdminHandler() {
 	h, err := tenancy.NewAdminHandler(tenancy.AdminConfig{
-		Tenants: memstore.New(memstore.Options{}).Tenants(),
+		Tenants: memstore.New(memstore.Config{}).Tenants(),
 		APIKey:  "change-me",
 		Logger:  slog.New(slog.DiscardHandler),
 	})

@@ -110,7 +110,7 @@ func TestFloodOfMadeUpTenantIDs(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			mine, other := b.connect(t)
-			elsewhere := redisstore.New(other, redisstore.Options{}).Tenants()
+			elsewhere := redisstore.New(other, redisstore.Config{}).Tenants()
 			for _, id := range []string{"cold", "edited"} {
 				_, err := elsewhere.Create(ctx, &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
 				require.NoError(t, err)
@@ -160,7 +160,7 @@ func TestFloodOfMadeUpCustomDomains(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			mine, other := b.connect(t)
-			elsewhere := redisstore.New(other, redisstore.Options{}).Tenants()
+			elsewhere := redisstore.New(other, redisstore.Config{}).Tenants()
 			_, err := elsewhere.Create(ctx, &tenant.Tenant{ID: "cold", Name: "cold", Domain: "mcp.cold.example", Status: tenant.StatusActive})
 			require.NoError(t, err)
 			counter := &commandCounter{}

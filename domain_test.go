@@ -22,7 +22,7 @@ import (
 func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 	c := fakeRedis(t)
 	ctx := context.Background()
-	st := redisstore.New(c, redisstore.Options{}).Tenants()
+	st := redisstore.New(c, redisstore.Config{}).Tenants()
 	_, err := st.Create(ctx, &tenant.Tenant{ID: "frozen", Name: "frozen", Domain: "mcp.frozen.example", Status: tenant.StatusSuspended})
 	require.NoError(t, err)
 	_, err = st.Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Domain: "mcp.acme.example", Status: tenant.StatusActive})
@@ -53,7 +53,7 @@ func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 // domain of a suspended tenant is still not found, like an unregistered
 // one.
 func TestDomainOfSuspendedTenantWithoutDirectory(t *testing.T) {
-	ms := memstore.New(memstore.Options{})
+	ms := memstore.New(memstore.Config{})
 	ctx := context.Background()
 	for _, tn := range []*tenant.Tenant{
 		{ID: "frozen", Name: "frozen", Domain: "mcp.frozen.example", Status: tenant.StatusSuspended},

@@ -109,7 +109,7 @@ func TestClusterFailoverUnderTraffic(t *testing.T) {
 			tenantsOn[onEvents] = append(tenantsOn[onEvents], id)
 		}
 	}
-	setup := redisstore.New(newClient(), redisstore.Options{})
+	setup := redisstore.New(newClient(), redisstore.Config{})
 	for _, ids := range tenantsOn {
 		for i, id := range ids {
 			tn := &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive}

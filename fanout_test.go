@@ -109,7 +109,7 @@ func fanoutRound(t *testing.T, lc *testredis.LocalCluster, kind string, n, chang
 	}
 	writerClient := newClient()
 	defer writerClient.Close()
-	writer := redisstore.New(writerClient, redisstore.Options{})
+	writer := redisstore.New(writerClient, redisstore.Config{})
 	id := "fanout-" + kind
 	tn, err := writer.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
 	require.NoError(t, err)

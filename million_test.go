@@ -44,7 +44,7 @@ func TestMillionTenants(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: lc.Addrs(), PoolSize: 64})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 
 	id := func(i int) string { return fmt.Sprintf("tenant-%07d", i) }
 	start := time.Now()

@@ -64,7 +64,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	// A change made through this replica's store reaches its caches at
 	// once, not only when its event comes back from Redis.
-	s.store = redisstore.New(cfg.Redis, redisstore.Options{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL, OnChange: s.applyLocal})
+	s.store = redisstore.New(cfg.Redis, redisstore.Config{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL, OnChange: s.applyLocal})
 	var src middleware.Getter = s.store.Tenants()
 	tenantCache, domainCache := cfg.Cache, cfg.Cache
 	if cfg.MultiTenant {
@@ -314,7 +314,7 @@ func (s *Service) follow(ctx context.Context) {
 // caches at once; the whole of apply follows when the event comes back.
 func (s *Service) applyLocal(e store.Event) {
 	s.cache.Handle(e)
-	s.domains.ExpireAll()
+	s.domains.InvalidateAll()
 }
 
 // apply hands one event to the caches and the registered hooks.
@@ -328,13 +328,13 @@ func (s *Service) apply(e store.Event) {
 	case store.EventReset:
 		s.readyOnce.Do(func() { close(s.subscribed) })
 	case store.EventUpdated, store.EventDeleted:
-		s.verifier.Evict(e.TenantID)
+		s.verifier.Invalidate(e.TenantID)
 	}
 	// Domain entries are keyed by host, and an event names the tenant,
 	// so any change may move a domain or change its tenant's status:
 	// expire them all (they stay available as stale answers while the
 	// store is down).
-	s.domains.ExpireAll()
+	s.domains.InvalidateAll()
 	s.mu.Lock()
 	hooks := s.onEvent
 	s.mu.Unlock()

@@ -232,7 +232,7 @@ func testOutage(t *testing.T, addr string, stopRedis, startRedis func()) {
 	t.Cleanup(func() { _ = c.Close() })
 	// beta is stored before the service starts, so no event makes the
 	// service read (and cache) it: it is uncached when Redis goes away.
-	_, err := redisstore.New(c, redisstore.Options{}).Tenants().Create(context.Background(),
+	_, err := redisstore.New(c, redisstore.Config{}).Tenants().Create(context.Background(),
 		&tenant.Tenant{ID: "beta", Name: "beta", Status: tenant.StatusActive})
 	require.NoError(t, err)
 	s := newService(t, Config{Redis: c, MultiTenant: true, Identification: ByHeader,

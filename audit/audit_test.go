@@ -30,7 +30,7 @@ type fixture struct {
 func newFixture(t *testing.T, cfg Config, tenants ...string) *fixture {
 	t.Helper()
 	f := &fixture{
-		st:    memstore.New(memstore.Options{}),
+		st:    memstore.New(memstore.Config{}),
 		clock: testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)),
 		logs:  &testlog.Buffer{},
 	}

@@ -70,7 +70,7 @@ func BenchmarkKnownSession(b *testing.B) {
 func benchKnownSession(b *testing.B, rdb *redis.Client) {
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	ctx := context.Background()
 	require.NoError(b, st.LoadScripts(ctx))
 	acme := &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive}

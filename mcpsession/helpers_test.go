@@ -195,7 +195,7 @@ const testTTL = time.Hour
 func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	t.Helper()
 	clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC))
-	mem := memstore.New(memstore.Options{Clock: clock.Now, SessionTTL: testTTL})
+	mem := memstore.New(memstore.Config{Clock: clock.Now, SessionTTL: testTTL})
 	h := &harness{t: t, clock: clock, mem: mem, sessions: &countingSessions{Sessions: mem.Sessions()}, sdk: newFakeSDK()}
 	for _, tn := range []struct {
 		id  string

@@ -415,10 +415,10 @@ func (c *Cache) invalidate(e store.Event) {
 	c.group.Forget(e.TenantID)
 }
 
-// ExpireAll marks every entry as expired but keeps it for the stale window:
+// InvalidateAll marks every entry as expired but keeps it for the stale window:
 // the next request for each tenant reads the store, and the old answer is
 // still served if the store fails.
-func (c *Cache) ExpireAll() {
+func (c *Cache) InvalidateAll() {
 	c.mu.Lock()
 	for _, m := range []map[string]entry{c.pos, c.neg} {
 		for k, e := range m {
@@ -441,7 +441,7 @@ func (c *Cache) ExpireAll() {
 // and custom domain before a request asks for them.
 func (c *Cache) Handle(e store.Event) {
 	if e.Type == store.EventReset {
-		c.ExpireAll()
+		c.InvalidateAll()
 		if c.learner != nil {
 			c.learner.apply(e)
 		}

@@ -22,7 +22,7 @@ import (
 // unknown nor a suspended ID is ever read from the store, on the first
 // probe or any later one.
 func TestSuspendedRuledOutLikeUnknown(t *testing.T) {
-	ms := memstore.New(memstore.Options{})
+	ms := memstore.New(memstore.Config{})
 	for _, tn := range []tenant.Tenant{activeTenant("acme"), suspendedTenant("frozen")} {
 		_, err := ms.Tenants().Create(context.Background(), &tn)
 		require.NoError(t, err)
@@ -49,7 +49,7 @@ func TestSuspendedRuledOutLikeUnknown(t *testing.T) {
 // it.
 func newLoaded(t *testing.T, cfg DirectoryConfig, tenants ...tenant.Tenant) (*memstore.Store, *Directory) {
 	t.Helper()
-	ms := memstore.New(memstore.Options{})
+	ms := memstore.New(memstore.Config{})
 	for _, tn := range tenants {
 		_, err := ms.Tenants().Create(context.Background(), &tn)
 		require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestDirectoryPresence(t *testing.T) {
 	st := dir.Stats()
 	assert.Equal(t, DirectoryStats{Loaded: true, Tenants: 3, Inactive: 1, Domains: 2, Loads: 1, LoadedAt: st.LoadedAt}, st)
 
-	empty := NewDirectory(memstore.New(memstore.Options{}).Tenants(), DirectoryConfig{})
+	empty := NewDirectory(memstore.New(memstore.Config{}).Tenants(), DirectoryConfig{})
 	assert.Equal(t, MayExist, empty.Presence("acme"), "not loaded: no opinion")
 	assert.Equal(t, MayExist, empty.Domains().Presence("mcp.acme.com"))
 }
@@ -152,7 +152,7 @@ func TestDirectoryUnsettledDomains(t *testing.T) {
 // while a load runs are applied to what the load read, so a tenant
 // created (or suspended) during a reload is not lost by it.
 func TestDirectoryLoadKeepsChangesMadeMeanwhile(t *testing.T) {
-	ms := memstore.New(memstore.Options{})
+	ms := memstore.New(memstore.Config{})
 	ctx := context.Background()
 	_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive})
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestDirectoryFilter(t *testing.T) {
 // before the flood (fresh) and one changed just before it (edited) are
 // served throughout; every made-up ID is a 404 without a store read.
 func TestFloodOfMadeUpIDsCostsRealTenantsNothing(t *testing.T) {
-	ms := memstore.New(memstore.Options{})
+	ms := memstore.New(memstore.Config{})
 	ctx := context.Background()
 	for _, id := range []string{"cold", "edited"} {
 		_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})

@@ -31,7 +31,7 @@ func (c *countingTenants) Get(ctx context.Context, id string) (*tenant.Tenant, e
 }
 
 func newCountingStore(t *testing.T, ids ...string) *countingTenants {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New(memstore.Config{})
 	for _, id := range ids {
 		_, err := st.Tenants().Create(context.Background(), &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
 		require.NoError(t, err)

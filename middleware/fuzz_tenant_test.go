@@ -52,7 +52,7 @@ func refValidID(s string) bool { return refID.MatchString(s) && s != "admin" }
 
 // fuzzTenants returns a memstore with the fuzz targets' tenants.
 func fuzzTenants(tb testing.TB) *memstore.Tenants {
-	tenants := memstore.New(memstore.Options{}).Tenants()
+	tenants := memstore.New(memstore.Config{}).Tenants()
 	ctx := context.Background()
 	add := func(id string, status tenant.Status) {
 		t := &tenant.Tenant{ID: id, Name: id, Status: status}

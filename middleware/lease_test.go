@@ -66,8 +66,8 @@ func (c *countingLeaser) books() ([]leaseCall, int, int) {
 func TestLeaseHeadersMatchExactLimiter(t *testing.T) {
 	const limit = 600
 	clock := newFakeClock()
-	leased := memstore.New(memstore.Options{Clock: clock.Now})
-	exact := memstore.New(memstore.Options{Clock: clock.Now})
+	leased := memstore.New(memstore.Config{Clock: clock.Now})
+	exact := memstore.New(memstore.Config{Clock: clock.Now})
 	lc := &countingLeaser{Leaser: leased}
 	h := newLimited(t, lc, RateLimitConfig{Now: clock.Now})
 	tn := limitedTenant("acme", limit)
@@ -125,7 +125,7 @@ func TestLeasesThreeReplicas(t *testing.T) {
 	}
 	t.Run("memstore", func(t *testing.T) {
 		clock, advance := fake(t)
-		testThreeReplicas(t, leaseEnv{st: memstore.New(memstore.Options{Clock: clock.Now}), now: clock.Now, advance: advance})
+		testThreeReplicas(t, leaseEnv{st: memstore.New(memstore.Config{Clock: clock.Now}), now: clock.Now, advance: advance})
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		clock, _ := fake(t)
@@ -134,22 +134,22 @@ func TestLeasesThreeReplicas(t *testing.T) {
 		m.ClockTTL(true) // keys expire on the fake clock too
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
-		testThreeReplicas(t, leaseEnv{st: redisstore.New(rdb, redisstore.Options{}), now: clock.Now,
+		testThreeReplicas(t, leaseEnv{st: redisstore.New(rdb, redisstore.Config{}), now: clock.Now,
 			advance: func(d time.Duration) { m.SetTime(clock.Advance(d)) }})
 	})
 	t.Run("redis", func(t *testing.T) {
-		testThreeReplicas(t, leaseEnv{st: redisstore.New(testredis.Standalone(t), redisstore.Options{}),
+		testThreeReplicas(t, leaseEnv{st: redisstore.New(testredis.Standalone(t), redisstore.Config{}),
 			now: time.Now, advance: time.Sleep, real: true})
 	})
 	t.Run("cluster", func(t *testing.T) {
-		testThreeReplicas(t, leaseEnv{st: redisstore.New(testredis.Cluster(t), redisstore.Options{}),
+		testThreeReplicas(t, leaseEnv{st: redisstore.New(testredis.Cluster(t), redisstore.Config{}),
 			now: time.Now, advance: time.Sleep, real: true})
 	})
 	t.Run("redis restarted", func(t *testing.T) {
 		srv := testredis.StartServer(t)
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond, DialerRetries: 1})
 		t.Cleanup(func() { _ = rdb.Close() })
-		testThreeReplicas(t, leaseEnv{st: redisstore.New(rdb, redisstore.Options{}),
+		testThreeReplicas(t, leaseEnv{st: redisstore.New(rdb, redisstore.Config{}),
 			now: time.Now, advance: time.Sleep, real: true, stop: srv.Stop, start: srv.Start})
 	})
 }
@@ -355,7 +355,7 @@ func testLeaseRoundTrips(t *testing.T, rdb *redis.Client, server *redis.Client) 
 	ctx := t.Context()
 	c := &commandCounter{}
 	rdb.AddHook(c)
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, st.LoadScripts(ctx))
 	tn := limitedTenant("acme", 1_000_000)
 	for _, replicas := range []int{1, 3} {
@@ -420,7 +420,7 @@ func TestMaxLeaseFor(t *testing.T) {
 // request asking the store, and that refusals it remembers cost nothing.
 func TestLeaseSmallLimitIsExact(t *testing.T) {
 	clock := newFakeClock()
-	st := memstore.New(memstore.Options{Clock: clock.Now})
+	st := memstore.New(memstore.Config{Clock: clock.Now})
 	var leasers [3]*countingLeaser
 	var handlers [3]http.Handler
 	for i := range 3 {
@@ -457,7 +457,7 @@ func TestLeaseSmallLimitIsExact(t *testing.T) {
 // unspent part of each goes back.
 func TestLeaseSizeFollowsRate(t *testing.T) {
 	clock := newFakeClock()
-	lc := &countingLeaser{Leaser: memstore.New(memstore.Options{Clock: clock.Now})}
+	lc := &countingLeaser{Leaser: memstore.New(memstore.Config{Clock: clock.Now})}
 	h := newLimited(t, lc, RateLimitConfig{Now: clock.Now})
 	tn := limitedTenant("acme", 1_000_000)
 	serve := func(n int, step time.Duration) int {
@@ -486,7 +486,7 @@ func TestLeaseSizeFollowsRate(t *testing.T) {
 func TestLeaseFloodPastTheLimit(t *testing.T) {
 	const limit, requests = 600, 20_000
 	clock := newFakeClock()
-	lc := &countingLeaser{Leaser: memstore.New(memstore.Options{Clock: clock.Now})}
+	lc := &countingLeaser{Leaser: memstore.New(memstore.Config{Clock: clock.Now})}
 	h := newLimited(t, lc, RateLimitConfig{Now: clock.Now})
 	tn := limitedTenant("acme", limit)
 	admitted := 0
@@ -511,7 +511,7 @@ func TestLeaseAllocations(t *testing.T) {
 		limit, allocs int
 	}{{500, 0}, {1_000_000, 2}} {
 		clock := newFakeClock()
-		st := memstore.New(memstore.Options{Clock: clock.Now})
+		st := memstore.New(memstore.Config{Clock: clock.Now})
 		mw, err := RateLimit(RateLimitConfig{Leaser: st, Now: clock.Now, MaxLease: time.Minute})
 		require.NoError(t, err)
 		h := mw(noop)
@@ -533,7 +533,7 @@ func TestLeaseAllocations(t *testing.T) {
 // that sent nothing for a minute, and serves them again afterwards.
 func TestLeaseIdleTenantsAreDropped(t *testing.T) {
 	clock := newFakeClock()
-	cfg := RateLimitConfig{Leaser: memstore.New(memstore.Options{Clock: clock.Now}), Now: clock.Now}
+	cfg := RateLimitConfig{Leaser: memstore.New(memstore.Config{Clock: clock.Now}), Now: clock.Now}
 	require.NoError(t, cfg.setDefaults())
 	l := newLeases(cfg)
 	var a answer
@@ -562,7 +562,7 @@ func TestLeaseIdleTenantsAreDropped(t *testing.T) {
 // next request.
 func TestLeaseLimitChange(t *testing.T) {
 	clock := newFakeClock()
-	h := newLimited(t, memstore.New(memstore.Options{Clock: clock.Now}), RateLimitConfig{Now: clock.Now})
+	h := newLimited(t, memstore.New(memstore.Config{Clock: clock.Now}), RateLimitConfig{Now: clock.Now})
 	for range 20 {
 		rec := serveAs(context.Background(), h, limitedTenant("acme", 1000))
 		require.Equal(t, "1000", rec.Header().Get("RateLimit-Limit"))
@@ -617,7 +617,7 @@ func (s *slowLeaser) Lease(ctx context.Context, tenantID, key string, limit, wan
 // making its own: one tenant's burst never holds more than one of the
 // store's connections.
 func TestLeaseConcurrentRequestsShareACall(t *testing.T) {
-	sl := &slowLeaser{Leaser: memstore.New(memstore.Options{}), delay: 20 * time.Millisecond}
+	sl := &slowLeaser{Leaser: memstore.New(memstore.Config{}), delay: 20 * time.Millisecond}
 	h := newLimited(t, sl, RateLimitConfig{})
 	tn := limitedTenant("acme", 1_000_000)
 	var wg sync.WaitGroup

@@ -24,7 +24,7 @@ func rateLimitChain(b *testing.B, app http.Handler) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	limit, err := RateLimit(RateLimitConfig{Leaser: memstore.New(memstore.Options{})})
+	limit, err := RateLimit(RateLimitConfig{Leaser: memstore.New(memstore.Config{})})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func BenchmarkRateLimitChain(b *testing.B) {
 // BenchmarkRateLimitLease is the rate limit alone, for a request whose
 // tenant is already in its context: a request admitted from the lease.
 func BenchmarkRateLimitLease(b *testing.B) {
-	mw, err := RateLimit(RateLimitConfig{Leaser: memstore.New(memstore.Options{})})
+	mw, err := RateLimit(RateLimitConfig{Leaser: memstore.New(memstore.Config{})})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // A tenant limited to 2 requests a minute: a limit this small is spent in
 // leases of one request, so it is exact even across replicas.
 func ExampleRateLimit() {
-	st := memstore.New(memstore.Options{}) // in production, a redisstore.Store
+	st := memstore.New(memstore.Config{}) // in production, a redisstore.Store
 	limit, err := middleware.RateLimit(middleware.RateLimitConfig{
 		Leaser:    st,
 		OnRefused: func(*http.Request, middleware.Refusal) {}, // the audit hook; a log line by default

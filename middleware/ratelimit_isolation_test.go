@@ -52,7 +52,7 @@ func TestRateLimitHangUpsLiftNoLimit(t *testing.T) {
 	for name, ctx := range map[string]context.Context{"canceled": canceled, "deadline exceeded": expired} {
 		t.Run(name, func(t *testing.T) {
 			clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
-			st := memstore.New(memstore.Options{Clock: clock.Now})
+			st := memstore.New(memstore.Config{Clock: clock.Now})
 			h := newLimited(t, st, RateLimitConfig{Now: clock.Now})
 			victim, hang := limitedTenant("victim", 2), limitedTenant("hang", 2)
 			for _, tn := range []*tenant.Tenant{victim, hang} {
@@ -91,7 +91,7 @@ func (b brokenFor) Lease(ctx context.Context, tenantID, key string, limit, want,
 // seen by one tenant's requests lets that tenant through and nobody else.
 func TestRateLimitOutageOfOneTenantFreesNoOther(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
-	st := brokenFor{memstore.New(memstore.Options{Clock: clock.Now}), "broken"}
+	st := brokenFor{memstore.New(memstore.Config{Clock: clock.Now}), "broken"}
 	h := newLimited(t, st, RateLimitConfig{Now: clock.Now})
 	victim, broken := limitedTenant("victim", 2), limitedTenant("broken", 2)
 	for range 2 {
@@ -112,10 +112,10 @@ func TestHangUpsUnderLoad(t *testing.T) {
 		m := miniredis.RunT(t)
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
-		testHangUpsUnderLoad(t, redisstore.New(rdb, redisstore.Options{}))
+		testHangUpsUnderLoad(t, redisstore.New(rdb, redisstore.Config{}))
 	})
 	t.Run("redis", func(t *testing.T) {
-		testHangUpsUnderLoad(t, redisstore.New(testredis.Standalone(t), redisstore.Options{}))
+		testHangUpsUnderLoad(t, redisstore.New(testredis.Standalone(t), redisstore.Config{}))
 	})
 }
 

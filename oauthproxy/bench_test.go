@@ -72,7 +72,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, rdb *redis.Client) *benchEnv {
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	urls, err := oidcx.PathURLs("https://seed.example.com")
 	if err != nil {
 		b.Fatal(err)

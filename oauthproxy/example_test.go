@@ -13,7 +13,7 @@ import (
 // The proxy of a path-mode deployment, and where each tenant's clients
 // find its authorization server.
 func Example() {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New(memstore.Config{})
 	urls, _ := oidcx.PathURLs("https://seed.example.com")
 	p, err := oauthproxy.New(oauthproxy.Config{Clients: st.Clients(), Grants: st.Grants(), URLs: urls})
 	if err != nil {

@@ -53,7 +53,7 @@ func (cannedProvider) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // fuzzProxy returns a proxy on fresh stores holding the fixtures.
 func fuzzProxy(tb testing.TB) *Proxy {
-	s := memstore.New(memstore.Options{})
+	s := memstore.New(memstore.Config{})
 	urls, err := oidcx.PathURLs("https://seed.example.com")
 	if err != nil {
 		tb.Fatal(err)

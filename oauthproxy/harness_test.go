@@ -62,7 +62,7 @@ type stores struct {
 type backend func(t *testing.T) stores
 
 func memBackend(*testing.T) stores {
-	s := memstore.New(memstore.Options{})
+	s := memstore.New(memstore.Config{})
 	return stores{tenants: s.Tenants(), clients: s.Clients(), grants: s.Grants()}
 }
 
@@ -70,13 +70,13 @@ func miniBackend(t *testing.T) stores {
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	return stores{tenants: s.Tenants(), clients: s.Clients(), grants: s.Grants(), rdb: rdb}
 }
 
 func realBackend(t *testing.T) stores {
 	rdb := testredis.Standalone(t)
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	return stores{tenants: s.Tenants(), clients: s.Clients(), grants: s.Grants(), rdb: rdb}
 }
 

@@ -24,7 +24,7 @@ import (
 )
 
 func TestNewValidates(t *testing.T) {
-	s := memstore.New(memstore.Options{})
+	s := memstore.New(memstore.Config{})
 	urls, err := oidcx.PathURLs("https://seed.example.com")
 	require.NoError(t, err)
 	ok := Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls}
@@ -153,7 +153,7 @@ func TestDeriveSeparates(t *testing.T) {
 // TestSealedRecords checks that a record opens only with its own secret
 // and tenant, even when its bytes are moved under another record's key.
 func TestSealedRecords(t *testing.T) {
-	s := memstore.New(memstore.Options{})
+	s := memstore.New(memstore.Config{})
 	urls, err := oidcx.PathURLs("https://seed.example.com")
 	require.NoError(t, err)
 	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
@@ -297,7 +297,7 @@ func loopbackOK(t *testing.T) func(string) error {
 // TestLoopbackProviderRefusedByDefault: without the opt-in, the proxy
 // neither fetches from nor sends a browser to a provider on loopback.
 func TestLoopbackProviderRefusedByDefault(t *testing.T) {
-	s := memstore.New(memstore.Options{})
+	s := memstore.New(memstore.Config{})
 	urls, err := oidcx.PathURLs("https://seed.example.com")
 	require.NoError(t, err)
 	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls, Logger: slog.New(slog.DiscardHandler)})

@@ -454,7 +454,7 @@ func TestRevokeWithoutProviderEndpoint(t *testing.T) {
 	ans := a.redeem(a.login(a.h.browser("acme")).Get("code"))
 	rt := ans.json(t)["refresh_token"].(string)
 	idp.SetRevocation(false)
-	a.h.proxy.Evict("acme")
+	a.h.proxy.Invalidate("acme")
 	require.Equal(t, http.StatusOK, a.revoke(rt).status)
 	assert.Zero(t, idp.RevocationRequests())
 	oauthErr(t, a.refresh(rt), http.StatusBadRequest, "invalid_grant")

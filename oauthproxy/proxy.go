@@ -240,10 +240,10 @@ func (p *Proxy) AuthorizationServers(r *http.Request, t *tenant.Tenant) []string
 	return []string{t.OIDC.Issuer}
 }
 
-// Evict drops what the proxy cached of a tenant: its provider's
+// Invalidate drops what the proxy cached of a tenant: its provider's
 // discovered endpoints. Call it when a tenant is updated or deleted, as
 // for the token verifiers; a changed issuer takes effect without it.
-func (p *Proxy) Evict(tenantID string) { p.upstream.forget(tenantID) }
+func (p *Proxy) Invalidate(tenantID string) { p.upstream.forget(tenantID) }
 
 // issuerFrom derives the issuer from the tenant's resource URL, which is
 // its base URL followed by the MCP endpoint's path.

@@ -45,7 +45,7 @@ type cache struct {
 	lru     list.List // front: most recently used
 	bytes   int64     // sum of the entries' sizes
 	// epoch counts removals. A build that started before a removal does
-	// not store its outcome, so that an Evict racing with a build for the
+	// not store its outcome, so that an Invalidate racing with a build for the
 	// tenant's old settings wins; the callers of that build still get it.
 	epoch uint64
 }

@@ -43,7 +43,7 @@ func TestCacheComparesSettings(t *testing.T) {
 	assert.Equal(t, 1, c.len(), "one entry per tenant")
 }
 
-// A build that overlaps an Evict does not store its outcome.
+// A build that overlaps an Invalidate does not store its outcome.
 func TestCacheRemoveWinsOverBuildInFlight(t *testing.T) {
 	c := newCache(10, 1<<30)
 	s := settings{issuer: "https://idp", audience: "aud"}

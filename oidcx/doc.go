@@ -85,8 +85,8 @@
 //	mux.Handle("/mcp", tenantMiddleware(auth(mcpHandler)))
 //	mux.Handle(oidcx.WellKnownPath, tenantMiddleware(meta))
 //	// when a tenant is updated or deleted, and after missed events:
-//	v.Evict(id)
-//	v.EvictAll()
+//	v.Invalidate(id)
+//	v.InvalidateAll()
 //
 // The handler then finds the token's claims with [ClaimsFromContext].
 //

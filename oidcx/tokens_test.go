@@ -94,9 +94,9 @@ func TestTokenCacheIsPerTenantAndSettings(t *testing.T) {
 	assert.NoError(t, err, "the original settings, still valid")
 }
 
-// Evict and EvictAll drop the tenant's remembered tokens: the Service
-// calls Evict when a tenant is updated, suspended or deleted.
-func TestEvictDropsTokens(t *testing.T) {
+// Invalidate and InvalidateAll drop the tenant's remembered tokens: the Service
+// calls Invalidate when a tenant is updated, suspended or deleted.
+func TestInvalidateDropsTokens(t *testing.T) {
 	idp := newHostileIdP(t)
 	globex := idp.tenant("globex")
 	v := newTestVerifier(t, Config{})
@@ -110,13 +110,13 @@ func TestEvictDropsTokens(t *testing.T) {
 		}
 	}
 	require.Equal(t, 4, v.tokens.len())
-	v.Evict("acme")
-	v.Evict("never-seen")
+	v.Invalidate("acme")
+	v.Invalidate("never-seen")
 	assert.Equal(t, 2, v.tokens.len())
 	assert.Empty(t, v.tokens.tenants["acme"])
 	_, err := v.Verify(t.Context(), globex, idp.token(idp.claims(globex)))
 	require.NoError(t, err)
-	v.EvictAll()
+	v.InvalidateAll()
 	assert.Zero(t, v.tokens.len())
 }
 

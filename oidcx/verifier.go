@@ -115,8 +115,8 @@ type Config struct {
 	// requests, keyed by tenant and the token's SHA-256 (the token itself
 	// is not kept), until its exp and no later; never for another tenant,
 	// nor once the tenant's issuer, audience or JWKS URI changed, and
-	// checked again once when the tenant's keys were fetched anew. Evict
-	// and EvictAll drop the tenant's tokens. A negative TokenCacheEntries
+	// checked again once when the tenant's keys were fetched anew. Invalidate
+	// and InvalidateAll drop the tenant's tokens. A negative TokenCacheEntries
 	// turns the cache off. default: 10,000 tokens and 16 MiB
 	TokenCacheEntries int
 	TokenCacheBytes   int64
@@ -345,24 +345,24 @@ func (v *Verifier) checkLifetime(c *tokenClaims) error {
 	return nil
 }
 
-// Evict drops the cached verifier of a tenant, the tokens verified for it,
+// Invalidate drops the cached verifier of a tenant, the tokens verified for it,
 // and its fetch limits and back-off, so that its next request builds a new one (discovery and JWKS
 // fetched again). Call it when a tenant is updated or deleted. A changed
 // issuer, audience or JWKS URI takes effect without it, because the cache
-// compares them on every lookup; Evict frees the memory of a deleted
+// compares them on every lookup; Invalidate frees the memory of a deleted
 // tenant at once. A verifier the cache drops to stay within its bounds
 // keeps its limits.
-func (v *Verifier) Evict(tenantID string) {
+func (v *Verifier) Invalidate(tenantID string) {
 	v.cache.remove(tenantID)
 	v.tokens.removeTenant(tenantID)
 	v.limits.reset(tenantID)
 }
 
-// EvictAll drops every cached verifier and verified token, and every
+// InvalidateAll drops every cached verifier and verified token, and every
 // fetch limit and back-off. Call it when tenant events may have been missed (a store
 // subscription that was re-established); each tenant then builds its
 // verifier again on its next request.
-func (v *Verifier) EvictAll() {
+func (v *Verifier) InvalidateAll() {
 	v.cache.clear()
 	v.tokens.clear()
 	v.limits.resetAll()

@@ -398,7 +398,7 @@ func TestDiscoveryBackoff(t *testing.T) {
 	assert.Equal(t, 3, idp.DiscoveryRequests())
 }
 
-// A changed issuer takes effect on the next request, without Evict.
+// A changed issuer takes effect on the next request, without Invalidate.
 func TestChangedIssuerTakesEffect(t *testing.T) {
 	oldIdP, newIdP := oidctest.New(t), oidctest.New(t)
 	v := newVerifier(t, nil)
@@ -416,7 +416,7 @@ func TestChangedIssuerTakesEffect(t *testing.T) {
 	assert.Equal(t, 1, newIdP.DiscoveryRequests())
 }
 
-func TestEvict(t *testing.T) {
+func TestInvalidate(t *testing.T) {
 	idp := oidctest.New(t)
 	acme := newTenant("acme", idp)
 	v := newVerifier(t, nil)
@@ -427,14 +427,14 @@ func TestEvict(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, idp.DiscoveryRequests())
 
-	v.Evict("acme")
-	v.Evict("never-seen")
+	v.Invalidate("acme")
+	v.Invalidate("never-seen")
 	_, err = v.Verify(t.Context(), acme, token)
 	require.NoError(t, err)
 	assert.Equal(t, 2, idp.DiscoveryRequests())
 }
 
-func TestEvictAll(t *testing.T) {
+func TestInvalidateAll(t *testing.T) {
 	idp := oidctest.New(t)
 	a, b := newTenant("tenant-a", idp), newTenant("tenant-b", idp)
 	v := newVerifier(t, nil)
@@ -443,7 +443,7 @@ func TestEvictAll(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, 2, idp.DiscoveryRequests())
-	v.EvictAll()
+	v.InvalidateAll()
 	for _, tn := range []*tenant.Tenant{a, b} {
 		_, err := v.Verify(t.Context(), tn, tokenFor(idp, tn, "alice"))
 		require.NoError(t, err)

@@ -30,7 +30,7 @@ type fixture struct {
 func newFixture(t *testing.T, tenants ...string) *fixture {
 	t.Helper()
 	f := &fixture{
-		st:    memstore.New(memstore.Options{}),
+		st:    memstore.New(memstore.Config{}),
 		clock: testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)),
 		logs:  &testlog.Buffer{},
 	}
@@ -335,7 +335,7 @@ func TestReportRange(t *testing.T) {
 }
 
 func BenchmarkServed(b *testing.B) {
-	r, err := New(Config{Store: memstore.New(memstore.Options{}).Usage()})
+	r, err := New(Config{Store: memstore.New(memstore.Config{}).Usage()})
 	require.NoError(b, err)
 	r.Served("acme")
 	b.ReportAllocs()
@@ -345,7 +345,7 @@ func BenchmarkServed(b *testing.B) {
 }
 
 func BenchmarkServedParallel(b *testing.B) {
-	r, err := New(Config{Store: memstore.New(memstore.Options{}).Usage()})
+	r, err := New(Config{Store: memstore.New(memstore.Config{}).Usage()})
 	require.NoError(b, err)
 	ids := make([]string, 64)
 	for i := range ids {

@@ -81,7 +81,7 @@ func createTenants(t testing.TB, s *redisstore.Store, n int) []string {
 // since its last write and nothing else, which is at most one interval.
 func testReplicas(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	ids := createTenants(t, s, 5)
 	h := &hook{}
 	rdb.AddHook(h)
@@ -186,7 +186,7 @@ func TestFlushCost(t *testing.T) {
 		return wire{Conn: c, out: &out, in: &in}, nil
 	}})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	ctx := t.Context()
 	require.NoError(t, s.LoadScripts(ctx))
 	ids := createTenants(t, s, 1000)

@@ -463,7 +463,7 @@ func (e *env) propagation(ctx context.Context, when string) error {
 // is still in its tenant's store, but the victim's when the scenario
 // deletes it.
 func (e *env) checkClients(ctx context.Context, workers []*worker, skipVictim bool) (int, error) {
-	clients := redisstore.New(e.rdb, redisstore.Options{}).Clients()
+	clients := redisstore.New(e.rdb, redisstore.Config{}).Clients()
 	n, lost := 0, 0
 	for _, w := range workers {
 		for id, ids := range w.clients {

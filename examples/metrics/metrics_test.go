@@ -18,7 +18,7 @@ import (
 )
 
 func TestMetricsByTenantAndStatus(t *testing.T) {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New(memstore.Config{})
 	for _, tn := range []tenant.Tenant{
 		{ID: "acme", Name: "ACME", Status: tenant.StatusActive},
 		{ID: "beta", Name: "Beta", Status: tenant.StatusSuspended},
@@ -66,7 +66,7 @@ func TestMetricsByTenantAndStatus(t *testing.T) {
 // name no tenant: they are counted under one series, never one per ID, so
 // a client cannot grow the metrics without bound.
 func TestRefusedSeriesBounded(t *testing.T) {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New(memstore.Config{})
 	_, err := st.Tenants().Create(t.Context(), &tenant.Tenant{ID: "gone", Name: "Gone", Status: tenant.StatusSuspended})
 	require.NoError(t, err)
 	m := metrics.New()

@@ -37,7 +37,7 @@ type option func(*Config)
 func newFixture(t *testing.T, opts ...option) *fixture {
 	t.Helper()
 	f := &fixture{
-		tenants: memstore.New(memstore.Options{}).Tenants(),
+		tenants: memstore.New(memstore.Config{}).Tenants(),
 		logs:    &testlog.Buffer{},
 		clock:   testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)),
 	}
@@ -370,7 +370,7 @@ func TestListPages(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New(memstore.Config{})
 	f := newFixture(t, func(c *Config) { c.Tenants = st.Tenants() })
 	f.create(t, acme)
 	f.create(t, `{"id":"acme-corp","name":"Other"}`)
@@ -602,7 +602,7 @@ func (u unannounced) Delete(ctx context.Context, id string) (int64, error) {
 // into a 409), applied on this replica through OnChange, and logged as a
 // warning.
 func TestChangeMadeButNotPublished(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Tenants = unannounced{memstore.New(memstore.Options{}).Tenants()} })
+	f := newFixture(t, func(c *Config) { c.Tenants = unannounced{memstore.New(memstore.Config{}).Tenants()} })
 	assert.Equal(t, http.StatusCreated, f.do(t, req{method: "POST", path: "/admin/tenants", body: acme}).Code)
 	assert.Equal(t, http.StatusOK, f.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: `{"status":"suspended"}`}).Code)
 	w := f.do(t, req{method: "DELETE", path: "/admin/tenants/acme"})
@@ -638,7 +638,7 @@ func (r *racingTenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tena
 // tenant, so neither change is lost; one that keeps meeting changes gets
 // 409 and changes nothing.
 func TestPatchKeepsConcurrentChanges(t *testing.T) {
-	racing := &racingTenants{Tenants: memstore.New(memstore.Options{}).Tenants(), races: 1}
+	racing := &racingTenants{Tenants: memstore.New(memstore.Config{}).Tenants(), races: 1}
 	f := newFixture(t, func(c *Config) { c.Tenants = racing })
 	require.Equal(t, http.StatusCreated, f.do(t, req{method: "POST", path: "/admin/tenants", body: acme}).Code)
 

@@ -73,7 +73,7 @@ func TestCascadeDelete(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			rdb := b.connect(t)
 			ctx := context.Background()
-			st := redisstore.New(rdb, redisstore.Options{DeleteBatch: 50})
+			st := redisstore.New(rdb, redisstore.Config{DeleteBatch: 50})
 			var changes []store.Event
 			f := newFixture(t, func(c *Config) {
 				c.Tenants = st.Tenants()
@@ -139,7 +139,7 @@ func TestCascadeDelete(t *testing.T) {
 // subscribers (every replica's cache) as an update.
 func TestSuspendPublishes(t *testing.T) {
 	rdb := testredis.Standalone(t)
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	f := newFixture(t, func(c *Config) { c.Tenants = st.Tenants() })
 	f.create(t, `{"id":"acme","name":"ACME"}`)
 
@@ -186,7 +186,7 @@ func TestCascadeDeleteTakesRecords(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			rdb := b.connect(t)
 			ctx := context.Background()
-			st := redisstore.New(rdb, redisstore.Options{})
+			st := redisstore.New(rdb, redisstore.Config{})
 			trail, err := audit.New(audit.Config{Store: st.Audit()})
 			require.NoError(t, err)
 			f := newFixture(t, func(c *Config) {

@@ -117,11 +117,11 @@ func testIfMatchRace(t *testing.T, tenants store.Tenants) {
 func TestIfMatchRaceMemstore(t *testing.T) { testIfMatchRace(t, newFixture(t).tenants) }
 
 func TestIfMatchRaceRedis(t *testing.T) {
-	testIfMatchRace(t, redisstore.New(testredis.Standalone(t), redisstore.Options{}).Tenants())
+	testIfMatchRace(t, redisstore.New(testredis.Standalone(t), redisstore.Config{}).Tenants())
 }
 
 func TestIfMatchRaceCluster(t *testing.T) {
-	testIfMatchRace(t, redisstore.New(testredis.Cluster(t), redisstore.Options{}).Tenants())
+	testIfMatchRace(t, redisstore.New(testredis.Cluster(t), redisstore.Config{}).Tenants())
 }
 
 // TestPatchWithoutIfMatchStillRetries: without If-Match a PATCH that meets

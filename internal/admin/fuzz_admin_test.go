@@ -82,7 +82,7 @@ var fuzzBodies = []string{
 // fuzzHandler returns an admin handler over a fresh memstore that logs
 // nowhere.
 func fuzzHandler(t testing.TB) (*Handler, store.Tenants) {
-	tenants := memstore.New(memstore.Options{}).Tenants()
+	tenants := memstore.New(memstore.Config{}).Tenants()
 	h, err := New(Config{Tenants: tenants, APIKey: testKey, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func withStores(st *memstore.Store, trail *audit.Trail) option {
 func newWorld(t *testing.T, opts ...option) *world {
 	t.Helper()
 	clock := newClock()
-	st := memstore.New(memstore.Options{Clock: clock.Now})
+	st := memstore.New(memstore.Config{Clock: clock.Now})
 	trail, err := audit.New(audit.Config{Store: st.Audit(), Now: clock.Now})
 	require.NoError(t, err)
 	f := newFixture(t, append([]option{withStores(st, trail), func(c *Config) { c.Now = clock.Now }}, opts...)...)

@@ -186,7 +186,7 @@ func TestBigDelete(t *testing.T) {
 	needBig(t)
 	rdb := testredis.Standalone(t)
 	ctx := context.Background()
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	h, err := admin.New(admin.Config{Tenants: st.Tenants(), APIKey: "k", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	call := func(method, path, body string) *httptest.ResponseRecorder {

@@ -4,7 +4,7 @@
 // an injected clock replaces waiting:
 //
 //	now := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-//	s := memstore.New(memstore.Options{Clock: func() time.Time { return now }})
+//	s := memstore.New(memstore.Config{Clock: func() time.Time { return now }})
 //	_ = s.Register(ctx, "acme", &store.Client{ClientID: "c1"}, 10)
 //	now = now.Add(31 * 24 * time.Hour) // the client has expired
 //

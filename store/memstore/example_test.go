@@ -14,7 +14,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	s := memstore.New(memstore.Options{Clock: func() time.Time { return now }})
+	s := memstore.New(memstore.Config{Clock: func() time.Time { return now }})
 
 	err := s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c1"}, 1)
 	fmt.Println("register c1:", err)
@@ -38,7 +38,7 @@ func Example() {
 func ExampleStore_Allow() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	s := memstore.New(memstore.Options{Clock: func() time.Time { return now }})
+	s := memstore.New(memstore.Config{Clock: func() time.Time { return now }})
 	for range 3 {
 		d, _ := s.Allow(ctx, "acme", "all", 3)
 		fmt.Println(d.Allowed, d.Remaining, d.Reset)

@@ -12,7 +12,7 @@ import (
 func TestGrantsConformance(t *testing.T) {
 	storetest.RunGrants(t, func(t *testing.T) storetest.GrantsBackend {
 		clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC))
-		s := memstore.New(memstore.Options{Clock: clock.Now})
+		s := memstore.New(memstore.Config{Clock: clock.Now})
 		return storetest.GrantsBackend{
 			Grants:  s.Grants(),
 			Tenants: s.Tenants(),

@@ -15,8 +15,8 @@ const (
 	DefaultSessionTTL = 24 * time.Hour
 )
 
-// Options configures a [Store]. The zero value is ready to use.
-type Options struct {
+// Config configures a [Store]. The zero value is ready to use.
+type Config struct {
 	// Clock returns the current time; tests inject a fake one to make
 	// clients, sessions and rate limits expire without waiting.
 	// default: time.Now
@@ -64,7 +64,7 @@ var (
 )
 
 // New returns an empty Store.
-func New(opts Options) *Store {
+func New(opts Config) *Store {
 	s := &Store{
 		clock:      opts.Clock,
 		clientTTL:  opts.ClientTTL,

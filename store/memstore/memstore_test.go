@@ -16,7 +16,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 123456789, time.UTC))
-		s := memstore.New(memstore.Options{Clock: clock.Now})
+		s := memstore.New(memstore.Config{Clock: clock.Now})
 		return storetest.Backend{
 			Tenants:    s.Tenants(),
 			Clients:    s.Clients(),
@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 func TestDeleteCountsEveryKey(t *testing.T) {
 	ctx := t.Context()
 	clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
-	s := memstore.New(memstore.Options{Clock: clock.Now})
+	s := memstore.New(memstore.Config{Clock: clock.Now})
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Domain: "acme.example.com", Status: tenant.StatusActive})
 	require.NoError(t, err)
 	require.NoError(t, s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c1"}, 0))
@@ -59,7 +59,7 @@ func TestDeleteCountsEveryKey(t *testing.T) {
 func TestExpiredKeysAreNotCounted(t *testing.T) {
 	ctx := t.Context()
 	clock := testclock.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
-	s := memstore.New(memstore.Options{Clock: clock.Now})
+	s := memstore.New(memstore.Config{Clock: clock.Now})
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	require.NoError(t, err)
 	_, err = s.Allow(ctx, "acme", "k", 10)

@@ -18,7 +18,7 @@ import (
 // change without having seen it.
 func TestSwapWithinOneMillisecond(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC))
-	s := memstore.New(memstore.Options{Clock: clock.Now})
+	s := memstore.New(memstore.Config{Clock: clock.Now})
 	ctx := t.Context()
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	require.NoError(t, err)

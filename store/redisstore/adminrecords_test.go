@@ -38,13 +38,13 @@ func TestAdminRecordsConformanceMiniredis(t *testing.T) {
 
 func TestAdminRecordsConformanceRedis(t *testing.T) {
 	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminRecordsBackend {
-		return adminRecords(redisstore.New(testredis.Standalone(t), redisstore.Options{}))
+		return adminRecords(redisstore.New(testredis.Standalone(t), redisstore.Config{}))
 	})
 }
 
 func TestAdminRecordsConformanceCluster(t *testing.T) {
 	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminRecordsBackend {
-		return adminRecords(redisstore.New(testredis.Cluster(t), redisstore.Options{}))
+		return adminRecords(redisstore.New(testredis.Cluster(t), redisstore.Config{}))
 	})
 }
 
@@ -105,7 +105,7 @@ func hgetall(m *miniredis.Miniredis, key string) map[string]string {
 // the server lost its scripts (a restart, a failover), and counts once.
 func TestUsageAfterScriptFlush(t *testing.T) {
 	rdb := testredis.Standalone(t)
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	ctx := t.Context()
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func TestUsageAfterScriptFlush(t *testing.T) {
 // batch of many tenants is one pipeline.
 func testRecordRoundTrips(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, s.LoadScripts(ctx))
 	var deltas []store.UsageDelta
 	for i := range 50 {

@@ -16,7 +16,7 @@ import (
 
 func benchStore(b *testing.B) *redisstore.Store {
 	b.Helper()
-	s := redisstore.New(testredis.Standalone(b), redisstore.Options{})
+	s := redisstore.New(testredis.Standalone(b), redisstore.Config{})
 	if err := s.LoadScripts(b.Context()); err != nil {
 		b.Fatal(err)
 	}

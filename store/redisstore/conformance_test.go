@@ -34,7 +34,7 @@ func newMiniredis(t *testing.T) (*redisstore.Store, *miniredis.Miniredis, *redis
 	m.ClockTTL(true) // TTLs follow SetTime, coherent with TIME
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	return redisstore.New(rdb, redisstore.Options{Clock: clock.Now}), m, rdb, clock
+	return redisstore.New(rdb, redisstore.Config{Clock: clock.Now}), m, rdb, clock
 }
 
 // backend wraps s for the suite.
@@ -65,7 +65,7 @@ func TestConformanceMiniredis(t *testing.T) {
 func TestConformanceRedis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		rdb := testredis.Standalone(t)
-		b := backend(redisstore.New(rdb, redisstore.Options{ClientTTL: realClientTTL, SessionTTL: realSessionTTL}))
+		b := backend(redisstore.New(rdb, redisstore.Config{ClientTTL: realClientTTL, SessionTTL: realSessionTTL}))
 		b.Advance, b.RealTime = time.Sleep, true
 		b.ClientTTL, b.SessionTTL = realClientTTL, realSessionTTL
 		b.Interrupt = func() {
@@ -78,7 +78,7 @@ func TestConformanceRedis(t *testing.T) {
 func TestConformanceCluster(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		rdb := testredis.Cluster(t)
-		b := backend(redisstore.New(rdb, redisstore.Options{ClientTTL: realClientTTL, SessionTTL: realSessionTTL}))
+		b := backend(redisstore.New(rdb, redisstore.Config{ClientTTL: realClientTTL, SessionTTL: realSessionTTL}))
 		b.Advance, b.RealTime = time.Sleep, true
 		b.ClientTTL, b.SessionTTL = realClientTTL, realSessionTTL
 		b.Interrupt = func() {

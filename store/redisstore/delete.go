@@ -24,7 +24,7 @@ import (
 // The record, index entry and claims go first, so the tenant stops being
 // served (and the event goes out) before its data is swept. The data is
 // found with SCAN on every master, never KEYS, and removed with UNLINK, in
-// batches of Options.DeleteBatch. The pattern tenant:{id}:* cannot match
+// batches of Config.DeleteBatch. The pattern tenant:{id}:* cannot match
 // another tenant's keys: the '}' after the ID ends it, so "acme" never
 // reaches "acme-corp" or "acme2". When there is no record but data is left
 // (a delete that was interrupted), the data is still swept; only when

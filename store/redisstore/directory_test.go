@@ -207,7 +207,7 @@ func TestOnChange(t *testing.T) {
 	_, m, rdb, _ := newMiniredis(t)
 	var mu sync.Mutex
 	var seen []string
-	s := redisstore.New(rdb, redisstore.Options{OnChange: func(e store.Event) {
+	s := redisstore.New(rdb, redisstore.Config{OnChange: func(e store.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, string(e.Type)+" "+e.TenantID)

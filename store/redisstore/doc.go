@@ -3,7 +3,7 @@
 // [redis.UniversalClient].
 //
 //	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs})
-//	s := redisstore.New(rdb, redisstore.Options{})
+//	s := redisstore.New(rdb, redisstore.Config{})
 //	t, err := s.Tenants().Get(ctx, "acme")
 //	d, err := s.Allow(ctx, "acme", "all", t.Limits.RateLimit)
 //
@@ -15,7 +15,7 @@
 //
 // Lifetimes and the rate limiter run on the Redis server's clock (TIME inside
 // the scripts), so replicas with drifting clocks agree. Only the timestamps
-// written into records come from [Options.Clock].
+// written into records come from [Config.Clock].
 //
 // On a Redis Cluster (Redis 7 or later), run as production clusters are,
 // with replicas: [New] makes the client follow a failover within about a

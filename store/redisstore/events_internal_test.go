@@ -94,7 +94,7 @@ func TestSubscriptionThatStopsAnswering(t *testing.T) {
 	hole := newBlackHole(t, m.Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: hole.addr(), MaxRetries: -1, DialerRetries: 1, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := New(rdb, Options{})
+	s := New(rdb, Config{})
 	publisher := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = publisher.Close() })
 

@@ -53,7 +53,7 @@ func TestEventsTransport(t *testing.T) {
 			rdb := tc.client(t)
 			c := &counter{}
 			rdb.AddHook(c)
-			s := redisstore.New(rdb, redisstore.Options{})
+			s := redisstore.New(rdb, redisstore.Config{})
 			ctx, cancel := context.WithCancel(t.Context())
 			events := make(chan store.Event, 10)
 			done := make(chan error, 1)
@@ -100,7 +100,7 @@ func numsub(ctx context.Context, rdb interface {
 // one Store reaches the subscription of another within the usual wait.
 func TestSubscribeMiniredis(t *testing.T) {
 	a, _, rdb, _ := newMiniredis(t)
-	b := redisstore.New(rdb, redisstore.Options{})
+	b := redisstore.New(rdb, redisstore.Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	events := make(chan store.Event, 10)

@@ -18,7 +18,7 @@ func Example() {
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
 	defer rdb.Close()
 
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{
 		ID: "acme", Name: "ACME", Domain: "mcp.acme.com", Status: tenant.StatusActive,
 		Limits: tenant.Limits{RateLimit: 2},

@@ -57,10 +57,10 @@ func TestClusterFailover(t *testing.T) {
 	// Three clients, each used for one thing, so that each mechanism is
 	// checked on its own: the subscriber's client sends no commands, and
 	// the reader's client subscribes to nothing.
-	sub := redisstore.New(staleClient(t, lc.Addrs()), redisstore.Options{})
+	sub := redisstore.New(staleClient(t, lc.Addrs()), redisstore.Config{})
 	readerClient := staleClient(t, lc.Addrs())
-	reader := redisstore.New(readerClient, redisstore.Options{})
-	writer := redisstore.New(staleClient(t, lc.Addrs()), redisstore.Options{})
+	reader := redisstore.New(readerClient, redisstore.Config{})
+	writer := redisstore.New(staleClient(t, lc.Addrs()), redisstore.Config{})
 
 	events := make(chan store.Event, 100)
 	var lastReset atomic.Int64 // unix nanoseconds

@@ -26,14 +26,14 @@ func TestGrantsConformanceMiniredis(t *testing.T) {
 
 func TestGrantsConformanceRedis(t *testing.T) {
 	storetest.RunGrants(t, func(t *testing.T) storetest.GrantsBackend {
-		s := redisstore.New(testredis.Standalone(t), redisstore.Options{})
+		s := redisstore.New(testredis.Standalone(t), redisstore.Config{})
 		return storetest.GrantsBackend{Grants: s.Grants(), Tenants: s.Tenants(), Advance: time.Sleep}
 	})
 }
 
 func TestGrantsConformanceCluster(t *testing.T) {
 	storetest.RunGrants(t, func(t *testing.T) storetest.GrantsBackend {
-		s := redisstore.New(testredis.Cluster(t), redisstore.Options{})
+		s := redisstore.New(testredis.Cluster(t), redisstore.Config{})
 		return storetest.GrantsBackend{Grants: s.Grants(), Tenants: s.Tenants(), Advance: time.Sleep}
 	})
 }

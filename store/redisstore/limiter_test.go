@@ -22,7 +22,7 @@ import (
 func TestLeaseMatchesMemstore(t *testing.T) {
 	ctx := t.Context()
 	rs, m, _, clock := newMiniredis(t)
-	ms := memstore.New(memstore.Options{Clock: clock.Now})
+	ms := memstore.New(memstore.Config{Clock: clock.Now})
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 2000 {
 		if rng.IntN(3) == 0 {
@@ -53,7 +53,7 @@ func testLeaseRoundTrips(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	c := &counter{}
 	rdb.AddHook(c)
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, s.LoadScripts(ctx))
 	for _, op := range []struct {
 		name               string

@@ -9,15 +9,15 @@ import (
 	"github.com/seedmcp/tenancy/store"
 )
 
-// Defaults of [Options].
+// Defaults of [Config].
 const (
 	DefaultClientTTL   = 720 * time.Hour
 	DefaultSessionTTL  = 24 * time.Hour
 	DefaultDeleteBatch = 500
 )
 
-// Options configures a [Store]. The zero value is ready to use.
-type Options struct {
+// Config configures a [Store]. The zero value is ready to use.
+type Config struct {
 	// ClientTTL is how long a registered client lives.
 	// default: 720h (30 days, as Seed's DCR_CLIENT_TTL)
 	ClientTTL time.Duration
@@ -88,7 +88,7 @@ var (
 	_ store.Events   = (*Store)(nil)
 )
 
-// New returns a Store on rdb, which must not be nil. Options left zero take
+// New returns a Store on rdb, which must not be nil. Config left zero take
 // their defaults. The Store does not own rdb: closing it is the caller's
 // business.
 //
@@ -113,7 +113,7 @@ var (
 // command to a machine that vanished without closing its connections, and
 // a ReadTimeout of one to three seconds (default: 5 s) one to a node that
 // hangs. ClusterStateReloadInterval need not change.
-func New(rdb redis.UniversalClient, opts Options) *Store {
+func New(rdb redis.UniversalClient, opts Config) *Store {
 	_, sharded := rdb.(*redis.ClusterClient)
 	s := &Store{
 		rdb:        rdb,

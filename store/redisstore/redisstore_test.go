@@ -26,7 +26,7 @@ import (
 func testCascadeBatches(t *testing.T, rdb redis.UniversalClient, c *counter) {
 	ctx := t.Context()
 	const batch = 7
-	s := redisstore.New(rdb, redisstore.Options{DeleteBatch: batch})
+	s := redisstore.New(rdb, redisstore.Config{DeleteBatch: batch})
 	for _, id := range []string{"acme", "acme-corp"} {
 		_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Domain: id + ".example.com", Status: tenant.StatusActive})
 		require.NoError(t, err)
@@ -128,7 +128,7 @@ func TestSubscribeIgnoresMalformedEvents(t *testing.T) {
 // version would be): the script falls back to decoding it.
 func testTouchForeignLayout(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	const legacy = `{"lastAccessedAt":"2025-01-01T00:00:00Z","createdAt":"2025-01-01T00:00:00Z","tenantId":"acme","userId":"u/1"}`
 	require.NoError(t, rdb.Set(ctx, keys.Session("acme", "s1"), legacy, time.Minute).Err())
 	require.NoError(t, s.Sessions().Touch(ctx, "acme", "s1"))
@@ -158,7 +158,7 @@ func TestTouchForeignLayoutRedis(t *testing.T) {
 func TestLimiterMatchesMemstore(t *testing.T) {
 	ctx := t.Context()
 	rs, m, _, clock := newMiniredis(t)
-	ms := memstore.New(memstore.Options{Clock: clock.Now})
+	ms := memstore.New(memstore.Config{Clock: clock.Now})
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 1000 {
 		if rng.IntN(3) == 0 {
@@ -210,7 +210,7 @@ func TestRedisErrorsPassThrough(t *testing.T) {
 // A set created by a registration does get one.
 func testPermanentIndexSetStaysPermanent(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, rdb.ZAdd(ctx, keys.Clients("acme"), redis.Z{Score: math.Inf(1), Member: "legacy"}).Err())
 	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("new"), 0))
 	ttl, err := rdb.PTTL(ctx, keys.Clients("acme")).Result()
@@ -259,7 +259,7 @@ func TestChangeMadeButNotPublished(t *testing.T) {
 	ctx := t.Context()
 	_, _, rdb, _ := newMiniredis(t)
 	rdb.AddHook(failPublish{})
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 
 	created, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	require.ErrorIs(t, err, store.ErrNotPublished)

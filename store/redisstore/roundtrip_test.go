@@ -21,7 +21,7 @@ func testRoundTrips(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	c := &counter{}
 	rdb.AddHook(c)
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, s.LoadScripts(ctx))
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Domain: "acme.example.com", Status: tenant.StatusActive})
 	require.NoError(t, err)

@@ -24,7 +24,7 @@ func testOwnerIndex(t *testing.T, rdb redis.UniversalClient) {
 	const ttl = time.Hour
 	c := &counter{}
 	rdb.AddHook(c)
-	s := redisstore.New(rdb, redisstore.Options{SessionTTL: ttl})
+	s := redisstore.New(rdb, redisstore.Config{SessionTTL: ttl})
 	require.NoError(t, s.LoadScripts(ctx))
 	ss := s.Sessions()
 	alice := store.Owner{Issuer: "https://idp.example", Subject: "alice"}

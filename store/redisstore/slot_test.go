@@ -92,7 +92,7 @@ func TestTenantKeysShareOneSlotOnCluster(t *testing.T) {
 func TestScriptsOnCluster(t *testing.T) {
 	rdb := testredis.Cluster(t)
 	ctx := t.Context()
-	s := redisstore.New(rdb, redisstore.Options{})
+	s := redisstore.New(rdb, redisstore.Config{})
 	require.NoError(t, s.LoadScripts(ctx))
 
 	masters := map[string]bool{}

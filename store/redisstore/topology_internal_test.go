@@ -132,13 +132,13 @@ func TestFollowerOncePerClient(t *testing.T) {
 	single := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer single.Close()
 
-	sa1, sa2, sb := New(a, Options{}), New(a, Options{}), New(b, Options{})
+	sa1, sa2, sb := New(a, Config{}), New(a, Config{}), New(b, Config{})
 	require.NotNil(t, sa1.topology)
 	assert.Same(t, sa1.topology, sa2.topology)
 	assert.NotSame(t, sa1.topology, sb.topology)
 	assert.True(t, sa1.sharded)
-	assert.Nil(t, New(single, Options{}).topology)
-	assert.False(t, New(single, Options{}).sharded)
+	assert.Nil(t, New(single, Config{}).topology)
+	assert.False(t, New(single, Config{}).sharded)
 
 	count := func() int {
 		n := 0

@@ -5,7 +5,7 @@
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Backend {
 //			now := time.Now()
-//			s := memstore.New(memstore.Options{Clock: func() time.Time { return now }})
+//			s := memstore.New(memstore.Config{Clock: func() time.Time { return now }})
 //			return storetest.Backend{
 //				Tenants: s.Tenants(), Clients: s.Clients(), Sessions: s.Sessions(),
 //				Limiter: s, Events: s,

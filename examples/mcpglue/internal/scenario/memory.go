@@ -28,7 +28,7 @@ import (
 func BenchmarkSessionMemory(b *testing.B, newHandler func(guard mcpsession.Config) Handler) {
 	rdb := testredis.Standalone(b)
 	ctx := context.Background()
-	st := redisstore.New(rdb, redisstore.Options{})
+	st := redisstore.New(rdb, redisstore.Config{})
 	h := newHandler(mcpsession.Config{Sessions: st.Sessions(), Tenants: st.Tenants(), PerCaller: -1,
 		Logger: slog.New(slog.DiscardHandler)})
 	acme := &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive}
