@@ -351,7 +351,7 @@ func (c Config) withDefaults() (Config, error) {
 // endpoints returns the public URLs of the tenants' MCP endpoints and
 // metadata in the configured mode, under publicURL. Single-tenant mode has
 // one tenant and no tenant in its URLs, like header mode.
-func (c Config) endpoints(publicURL string) (*oidcx.Endpoints, error) {
+func (c Config) endpoints(publicURL string) (*oidcx.ModeURLs, error) {
 	if !c.MultiTenant {
 		return oidcx.HeaderURLs(publicURL)
 	}

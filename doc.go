@@ -18,7 +18,7 @@
 //	}
 //	defer svc.Close()
 //
-//	urls, _ := svc.Endpoints("https://seed.example.com")
+//	urls, _ := svc.URLs("https://seed.example.com")
 //	bearer, _ := oidcx.Bearer(oidcx.BearerConfig{Verifier: svc.Verifier(), URLs: urls})
 //	meta, _ := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls})
 //	mux := http.NewServeMux()

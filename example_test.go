@@ -43,7 +43,7 @@ func ExampleNew() {
 	}
 	defer svc.Close()
 
-	urls, err := svc.Endpoints("https://seed.example.com")
+	urls, err := svc.URLs("https://seed.example.com")
 	if err != nil {
 		log.Fatal(err)
 	}

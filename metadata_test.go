@@ -56,7 +56,7 @@ func TestMetadataRoute(t *testing.T) {
 			createTenant(t, s, "acme", func(tn *tenant.Tenant) {
 				tn.OIDC = tenant.OIDC{Issuer: "https://auth.example.com", Audience: "seed-acme"}
 			})
-			urls, err := s.Endpoints(public)
+			urls, err := s.URLs(public)
 			require.NoError(t, err)
 			meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls, Logger: quiet})
 			require.NoError(t, err)

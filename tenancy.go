@@ -165,11 +165,11 @@ func (s *Service) Admin() http.Handler { return s.admin }
 // events: a changed or deleted tenant's verifier is dropped.
 func (s *Service) Verifier() *oidcx.Verifier { return s.verifier }
 
-// Endpoints returns the public URLs of each tenant's MCP endpoint and
+// URLs returns the public URLs of each tenant's MCP endpoint and
 // protected-resource metadata in the configured identification mode, with
 // publicURL as the base (DESIGN.md section 8): the URLs for
 // oidcx.BearerConfig and oidcx.MetadataConfig.
-func (s *Service) Endpoints(publicURL string) (*oidcx.Endpoints, error) {
+func (s *Service) URLs(publicURL string) (*oidcx.ModeURLs, error) {
 	return s.cfg.endpoints(publicURL)
 }
 

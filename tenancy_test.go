@@ -308,7 +308,7 @@ func TestAdminChangesApplyAtOnce(t *testing.T) {
 	assert.Equal(t, 404, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
 }
 
-func TestEndpointsFollowTheMode(t *testing.T) {
+func TestURLsFollowTheMode(t *testing.T) {
 	tn := &tenant.Tenant{ID: "acme"}
 	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
 	tests := []struct {
@@ -323,7 +323,7 @@ func TestEndpointsFollowTheMode(t *testing.T) {
 	for _, tt := range tests {
 		tt.cfg.Redis = fakeRedis(t)
 		s := newService(t, tt.cfg)
-		e, err := s.Endpoints("http://127.0.0.1:8080")
+		e, err := s.URLs("http://127.0.0.1:8080")
 		require.NoError(t, err)
 		assert.Equal(t, tt.resource, e.Resource(req, tn))
 		assert.Equal(t, tt.meta, e.Metadata(req, tn))

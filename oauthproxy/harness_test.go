@@ -111,7 +111,7 @@ func newHarness(t *testing.T, m mode, be backend, configure ...func(*oauthproxy.
 	_, h.port, _ = net.SplitHostPort(l.Addr().String())
 
 	var res resolve.Resolver
-	var urls *oidcx.Endpoints
+	var urls *oidcx.ModeURLs
 	switch m {
 	case bySubdomain:
 		h.public = "http://localhost:" + h.port

@@ -249,7 +249,7 @@ func (p *Proxy) Invalidate(tenantID string) { p.upstream.forget(tenantID) }
 // its base URL followed by the MCP endpoint's path.
 func issuerFrom(urls oidcx.URLs) func(*http.Request, *tenant.Tenant) string {
 	path := oidcx.DefaultMCPPath
-	if e, ok := urls.(*oidcx.Endpoints); ok && e.Path != "" {
+	if e, ok := urls.(*oidcx.ModeURLs); ok && e.Path != "" {
 		path = e.Path
 	}
 	return func(r *http.Request, t *tenant.Tenant) string {

@@ -89,15 +89,15 @@ func TestURLsValidate(t *testing.T) {
 func TestMetadataPerMode(t *testing.T) {
 	modes := []struct {
 		name string
-		urls func() (*oidcx.Endpoints, error)
+		urls func() (*oidcx.ModeURLs, error)
 		// the URL of the MCP endpoint and of the metadata, as a client sees them
 		mcp, metadata string
 	}{
-		{"subdomain", func() (*oidcx.Endpoints, error) { return oidcx.SubdomainURLs("http://localhost:8080", "localhost") },
+		{"subdomain", func() (*oidcx.ModeURLs, error) { return oidcx.SubdomainURLs("http://localhost:8080", "localhost") },
 			"http://acme-corp.localhost:8080/mcp", "http://acme-corp.localhost:8080/.well-known/oauth-protected-resource"},
-		{"path", func() (*oidcx.Endpoints, error) { return oidcx.PathURLs("http://localhost:8080") },
+		{"path", func() (*oidcx.ModeURLs, error) { return oidcx.PathURLs("http://localhost:8080") },
 			"http://localhost:8080/acme-corp/mcp", "http://localhost:8080/.well-known/oauth-protected-resource/acme-corp/mcp"},
-		{"header", func() (*oidcx.Endpoints, error) { return oidcx.HeaderURLs("http://localhost:8080") },
+		{"header", func() (*oidcx.ModeURLs, error) { return oidcx.HeaderURLs("http://localhost:8080") },
 			"http://localhost:8080/mcp", "http://localhost:8080/.well-known/oauth-protected-resource"},
 	}
 	for _, m := range modes {

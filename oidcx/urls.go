@@ -33,9 +33,9 @@ type URLs interface {
 	Metadata(r *http.Request, t *tenant.Tenant) string
 }
 
-// Endpoints are the URLs of one identification mode. Create them with
+// ModeURLs are the URLs of one identification mode. Create them with
 // [SubdomainURLs], [PathURLs] or [HeaderURLs].
-type Endpoints struct {
+type ModeURLs struct {
 	// Path is the MCP endpoint's path under a tenant's base URL.
 	// default: DefaultMCPPath ("/mcp")
 	Path string
@@ -47,7 +47,7 @@ type Endpoints struct {
 	base   string // subdomain mode: the base domain
 }
 
-var _ URLs = (*Endpoints)(nil)
+var _ URLs = (*ModeURLs)(nil)
 
 type mode int
 
@@ -65,7 +65,7 @@ const (
 // with publicURL's scheme and port. A request that reached the tenant on
 // its custom domain ([tenant.Tenant.Domain]) gets that domain instead of the
 // subdomain, because a client checks the resource against the URL it used.
-func SubdomainURLs(publicURL, baseDomain string) (*Endpoints, error) {
+func SubdomainURLs(publicURL, baseDomain string) (*ModeURLs, error) {
 	u, err := parsePublicURL(publicURL)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func SubdomainURLs(publicURL, baseDomain string) (*Endpoints, error) {
 	if base == "" || strings.ContainsAny(base, ":/ ") {
 		return nil, fmt.Errorf("oidcx: base domain %q must be a host name without port", baseDomain)
 	}
-	e := &Endpoints{mode: subdomainMode, scheme: u.Scheme, base: base}
+	e := &ModeURLs{mode: subdomainMode, scheme: u.Scheme, base: base}
 	if p := u.Port(); p != "" {
 		e.port = ":" + p
 	}
@@ -85,12 +85,12 @@ func SubdomainURLs(publicURL, baseDomain string) (*Endpoints, error) {
 //
 //	resource  <publicURL>/<id>/mcp
 //	metadata  <publicURL>/.well-known/oauth-protected-resource/<id>/mcp
-func PathURLs(publicURL string) (*Endpoints, error) {
+func PathURLs(publicURL string) (*ModeURLs, error) {
 	u, err := parsePublicURL(publicURL)
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoints{mode: pathMode, public: trimSlash(u)}, nil
+	return &ModeURLs{mode: pathMode, public: trimSlash(u)}, nil
 }
 
 // HeaderURLs returns the URLs of header mode, where every tenant shares one
@@ -98,16 +98,16 @@ func PathURLs(publicURL string) (*Endpoints, error) {
 //
 //	resource  <publicURL>/mcp
 //	metadata  <publicURL>/.well-known/oauth-protected-resource
-func HeaderURLs(publicURL string) (*Endpoints, error) {
+func HeaderURLs(publicURL string) (*ModeURLs, error) {
 	u, err := parsePublicURL(publicURL)
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoints{mode: headerMode, public: trimSlash(u)}, nil
+	return &ModeURLs{mode: headerMode, public: trimSlash(u)}, nil
 }
 
 // Resource returns the URL of the tenant's MCP endpoint.
-func (e *Endpoints) Resource(r *http.Request, t *tenant.Tenant) string {
+func (e *ModeURLs) Resource(r *http.Request, t *tenant.Tenant) string {
 	switch e.mode {
 	case subdomainMode:
 		return e.origin(r, t) + e.path()
@@ -119,7 +119,7 @@ func (e *Endpoints) Resource(r *http.Request, t *tenant.Tenant) string {
 }
 
 // Metadata returns the URL of the tenant's protected-resource metadata.
-func (e *Endpoints) Metadata(r *http.Request, t *tenant.Tenant) string {
+func (e *ModeURLs) Metadata(r *http.Request, t *tenant.Tenant) string {
 	switch e.mode {
 	case subdomainMode:
 		return e.origin(r, t) + WellKnownPath
@@ -131,7 +131,7 @@ func (e *Endpoints) Metadata(r *http.Request, t *tenant.Tenant) string {
 }
 
 // origin returns scheme://host[:port] of the tenant in subdomain mode.
-func (e *Endpoints) origin(r *http.Request, t *tenant.Tenant) string {
+func (e *ModeURLs) origin(r *http.Request, t *tenant.Tenant) string {
 	host := t.ID + "." + e.base
 	if t.Domain != "" && r != nil && requestHost(r) == t.Domain {
 		host = t.Domain
@@ -139,7 +139,7 @@ func (e *Endpoints) origin(r *http.Request, t *tenant.Tenant) string {
 	return e.scheme + "://" + host + e.port
 }
 
-func (e *Endpoints) path() string {
+func (e *ModeURLs) path() string {
 	if e.Path == "" {
 		return DefaultMCPPath
 	}

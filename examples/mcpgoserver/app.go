@@ -61,7 +61,7 @@ func newApp(cfg config) (_ *app, err error) {
 		return nil, err
 	}
 	a.release = append(a.release, func() { _ = a.svc.Close() })
-	urls, err := a.svc.Endpoints(cfg.PublicURL)
+	urls, err := a.svc.URLs(cfg.PublicURL)
 	if err != nil {
 		return nil, fmt.Errorf("mcpgoserver: PUBLIC_URL: %w", err)
 	}

@@ -64,7 +64,7 @@ func newServer(cfg config) (_ *server, err error) {
 	}
 	s.release = append(s.release, func() { _ = s.svc.Close() })
 
-	urls, err := s.svc.Endpoints(cfg.PublicURL)
+	urls, err := s.svc.URLs(cfg.PublicURL)
 	if err != nil {
 		return nil, fmt.Errorf("server: PUBLIC_URL: %w", err)
 	}

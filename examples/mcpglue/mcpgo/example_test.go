@@ -48,7 +48,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer svc.Close()
-	urls, _ := svc.Endpoints("https://seed.example.com")
+	urls, _ := svc.URLs("https://seed.example.com")
 	bearer, _ := oidcx.Bearer(oidcx.BearerConfig{Verifier: svc.Verifier(), URLs: urls, Logger: cfg.Logger})
 	mux := http.NewServeMux()
 

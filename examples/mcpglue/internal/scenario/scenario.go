@@ -180,7 +180,7 @@ func Start(t *testing.T, b Backend, sdk SDK, opts Options) *Env {
 		require.NoError(t, err)
 	}
 	e.Srv = httptest.NewUnstartedServer(nil)
-	urls, err := svc.Endpoints("http://" + e.Srv.Listener.Addr().String())
+	urls, err := svc.URLs("http://" + e.Srv.Listener.Addr().String())
 	require.NoError(t, err)
 	bearer, err := oidcx.Bearer(oidcx.BearerConfig{
 		Verifier:               svc.Verifier(),
