@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -313,7 +314,7 @@ func matchRedirect(registered []string, given string) bool {
 	}
 	for _, s := range registered {
 		reg, err := url.Parse(s)
-		if err == nil && reg.Scheme == "http" && tenant.IsLoopback(reg.Hostname()) &&
+		if err == nil && reg.Scheme == "http" && netx.IsLoopback(reg.Hostname()) &&
 			reg.Hostname() == g.Hostname() && reg.EscapedPath() == g.EscapedPath() &&
 			reg.RawQuery == g.RawQuery && reg.ForceQuery == g.ForceQuery {
 			return true

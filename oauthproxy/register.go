@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -177,7 +178,7 @@ func checkRedirectURI(s string) string {
 		return "must not have user information"
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && tenant.IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && netx.IsLoopback(u.Hostname()):
 		return ""
 	}
 	return "must use https (http only on a loopback host)"

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -49,7 +50,7 @@ func (v *Verifier) CheckProviderURL(rawURL string) error {
 // 6.3).
 func loopbackHost(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	return tenant.IsLoopback(h) || strings.HasSuffix(h, ".localhost")
+	return netx.IsLoopback(h) || strings.HasSuffix(h, ".localhost")
 }
 
 // guard checks the URL of every request before it is sent: the tenant's

@@ -14,16 +14,25 @@ import "github.com/seedmcp/tenancy/tenant"
 var (
 	// ErrTenantNotFound means no tenant has the ID, or no tenant has the
 	// custom domain.
-	ErrTenantNotFound error = &pairError{"store: tenant not found", ErrNotFound, tenant.ErrNotFound}
+	ErrTenantNotFound error
 	// ErrTenantExists means a tenant with the ID already exists.
-	ErrTenantExists error = &pairError{"store: tenant already exists", ErrExists, tenant.ErrExists}
+	ErrTenantExists error
 	// ErrDomainExists means another tenant already has the custom domain.
-	ErrDomainExists error = &pairError{"store: domain already taken", ErrExists, tenant.ErrExists}
+	ErrDomainExists error
 	// ErrIssuerAudienceExists means another tenant already trusts the same
 	// OIDC issuer with the same audience. Two such tenants would accept
 	// each other's tokens, so the pair is unique like a domain.
-	ErrIssuerAudienceExists error = &pairError{"store: oidc issuer and audience already used by another tenant", ErrExists, tenant.ErrExists}
+	ErrIssuerAudienceExists error
 )
+
+// The pairs are made here rather than in their declarations, so that the
+// documentation shows each as the error it is, not how it is built.
+func init() {
+	ErrTenantNotFound = &pairError{"store: tenant not found", ErrNotFound, tenant.ErrNotFound}
+	ErrTenantExists = &pairError{"store: tenant already exists", ErrExists, tenant.ErrExists}
+	ErrDomainExists = &pairError{"store: domain already taken", ErrExists, tenant.ErrExists}
+	ErrIssuerAudienceExists = &pairError{"store: oidc issuer and audience already used by another tenant", ErrExists, tenant.ErrExists}
+}
 
 // pairError is a sentinel that wraps two others, so that one value matches
 // both with [errors.Is] while keeping a readable message (errors.Join

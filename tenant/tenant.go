@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/seedmcp/tenancy/internal/netx"
 )
 
 // Status is the lifecycle state of a tenant. Only an active tenant is
@@ -239,7 +241,7 @@ func ValidProviderURL(s string) bool {
 	case "https":
 		return true
 	case "http":
-		return IsLoopback(u.Hostname())
+		return netx.IsLoopback(u.Hostname())
 	}
 	return false
 }
@@ -264,16 +266,6 @@ func validProviderHost(host string) bool {
 		}
 	}
 	return false // all digits
-}
-
-// IsLoopback reports whether host (without port) is "localhost" or a
-// loopback IP address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ValidDomain reports whether s is a lower-case DNS host name of at most 253

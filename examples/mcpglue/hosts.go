@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -46,7 +47,7 @@ type Hosts struct {
 // Allowed reports whether r may be served.
 func (h Hosts) Allowed(r *http.Request) bool {
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok || local == nil || !loopbackHost(splitHost(local.String())) {
+	if !ok || local == nil || !netx.IsLoopback(splitHost(local.String())) {
 		return true
 	}
 	for _, p := range h.Public {
@@ -57,7 +58,7 @@ func (h Hosts) Allowed(r *http.Request) bool {
 	host := strings.TrimSuffix(strings.ToLower(splitHost(r.Host)), ".")
 	base := strings.TrimSuffix(strings.ToLower(h.BaseDomain), ".")
 	switch {
-	case loopbackHost(host), strings.HasSuffix(host, ".localhost"):
+	case netx.IsLoopback(host), strings.HasSuffix(host, ".localhost"):
 		return true
 	case base != "" && strings.HasSuffix(host, "."+base):
 		return true
@@ -87,13 +88,4 @@ func splitHost(s string) string {
 		return h
 	}
 	return strings.Trim(s, "[]")
-}
-
-// loopbackHost reports whether host is localhost or a loopback IP.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

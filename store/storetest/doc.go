@@ -18,5 +18,5 @@
 // The suite checks what callers rely on: the sentinel errors, isolation
 // between tenants, lifetimes, limits under concurrency, the rate limiter's
 // arithmetic, cascade deletes and their key counts, list cursors and
-// events. [Cases] names the cases.
+// events.
 package storetest

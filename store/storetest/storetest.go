@@ -32,16 +32,6 @@ type Backend struct {
 	Interrupt func()
 }
 
-// Cases lists the names of the suite's cases, in the order they run, as
-// subtests of the test passed to [Run].
-func Cases() []string {
-	names := make([]string, len(cases))
-	for i, c := range cases {
-		names[i] = c.name
-	}
-	return names
-}
-
 // Run runs every case of the suite as a subtest of t. newBackend is called
 // once per case, with the subtest, and must return empty stores; it may
 // skip the subtest (when a server is not available, say). The cases do not
