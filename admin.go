@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/admin"
+	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/store"
 )
 
@@ -71,12 +72,25 @@ type AdminConfig struct {
 	// default: "" (no such rule)
 	BaseDomain string
 	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
-	// tokenUrl, authorizationUrl) beyond the tenant rules: a URL it
-	// refuses is a 400. New sets it to its verifier's
+	// tokenUrl, authorizationUrl, revocationUrl) beyond the tenant rules:
+	// a URL it refuses is a 400. New sets it to its verifier's
 	// oidcx.Verifier.CheckProviderURL, so that a provider on loopback is
 	// refused unless Config.OIDC.InsecureAllowLoopback is set.
 	// default: nil (the tenant rules only)
 	ProviderURL func(string) error
+	// Keyring seals the oidc.clientSecret of a tenant's OAuth proxy
+	// (its upstream client's secret), which a POST or PATCH gives in
+	// clear, bound to the tenant, before the tenant is stored. The
+	// secret is write-only: answers say only "clientSecretSet": true or
+	// false inside oidc (for a tenant with oidc.clientId), no log line
+	// or audit event carries it, a merge patch that does not name it
+	// keeps it, and null removes it. A tenant written while its secret
+	// is sealed with a key other than the keyring's first is sealed
+	// again with the first, so that rotating keys is: put the new key
+	// first, write every tenant (any PATCH), drop the old key. New sets
+	// it from Config.EncryptionKeys.
+	// default: nil (a body that gives oidc.clientSecret is a 400)
+	Keyring *keyring.Keyring
 }
 
 // NewAdminHandler returns the admin API:
@@ -91,6 +105,10 @@ type AdminConfig struct {
 //	POST   /admin/tenants/{id}/keys             {"id":…,"key":…,"createdAt":…} (201)       operators
 //	GET    /admin/tenants/{id}/keys             {"tenant":…,"keys":[{"id","createdAt","lastUsedAt"}]}  operators
 //	DELETE /admin/tenants/{id}/keys/{keyId}     revoke                                      operators
+//
+// Answers never carry oidc.clientSecret: it is sealed with Keyring when
+// written and answered as "clientSecretSet". A tenant whose OIDC issuer
+// and audience another tenant has is 409.
 //
 // A tenant key gets 403 on an operators' route of its own tenant, and on
 // a PATCH of any field but name and oidc; about any other tenant it gets
@@ -122,5 +140,6 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 		OnChange:    cfg.OnChange,
 		BaseDomain:  cfg.BaseDomain,
 		ProviderURL: cfg.ProviderURL,
+		Keyring:     cfg.Keyring,
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/httpx"
+	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -86,13 +87,20 @@ type Config struct {
 	// default: "" (no such rule)
 	BaseDomain string
 	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
-	// tokenUrl, authorizationUrl) beyond the tenant rules; a URL it
-	// refuses is a 400. The Service sets it to its token verifier's rule,
+	// tokenUrl, authorizationUrl, revocationUrl) beyond the tenant rules;
+	// a URL it refuses is a 400. The Service sets it to its token verifier's rule,
 	// so that a tenant whose provider the verifier would never fetch from
 	// (one on loopback, where the host did not allow it) is refused when
 	// written rather than on every request.
 	// default: nil (the tenant rules only)
 	ProviderURL func(string) error
+	// Keyring seals the oidc.clientSecret a body gives in clear, bound to
+	// its tenant, before the tenant is stored; a tenant written with a
+	// secret sealed by an older key of the keyring is sealed again with
+	// the first. The secret is never answered (an answer's oidc carries
+	// "clientSecretSet") nor logged.
+	// default: nil (a body that gives oidc.clientSecret is a 400)
+	Keyring *keyring.Keyring
 	// MaxFailures failed keys from one address within FailureWindow
 	// close the API to that address until the window is over.
 	// default: DefaultMaxFailures (10)

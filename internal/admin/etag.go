@@ -15,7 +15,7 @@ import (
 // of the answer's bytes, so it changes whenever anything a client can see
 // changes (updatedAt included).
 func etag(t *tenant.Tenant) string {
-	body, err := marshal(t)
+	body, err := marshal(show(t))
 	if err != nil {
 		return ""
 	}

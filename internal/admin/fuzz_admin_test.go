@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
@@ -42,6 +43,11 @@ var fuzzBodies = []string{
 	`{"domain":"taken.example.com"}`,
 	`{"oidc":{"jwksUri":"https://auth.acme.com/jwks"}}`,
 	`{"oidc":{"issuer":null}}`,
+	`{"oidc":{"clientId":"proxy","clientSecret":"s3cret"}}`,
+	`{"oidc":{"clientId":"proxy","clientSecret":null,"clientSecretSet":false}}`,
+	`{"oidc":{"clientSecretSet":true}}`,
+	`{"id":"beta","name":"Beta","oidc":{"issuer":"https://b.example","audience":"b","clientId":"p","clientSecret":"x"}}`,
+	`{"id":"beta","name":"Beta","oidc":{"issuer":"https://b.example","audience":"b","clientId":"p","clientSecretSet":false}}`,
 	`{"id":"other"}`,
 	`{"createdAt":"2020-01-01T00:00:00Z"}`,
 	`{"updatedAt":"2020-01-01T00:00:00Z"}`,
@@ -80,14 +86,38 @@ var fuzzBodies = []string{
 }
 
 // fuzzHandler returns an admin handler over a fresh memstore that logs
-// nowhere.
+// nowhere and seals client secrets. The tenants it hands back hold
+// fuzzSealed in place of each sealed secret (which is random), so that a
+// stored tenant compares equal to the one decodeStored reads from an
+// answer.
 func fuzzHandler(t testing.TB) (*Handler, store.Tenants) {
 	tenants := memstore.New(memstore.Config{}).Tenants()
-	h, err := New(Config{Tenants: tenants, APIKey: testKey, Logger: slog.New(slog.DiscardHandler)})
+	ring, err := keyring.New([]byte(keyA))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, tenants
+	h, err := New(Config{Tenants: tenants, APIKey: testKey, Keyring: ring, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, sealedAlike{tenants}
+}
+
+// fuzzSealed stands for any sealed secret in the fuzz targets' tenants.
+const fuzzSealed = keyring.Prefix + "any"
+
+// sealedAlike reads tenants with every sealed secret replaced by
+// fuzzSealed.
+type sealedAlike struct{ store.Tenants }
+
+func (s sealedAlike) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	t, err := s.Tenants.Get(ctx, id)
+	if err == nil && t.OIDC.ClientSecret != "" {
+		c := *t
+		c.OIDC.ClientSecret = fuzzSealed
+		t = &c
+	}
+	return t, err
 }
 
 func fuzzRequest(h http.Handler, method, path, contentType string, body []byte) *httptest.ResponseRecorder {
@@ -119,14 +149,35 @@ func checkErrorBody(t *testing.T, w *httptest.ResponseRecorder) {
 }
 
 // decodeStored decodes a tenant the API answered, the way a client would,
-// and checks that it validates and that its JSON round-trips.
+// and checks that it validates and that its JSON round-trips. An answer
+// never carries oidc.clientSecret, and carries oidc.clientSecretSet
+// exactly when the tenant has an upstream client; the tenant returned has
+// fuzzSealed as its secret when clientSecretSet is true, so that it
+// compares equal to the stored one.
 func decodeStored(t *testing.T, body []byte) *tenant.Tenant {
 	t.Helper()
+	raw := json.NewDecoder(bytes.NewReader(body))
+	raw.UseNumber()
+	var doc any
+	if err := raw.Decode(&doc); err != nil {
+		t.Fatalf("answer is not JSON: %v: %q", err, body)
+	}
+	secret, err := takeSecret(doc)
+	if err != nil || secret.named {
+		t.Fatalf("answer carries oidc.clientSecret, or a clientSecretSet that is not a boolean: %q", body)
+	}
+	stripped, _ := json.Marshal(doc)
 	var got tenant.Tenant
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(stripped))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("answer does not decode into a tenant: %v: %q", err, body)
+	}
+	if (secret.flag != nil) != (got.OIDC.ClientID != "") {
+		t.Fatalf("oidc.clientSecretSet must be answered exactly for a tenant with oidc.clientId: %q", body)
+	}
+	if secret.flag != nil && *secret.flag {
+		got.OIDC.ClientSecret = fuzzSealed
 	}
 	if err := got.Validate(); err != nil {
 		t.Fatalf("answered tenant does not validate: %v: %q", err, body)

@@ -32,6 +32,7 @@ func TestProviderURLRule(t *testing.T) {
 		`{"oidc":{"jwksUri":"https://localhost/keys"}}`,
 		`{"oidc":{"tokenUrl":"https://[::1]:8443/token"}}`,
 		`{"oidc":{"issuer":"https://idp.localhost"}}`,
+		`{"oidc":{"revocationUrl":"https://127.0.0.1/revoke"}}`,
 	} {
 		w = f.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: patch, contentType: "application/merge-patch+json"})
 		assert.Equal(t, http.StatusBadRequest, w.Code, patch)

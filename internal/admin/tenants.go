@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,8 @@ const storeRetryAfter = 5 * time.Second
 
 // listPage is the answer of GET /admin/tenants.
 type listPage struct {
-	Tenants []*tenant.Tenant `json:"tenants"`
-	Next    string           `json:"next"`
+	Tenants []*shown `json:"tenants"`
+	Next    string   `json:"next"`
 }
 
 // validate applies the tenant rules and the deployment's own: a custom
@@ -40,7 +41,8 @@ func (h *Handler) validate(t *tenant.Tenant) error {
 	if check := h.cfg.ProviderURL; check != nil {
 		o := t.OIDC
 		for _, f := range [...]struct{ name, url string }{{"oidc.issuer", o.Issuer}, {"oidc.jwksUri", o.JWKSURI},
-			{"oidc.tokenUrl", o.TokenURL}, {"oidc.authorizationUrl", o.AuthorizationURL}} {
+			{"oidc.tokenUrl", o.TokenURL}, {"oidc.authorizationUrl", o.AuthorizationURL},
+			{"oidc.revocationUrl", o.RevocationURL}} {
 			if f.url == "" {
 				continue
 			}
@@ -67,6 +69,10 @@ func (h *Handler) create(r *http.Request, _ principal) reply {
 	if err != nil {
 		return fail(http.StatusBadRequest, err.Error())
 	}
+	secret, err := takeSecret(doc)
+	if err != nil {
+		return fail(http.StatusBadRequest, err.Error())
+	}
 	t, err := decodeTenant(doc)
 	if err != nil {
 		return fail(http.StatusBadRequest, err.Error())
@@ -76,20 +82,39 @@ func (h *Handler) create(r *http.Request, _ principal) reply {
 	if t.Status == "" {
 		t.Status = tenant.StatusActive
 	}
-	if err := h.validate(t); err != nil {
-		rep := fail(http.StatusBadRequest, err.Error())
+	invalid := func(msg string) reply {
+		rep := fail(http.StatusBadRequest, msg)
 		if tenant.ValidID(t.ID) {
 			rep.tenant = t.ID
 		}
 		return rep
+	}
+	if err := tenant.ValidateID(t.ID); err != nil {
+		// Checked before the secret is sealed for this ID.
+		return invalid(fmt.Errorf("id: %w", err).Error())
+	}
+	msg, err := h.applySecret(t, secret)
+	if err != nil {
+		return reply{status: http.StatusInternalServerError, msg: "Internal error", tenant: t.ID, cause: err}
+	}
+	if msg != "" {
+		return invalid(msg)
+	}
+	if err := h.validate(t); err != nil {
+		return invalid(err.Error())
 	}
 	stored, err := h.cfg.Tenants.Create(r.Context(), t)
 	if err != nil && !errors.Is(err, store.ErrNotPublished) {
 		return storeFailure(err, t.ID)
 	}
 	h.changed(store.EventCreated, stored.ID)
-	return reply{status: http.StatusCreated, body: stored, tenant: stored.ID,
-		location: "/admin/tenants/" + stored.ID, cause: err, fields: memberNames(doc)}
+	fields := memberNames(doc)
+	if secret.named && stored.OIDC.ClientSecret != "" {
+		fields = append(fields, secretField)
+		slices.Sort(fields)
+	}
+	return reply{status: http.StatusCreated, body: show(stored), tenant: stored.ID,
+		location: "/admin/tenants/" + stored.ID, cause: err, fields: fields}
 }
 
 func (h *Handler) list(r *http.Request, _ principal) reply {
@@ -113,7 +138,7 @@ func (h *Handler) list(r *http.Request, _ principal) reply {
 	if ts == nil {
 		ts = []*tenant.Tenant{} // "tenants":[] rather than null
 	}
-	return reply{status: http.StatusOK, body: listPage{Tenants: ts, Next: next}}
+	return reply{status: http.StatusOK, body: listPage{Tenants: showAll(ts), Next: next}}
 }
 
 func (h *Handler) get(r *http.Request, _ principal) reply {
@@ -125,7 +150,7 @@ func (h *Handler) get(r *http.Request, _ principal) reply {
 	if err != nil {
 		return storeFailure(err, id)
 	}
-	return reply{status: http.StatusOK, body: t, tenant: id, etag: etag(t)}
+	return reply{status: http.StatusOK, body: show(t), tenant: id, etag: etag(t)}
 }
 
 // tenantKeyFields are the members a tenant key may patch.
@@ -158,6 +183,10 @@ func (h *Handler) update(r *http.Request, p principal) reply {
 		rep.tenant, rep.fields = id, asked
 		return rep
 	}
+	secret, err := takeSecret(patch)
+	if err != nil {
+		return refuse(fail(http.StatusBadRequest, err.Error()))
+	}
 	if !p.operator() {
 		for name := range obj {
 			if !tenantKeyFields[name] {
@@ -179,6 +208,12 @@ func (h *Handler) update(r *http.Request, p principal) reply {
 		}
 		next, msg := applyPatch(current, patch)
 		if msg == "" {
+			var err error
+			if msg, err = h.applySecret(next, secret); err != nil {
+				return refuse(reply{status: http.StatusInternalServerError, msg: "Internal error", cause: err})
+			}
+		}
+		if msg == "" {
 			if err := h.validate(next); err != nil {
 				msg = err.Error()
 			}
@@ -198,14 +233,17 @@ func (h *Handler) update(r *http.Request, p principal) reply {
 			if patch, err = parseObject(body); err != nil {
 				return withTenant(fail(http.StatusBadRequest, err.Error()), id)
 			}
+			if secret, err = takeSecret(patch); err != nil {
+				return refuse(fail(http.StatusBadRequest, err.Error()))
+			}
 			continue
 		}
 		if err != nil && !errors.Is(err, store.ErrNotPublished) {
 			return refuse(storeFailure(err, id))
 		}
 		h.changed(store.EventUpdated, id)
-		return reply{status: http.StatusOK, body: stored, tenant: id, cause: err, etag: etag(stored),
-			fields: changedFields(current, stored)}
+		return reply{status: http.StatusOK, body: show(stored), tenant: id, cause: err, etag: etag(stored),
+			fields: secretFields(changedFields(current, stored), secret, current, stored)}
 	}
 }
 
@@ -316,6 +354,10 @@ func storeFailure(err error, id string) reply {
 		rep = fail(http.StatusConflict, "Tenant was changed concurrently; read it again and retry")
 	case errors.Is(err, store.ErrDomainExists):
 		rep = fail(http.StatusConflict, "Domain already belongs to another tenant")
+	case errors.Is(err, store.ErrIssuerAudienceExists):
+		// Two tenants that trust the same issuer and audience could not
+		// tell their tokens apart.
+		rep = fail(http.StatusConflict, "OIDC issuer and audience already belong to another tenant")
 	case errors.Is(err, store.ErrExists), errors.Is(err, tenant.ErrExists):
 		rep = fail(http.StatusConflict, "Tenant already exists")
 	case errors.Is(err, tenant.ErrInvalidID), errors.Is(err, tenant.ErrInvalid):
