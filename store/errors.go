@@ -25,23 +25,27 @@ var (
 	ErrIssuerAudienceExists error
 )
 
-// The pairs are made here rather than in their declarations, so that the
-// documentation shows each as the error it is, not how it is built.
+// The sentinels that wrap others are made here rather than in their
+// declarations, so that the documentation shows each as the error it is,
+// not how it is built.
 func init() {
-	ErrTenantNotFound = &pairError{"store: tenant not found", ErrNotFound, tenant.ErrNotFound}
-	ErrTenantExists = &pairError{"store: tenant already exists", ErrExists, tenant.ErrExists}
-	ErrDomainExists = &pairError{"store: domain already taken", ErrExists, tenant.ErrExists}
-	ErrIssuerAudienceExists = &pairError{"store: oidc issuer and audience already used by another tenant", ErrExists, tenant.ErrExists}
+	ErrTenantNotFound = wrapping("store: tenant not found", ErrNotFound, tenant.ErrNotFound)
+	ErrTenantExists = wrapping("store: tenant already exists", ErrExists, tenant.ErrExists)
+	ErrDomainExists = wrapping("store: domain already taken", ErrExists, tenant.ErrExists)
+	ErrIssuerAudienceExists = wrapping("store: oidc issuer and audience already used by another tenant", ErrExists, tenant.ErrExists)
+	ErrOwnerLimit = wrapping("store: owner's session limit reached", ErrLimit)
 }
 
-// pairError is a sentinel that wraps two others, so that one value matches
-// both with [errors.Is] while keeping a readable message (errors.Join
-// would print both messages on two lines).
-type pairError struct {
-	msg        string
-	this, that error
+// sentinelError is a sentinel that wraps others, so that one value matches
+// each of them with [errors.Is] while keeping a message of its own
+// (errors.Join would print every message, one a line).
+type sentinelError struct {
+	msg   string
+	wraps []error
 }
 
-func (e *pairError) Error() string { return e.msg }
+func wrapping(msg string, wraps ...error) error { return &sentinelError{msg, wraps} }
 
-func (e *pairError) Unwrap() []error { return []error{e.this, e.that} }
+func (e *sentinelError) Error() string { return e.msg }
+
+func (e *sentinelError) Unwrap() []error { return e.wraps }

@@ -6,13 +6,7 @@ import "strconv"
 // sessions in the tenant as [SessionLimits.PerOwner] allows. It matches
 // [ErrLimit] too, so a caller that only asks whether a limit was reached
 // needs no second check.
-var ErrOwnerLimit error = ownerLimitError{}
-
-type ownerLimitError struct{}
-
-func (ownerLimitError) Error() string { return "store: owner's session limit reached" }
-
-func (ownerLimitError) Unwrap() error { return ErrLimit }
+var ErrOwnerLimit error
 
 // Owner is the caller a session belongs to: the issuer and subject of the
 // verified token that opened it. The zero Owner is the anonymous caller, so

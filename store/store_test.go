@@ -70,6 +70,7 @@ func TestTenantErrorsMatchBothPackages(t *testing.T) {
 		{store.ErrTenantNotFound, store.ErrNotFound, tenant.ErrNotFound},
 		{store.ErrTenantExists, store.ErrExists, tenant.ErrExists},
 		{store.ErrDomainExists, store.ErrExists, tenant.ErrExists},
+		{store.ErrIssuerAudienceExists, store.ErrExists, tenant.ErrExists},
 	}
 	for _, tt := range tests {
 		wrapped := fmt.Errorf("redisstore: %w: %q", tt.err, "acme")
@@ -79,6 +80,8 @@ func TestTenantErrorsMatchBothPackages(t *testing.T) {
 		assert.NotContains(t, tt.err.Error(), "\n")
 	}
 	assert.False(t, errors.Is(store.ErrTenantNotFound, store.ErrExists))
+	assert.ErrorIs(t, fmt.Errorf("redisstore: %w", store.ErrOwnerLimit), store.ErrLimit)
+	assert.Equal(t, "store: owner's session limit reached", store.ErrOwnerLimit.Error())
 }
 
 func TestListLimit(t *testing.T) {
