@@ -5,7 +5,8 @@
 // tokens against the tenant's own identity provider, and serves an admin
 // API for the tenants.
 //
-// The whole wiring, from the environment variables of DESIGN.md:
+// The whole wiring, configured from the environment (each field of [Config]
+// names the variable that sets it):
 //
 //	cfg, err := tenancy.ConfigFromEnv()
 //	if err != nil {

@@ -78,8 +78,9 @@ func (r MigrateResult) internal() migrate.Result {
 // Migrate moves the keys of a single-tenant deployment into a tenant's
 // namespace: client:abc becomes tenant:{default}:client:abc, with its TTL,
 // and joins the tenant's index of clients (sessions likewise), so the
-// tenant's limits count it. It is phase 2 of moving a deployment to
-// multi-tenant mode (DESIGN.md section 7).
+// tenant's limits count it. It is the second step of moving a deployment
+// to multi-tenant mode, after running it in single-tenant mode, where
+// every request already belongs to tenant "default".
 //
 // Migrate uses SCAN, never KEYS, and on a *redis.ClusterClient scans every
 // master. An existing target is never overwritten: a legacy key whose

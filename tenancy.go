@@ -155,10 +155,10 @@ func New(cfg Config) (*Service, error) {
 // finds the tenant with [tenant.FromContext].
 func (s *Service) Middleware(next http.Handler) http.Handler { return s.chain(next) }
 
-// Admin returns the admin API (DESIGN.md section 6), to be mounted at
-// "/admin/" outside the tenant middleware. A change made through it is
-// applied to this replica's caches and verifiers at once, and reaches the
-// other replicas through the tenant events.
+// Admin returns the admin API (its routes are listed at [NewAdminHandler]),
+// to be mounted at "/admin/" outside the tenant middleware. A change made
+// through it is applied to this replica's caches and verifiers at once,
+// and reaches the other replicas through the tenant events.
 func (s *Service) Admin() http.Handler { return s.admin }
 
 // Verifier returns the per-tenant token verifiers, which follow the tenant
@@ -167,8 +167,8 @@ func (s *Service) Verifier() *oidcx.Verifier { return s.verifier }
 
 // URLs returns the public URLs of each tenant's MCP endpoint and
 // protected-resource metadata in the configured identification mode, with
-// publicURL as the base (DESIGN.md section 8): the URLs for
-// oidcx.BearerConfig and oidcx.MetadataConfig.
+// publicURL as the base (in subdomain mode its scheme and port, under the
+// base domain): the URLs for oidcx.BearerConfig and oidcx.MetadataConfig.
 func (s *Service) URLs(publicURL string) (*oidcx.ModeURLs, error) {
 	return s.cfg.endpoints(publicURL)
 }
@@ -186,8 +186,11 @@ func (s *Service) Resolver() resolve.Resolver { return s.resolver }
 func (s *Service) Config() Config { return s.cfg }
 
 // OnEvent registers fn to be called for every tenant event this replica
-// receives, after the caches have applied it: the place to drop other
-// per-tenant state, such as token verifiers.
+// receives, after the Service has applied it to its own state: its tenant
+// and domain caches, and the token verifiers (a changed or deleted
+// tenant's verifier is dropped; fn need not do it). It is the place to
+// drop the host's own per-tenant state, such as a cache of each tenant's
+// settings.
 func (s *Service) OnEvent(fn func(store.Event)) {
 	s.mu.Lock()
 	s.onEvent = append(s.onEvent, fn)

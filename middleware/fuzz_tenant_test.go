@@ -28,7 +28,8 @@ import (
 // no shortcuts): 200 exactly when the reference names an active tenant, and
 // then with that tenant in the context; 404 exactly when it names a tenant
 // that is unknown or suspended, always the same bytes and headers; 400 with
-// one of the two bodies of DESIGN.md section 4 when it names none.
+// one of the two bodies middleware.Tenant documents (missing, invalid)
+// when it names none.
 
 const fuzzBase = "seed.example.com"
 
@@ -39,7 +40,7 @@ var (
 	// fuzzSuspended exists but must be answered like an unknown tenant.
 	fuzzSuspended = "gone"
 
-	// refID is the ID rule of DESIGN.md section 2 as a regular
+	// refID is the tenant ID rule of tenant.ValidID as a regular
 	// expression, independent of the byte table the library uses.
 	refID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 

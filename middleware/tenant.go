@@ -33,8 +33,8 @@ type TenantConfig struct {
 	RetryAfter time.Duration
 }
 
-// The answers of DESIGN.md section 4, computed once: every refusal of a
-// kind is the same bytes.
+// The refusals [Tenant] documents, computed once: every refusal of a kind
+// is the same bytes.
 var (
 	bodyMissing     = httpx.ErrorBody("Missing tenant identifier")
 	bodyInvalid     = httpx.ErrorBody("Invalid tenant identifier")

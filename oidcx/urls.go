@@ -57,7 +57,7 @@ const (
 	headerMode
 )
 
-// SubdomainURLs returns the URLs of subdomain mode (DESIGN section 8):
+// SubdomainURLs returns the URLs of subdomain mode:
 //
 //	resource  <scheme>://<id>.<baseDomain>[:<port>]/mcp
 //	metadata  <scheme>://<id>.<baseDomain>[:<port>]/.well-known/oauth-protected-resource

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// designExample is the tenant of DESIGN.md section 2, byte for byte.
-const designExample = `{
+// seedExample is the tenant metadata of the Seed MCP server, byte for
+// byte: the JSON a tenant is read and written as.
+const seedExample = `{
   "id": "acme-corp",
   "name": "ACME Corporation",
   "domain": "acme.seed.example.com",
@@ -28,7 +29,7 @@ const designExample = `{
   "updatedAt": "2026-01-05T00:00:00Z"
 }`
 
-// validTenant returns the design example as a struct, a fresh copy each
+// validTenant returns the seed's example as a struct, a fresh copy each
 // time so that tests can change it.
 func validTenant() *Tenant {
 	at := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
@@ -50,15 +51,15 @@ func validTenant() *Tenant {
 	}
 }
 
-func TestTenantJSONDesignExample(t *testing.T) {
+func TestTenantJSONSeedExample(t *testing.T) {
 	var got Tenant
-	require.NoError(t, json.Unmarshal([]byte(designExample), &got))
+	require.NoError(t, json.Unmarshal([]byte(seedExample), &got))
 	assert.Equal(t, *validTenant(), got)
 	require.NoError(t, got.Validate())
 
 	out, err := json.Marshal(&got)
 	require.NoError(t, err)
-	assert.JSONEq(t, designExample, string(out))
+	assert.JSONEq(t, seedExample, string(out))
 }
 
 func TestTenantJSONRoundTrip(t *testing.T) {
@@ -86,7 +87,7 @@ func TestTenantValidate(t *testing.T) {
 		change  func(*Tenant)
 		wantErr string // "" for valid; otherwise the JSON field named
 	}{
-		{"design example", func(*Tenant) {}, ""},
+		{"seed example", func(*Tenant) {}, ""},
 		{"no domain", func(t *Tenant) { t.Domain = "" }, ""},
 		{"no OIDC", func(t *Tenant) { t.OIDC = OIDC{} }, ""},
 		{"OIDC by discovery only", func(t *Tenant) { t.OIDC = OIDC{Issuer: "https://auth.acme.com", Audience: "a"} }, ""},

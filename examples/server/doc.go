@@ -8,8 +8,39 @@
 //	go run ./examples/server
 //
 // With REDIS_URL unset it starts an embedded Redis (miniredis), so it needs
-// nothing else; the README walks through a session with curl. The
-// environment variables and the routes are those of DESIGN.md section 8.
+// nothing else; the README walks through a session with curl.
+//
+// Every environment variable is optional:
+//
+//	LISTEN_ADDR                    the address to listen on (127.0.0.1:8080)
+//	PUBLIC_URL                     the base of the URLs the server gives out
+//	                               (http://<LISTEN_ADDR>); in subdomain mode a
+//	                               tenant's base is <scheme>://<id>.<base domain>[:<port>]
+//	                               with PUBLIC_URL's scheme and port
+//	REDIS_URL                      redis://…, several comma-separated addresses
+//	                               for a cluster (unset: an embedded Redis)
+//	AUTH_REQUIRED                  false lets /mcp through without a token (true)
+//	METRICS_ENABLED                serves GET /metrics (false)
+//	OIDC_INSECURE_ALLOW_LOOPBACK   lets tenants name providers on loopback (false)
+//
+// and the library's own, read by tenancy.ConfigFromEnv and named in the
+// fields of tenancy.Config: MULTI_TENANT_ENABLED, TENANT_IDENTIFICATION,
+// TENANT_BASE_DOMAIN, TENANT_HEADER, TENANT_ADMIN_API_KEY,
+// TENANT_TRUSTED_PROXIES, OIDC_ISSUER, OIDC_AUDIENCE,
+// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL, DCR_CLIENT_TTL,
+// REDIS_SESSION_TTL and the rest.
+//
+// Routes outside any tenant are GET /healthz (200 while Redis answers, 503
+// otherwise), the admin API under /admin/tenants (tenancy.NewAdminHandler
+// lists it) and, when enabled, GET /metrics. Every other route belongs to
+// a tenant, sits under the tenant's base (http://<id>.<base domain>/ in
+// subdomain mode, /<id>/ in path mode, / with the tenant header in header
+// mode) and is behind the tenant's rate limit: POST /oauth/register (RFC
+// 7591 client registration), the OAuth authorization routes under
+// /oauth/, /mcp (MCP Streamable HTTP behind the tenant's bearer check,
+// with the tool whoami) and the tenant's protected-resource metadata
+// (RFC 9728) at /.well-known/oauth-protected-resource, or
+// /.well-known/oauth-protected-resource/<id>/mcp in path mode.
 //
 // With METRICS_ENABLED=true (default false) it also serves GET /metrics,
 // outside any tenant: request counts and latencies by tenant and status,

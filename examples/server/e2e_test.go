@@ -18,7 +18,7 @@ import (
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
 )
 
-// TestEndToEnd runs the whole contract of DESIGN.md section 8 in each
+// TestEndToEnd runs the server's whole HTTP contract in each
 // identification mode, on miniredis and on the real Redis when one is
 // configured: two tenants with identity providers of their own, created
 // through the admin API, then MCP, OAuth, limits, suspension and deletion.

@@ -97,7 +97,7 @@ func (h *harness) base(id string) string {
 }
 
 // mcpURL and metadataURL are the URLs the server must give out for a
-// tenant (DESIGN.md sections 5 and 8).
+// tenant in the harness's identification mode.
 func (h *harness) mcpURL(id string) string { return h.base(id) + "/mcp" }
 
 func (h *harness) metadataURL(id string) string {

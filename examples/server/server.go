@@ -96,9 +96,9 @@ func newServer(cfg config) (_ *server, err error) {
 	return s, nil
 }
 
-// routes returns the server's routes (DESIGN.md section 8): health and
-// admin outside any tenant, everything else behind the tenant middleware
-// and rate limit, relative to the tenant's base.
+// routes returns the server's routes (the package documentation lists
+// them): health and admin outside any tenant, everything else behind the
+// tenant middleware and rate limit, relative to the tenant's base.
 func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta http.Handler) http.Handler {
 	reg := &registrar{clients: s.svc.Store().Clients(), log: cfg.Logger}
 	scoped := http.NewServeMux()

@@ -1,8 +1,7 @@
-// Package keys is the one place that knows the Redis key layout of
-// DESIGN.md section 3. Every key of a tenant's data carries the tenant ID in
-// a Redis Cluster hash tag ({id}), so all of a tenant's keys hash to one
-// slot: per-tenant Lua scripts stay atomic on a cluster and a cascade delete
-// visits one node.
+// Package keys is the one place that knows the Redis key layout. Every key
+// of a tenant's data carries the tenant ID in a Redis Cluster hash tag
+// ({id}), so all of a tenant's keys hash to one slot: per-tenant Lua
+// scripts stay atomic on a cluster and a cascade delete visits one node.
 //
 // The functions do not validate their arguments: callers validate tenant IDs
 // with tenant.ValidateID and other parts with store.ValidKey first, which is

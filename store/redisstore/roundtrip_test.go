@@ -15,8 +15,8 @@ import (
 func clientNamed(id string) *store.Client { return &store.Client{ClientID: id} }
 
 // testRoundTrips checks how many round trips each operation on a request's
-// path costs: the figure DESIGN.md section 9 asks for, counted rather than
-// timed.
+// path costs (tenant validation none, a rate-limit lease well under one
+// per twenty requests), counted rather than timed.
 func testRoundTrips(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	c := &counter{}
