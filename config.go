@@ -36,12 +36,23 @@ const (
 	ByHeader Identification = "header"
 )
 
-// Config configures a [Service]. Only Redis is required; the zero value of
-// every other field is the documented default, which is single-tenant mode.
+// Config configures a [Service]. Only a store is required, Redis or
+// Store; the zero value of every other field is the documented default,
+// which is single-tenant mode.
 type Config struct {
 	// Redis holds the tenants and their data. A *redis.Client, a Sentinel
-	// failover client or a *redis.ClusterClient all work. Required.
+	// failover client or a *redis.ClusterClient all work. Either Redis or
+	// Store is required, not both.
 	Redis redis.UniversalClient
+	// Store, when Redis is nil, holds the tenants and their data instead:
+	// memstore.New(memstore.Config{}).Backend() for tests and servers of
+	// one process, or any other store.Backend. Everything works on it as
+	// on Redis, the tenant events included; but a change made through
+	// Service.Store() reaches this replica's caches when its event comes
+	// back, not at once as with Redis (changes made through the admin API
+	// apply at once either way): call Service.Sync to wait for it.
+	// default: nil (Redis is used)
+	Store store.Backend
 
 	// MultiTenant turns multi-tenancy on. When false every request belongs
 	// to tenant "default" (phase 1 of a migration: existing deployments
@@ -134,7 +145,8 @@ type Config struct {
 
 // ConfigFromEnv reads a Config from the environment variables named in the
 // field comments of [Config]. A malformed value is an error naming the
-// variable and what it accepts. The caller still sets Config.Redis.
+// variable and what it accepts. The caller still sets Config.Redis (or
+// Config.Store).
 func ConfigFromEnv() (Config, error) {
 	return ConfigFrom(os.Getenv)
 }
@@ -293,8 +305,11 @@ func (c Config) clientAddr() func(*http.Request) string {
 // withDefaults returns c with every default filled in, or an error for a
 // field no default can repair.
 func (c Config) withDefaults() (Config, error) {
-	if c.Redis == nil {
-		return c, errors.New("tenancy: Config.Redis is required")
+	switch {
+	case c.Redis == nil && c.Store == nil:
+		return c, errors.New("tenancy: Config.Redis or Config.Store is required")
+	case c.Redis != nil && c.Store != nil:
+		return c, errors.New("tenancy: set Config.Redis or Config.Store, not both")
 	}
 	if c.Identification == "" {
 		c.Identification = BySubdomain

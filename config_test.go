@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -92,7 +93,9 @@ func TestConfigDefaultTenantIsValidated(t *testing.T) {
 	assert.ErrorContains(t, err, "oidc.issuer")
 
 	_, err = Config{}.withDefaults()
-	assert.ErrorContains(t, err, "Redis is required")
+	assert.ErrorContains(t, err, "Config.Redis or Config.Store is required")
+	_, err = Config{Redis: fakeRedis(t), Store: memstore.New(memstore.Config{}).Backend()}.withDefaults()
+	assert.ErrorContains(t, err, "not both")
 }
 
 func TestNewWarnsWithoutDefaultProvider(t *testing.T) {

@@ -189,11 +189,18 @@ const (
 	// EventReset is local to a subscriber: it is delivered when a
 	// subscription starts or resumes after a break, never published.
 	EventReset EventType = "reset"
+	// EventSync changes nothing: it is a mark put in the stream by
+	// [Marker.Mark], so that whoever put it learns, when it comes back,
+	// that every event before it has been delivered. It names no tenant;
+	// a subscriber that did not put it ignores it.
+	EventSync EventType = "sync"
 )
 
-// Event is one change to one tenant; its JSON is the message published on
-// the tenant:events channel.
+// Event is one change to one tenant, or a mark; its JSON is the message
+// published on the tenant:events channel.
 type Event struct {
 	Type     EventType `json:"type"`
 	TenantID string    `json:"id,omitempty"`
+	// Mark is the mark of an EventSync, empty for every other type.
+	Mark string `json:"mark,omitempty"`
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/seedmcp/tenancy/store"
@@ -50,6 +51,22 @@ func (s *Store) Subscribe(ctx context.Context, fn func(store.Event)) error {
 			fn(e)
 		}
 	}
+}
+
+// Mark queues an [store.EventSync] event carrying mark for every
+// subscriber, after every event of a write that returned before the call.
+// mark must pass [store.ValidKey].
+func (s *Store) Mark(ctx context.Context, mark string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := store.ValidKey(mark); err != nil {
+		return fmt.Errorf("memstore: mark: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.publish(store.Event{Type: store.EventSync, Mark: mark})
+	return nil
 }
 
 // publish queues e for every subscriber. The caller holds s.mu, so events

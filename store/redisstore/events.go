@@ -208,8 +208,27 @@ func (s *Store) sendEvent(ctx context.Context, msg []byte) error {
 	return s.rdb.Publish(ctx, keys.Events, msg).Err()
 }
 
+// Mark publishes an [store.EventSync] event carrying mark on keys.Events,
+// where it follows every event published before it: Redis delivers the
+// messages of a channel in the order it ran the PUBLISH (or SPUBLISH)
+// commands. mark must pass [store.ValidKey]. One round trip.
+func (s *Store) Mark(ctx context.Context, mark string) error {
+	if err := store.ValidKey(mark); err != nil {
+		return fmt.Errorf("redisstore: mark: %w", err)
+	}
+	msg, err := json.Marshal(store.Event{Type: store.EventSync, Mark: mark})
+	if err != nil {
+		return err
+	}
+	if err := s.sendEvent(ctx, msg); err != nil {
+		return fmt.Errorf("redisstore: publish mark: %w", err)
+	}
+	return nil
+}
+
 // decodeEvent parses a published event and reports whether it is one a
-// subscriber should see.
+// subscriber should see: a change of a valid tenant, or a mark. Replicas
+// of versions without marks ignore them like any unknown type.
 func decodeEvent(payload string) (store.Event, bool) {
 	var e store.Event
 	if err := json.Unmarshal([]byte(payload), &e); err != nil {
@@ -217,7 +236,9 @@ func decodeEvent(payload string) (store.Event, bool) {
 	}
 	switch e.Type {
 	case store.EventCreated, store.EventUpdated, store.EventDeleted:
-		return e, tenant.ValidID(e.TenantID)
+		return e, e.Mark == "" && tenant.ValidID(e.TenantID)
+	case store.EventSync:
+		return e, e.TenantID == "" && store.ValidKey(e.Mark) == nil
 	}
 	return e, false
 }

@@ -85,4 +85,5 @@ var cases = []testCase{
 	{"LeaseArguments", testLeaseArguments},
 	{"Events", testEvents},
 	{"EventsAfterInterruption", testEventsInterrupted},
+	{"Mark", testMark},
 }
