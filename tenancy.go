@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,7 +25,7 @@ import (
 // API.
 type Service struct {
 	cfg      Config
-	store    *redisstore.Store
+	store    store.Backend
 	verifier *oidcx.Verifier
 	admin    http.Handler
 	cache    *middleware.Cache
@@ -37,6 +38,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	onEvent []func(store.Event)
+	syncs   map[string]chan struct{} // the marks of Sync calls waiting
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -61,18 +63,26 @@ func New(cfg Config) (*Service, error) {
 		ready:      make(chan struct{}),
 		subscribed: make(chan struct{}),
 		dirDone:    make(chan struct{}),
+		syncs:      make(map[string]chan struct{}),
 	}
-	// A change made through this replica's store reaches its caches at
-	// once, not only when its event comes back from Redis.
-	s.store = redisstore.New(cfg.Redis, redisstore.Config{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL, OnChange: s.applyLocal})
+	s.store = cfg.Store
+	if cfg.Redis != nil {
+		// A change made through this replica's store reaches its caches
+		// at once, not only when its event comes back from Redis.
+		s.store = redisstore.New(cfg.Redis, redisstore.Config{ClientTTL: cfg.ClientTTL, SessionTTL: cfg.SessionTTL, OnChange: s.applyLocal}).Backend()
+	}
 	var src middleware.Getter = s.store.Tenants()
 	tenantCache, domainCache := cfg.Cache, cfg.Cache
 	if cfg.MultiTenant {
 		// The replica knows which tenants and domains exist, so that a
 		// flood of made-up ones costs the store nothing and never keeps a
-		// real tenant from being served.
-		s.dir = middleware.NewDirectory(s.store.Tenants(), middleware.DirectoryConfig{Logger: cfg.Logger})
-		tenantCache.Known, domainCache.Known = s.dir, s.dir.Domains()
+		// real tenant from being served. A registry that cannot list
+		// them gets no directory: every uncached ID is then read, within
+		// the cache's miss budget.
+		if d, ok := s.store.Tenants().(store.Directory); ok {
+			s.dir = middleware.NewDirectory(d, middleware.DirectoryConfig{Logger: cfg.Logger})
+			tenantCache.Known, domainCache.Known = s.dir, s.dir.Domains()
+		}
 	} else {
 		// One tenant, which may not be in the store at all: no directory.
 		def := cfg.Default
@@ -173,8 +183,11 @@ func (s *Service) URLs(publicURL string) (*oidcx.ModeURLs, error) {
 	return s.cfg.endpoints(publicURL)
 }
 
-// Store returns the Redis store of tenants, clients, sessions and limits.
-func (s *Service) Store() *redisstore.Store { return s.store }
+// Store returns the store of tenants and their data: the redisstore on
+// Config.Redis, or Config.Store. Its views are the store's own values, so
+// a type assertion reaches their other methods (redisstore's Reindex, for
+// one).
+func (s *Service) Store() store.Backend { return s.store }
 
 // Cache returns the tenant cache, for its statistics.
 func (s *Service) Cache() *middleware.Cache { return s.cache }
@@ -322,6 +335,10 @@ func (s *Service) applyLocal(e store.Event) {
 
 // apply hands one event to the caches and the registered hooks.
 func (s *Service) apply(e store.Event) {
+	if e.Type == store.EventSync {
+		s.synced(e.Mark)
+		return
+	}
 	s.cache.Handle(e)
 	// The verifiers compare a tenant's OIDC settings on every lookup, so a
 	// missed event cannot leave a stale one in use: a reset needs no
@@ -343,6 +360,88 @@ func (s *Service) apply(e store.Event) {
 	s.mu.Unlock()
 	for _, fn := range hooks {
 		fn(e)
+	}
+	if e.Type == store.EventReset {
+		// Events may have been lost, a mark among them, but the reset
+		// has just dropped everything they could have changed.
+		s.synced("")
+	}
+}
+
+// Sync returns once every tenant event published before the call, by
+// this replica or any other, has been applied on this one: its caches,
+// its directory, its token verifiers and the hooks of [Service.OnEvent]
+// have seen it. A change made through the admin API of any replica, or
+// through a store's Tenants, publishes its event before it returns; so
+// after the change and a Sync, a request is answered by the changed
+// tenant:
+//
+//	_, err := svc.Store().Tenants().Update(ctx, suspended)
+//	err = svc.Sync(ctx) // every replica that calls it now refuses the tenant
+//
+// This is mostly for tests, where waiting for an event otherwise means
+// polling (memstore delivers its events on another goroutine), and for a
+// host that must know a change is enforced before it answers. It costs a
+// round trip to the store and the wait for the events ahead of the mark.
+//
+// Sync puts a mark in the stream of events (the store must be a
+// [store.Marker], as both stores of this module are; otherwise it returns
+// an error wrapping [errors.ErrUnsupported]) and waits until the mark comes
+// back, or until the subscription is made again after a break, which
+// drops everything cached. It waits first for the subscription to start
+// (see [Service.Ready]). It returns ctx's error if ctx ends first, the
+// store's if the mark cannot be published, and an error after Close.
+func (s *Service) Sync(ctx context.Context) error {
+	m, ok := s.store.(store.Marker)
+	if !ok {
+		return fmt.Errorf("tenancy: sync: the store cannot mark its events: %w", errors.ErrUnsupported)
+	}
+	select {
+	case <-s.subscribed:
+	case <-s.done:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("tenancy: sync: %w", ctx.Err())
+	}
+	mark, done := rand.Text(), make(chan struct{})
+	s.mu.Lock()
+	s.syncs[mark] = done
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.syncs, mark)
+		s.mu.Unlock()
+	}()
+	if err := m.Mark(ctx, mark); err != nil {
+		return fmt.Errorf("tenancy: sync: %w", err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.done:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("tenancy: sync: %w", ctx.Err())
+	}
+}
+
+var errClosed = errors.New("tenancy: sync: the service is closed")
+
+// synced releases the Sync waiting for mark, or every waiting Sync when
+// mark is empty. Marks of other replicas' Syncs match none.
+func (s *Service) synced(mark string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if mark != "" {
+		if done, ok := s.syncs[mark]; ok {
+			close(done)
+			delete(s.syncs, mark)
+		}
+		return
+	}
+	for m, done := range s.syncs {
+		close(done)
+		delete(s.syncs, m)
 	}
 }
 
