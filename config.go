@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/resolve"
@@ -118,6 +119,13 @@ type Config struct {
 	// single-tenant mode when the store has no tenant "default"; ID, Name
 	// and Status are filled in when empty.
 	Default tenant.Tenant
+
+	// EncryptionKeys seal tenant secrets at rest: the oidc.clientSecret
+	// the admin API accepts in clear, and OAUTH_CLIENT_SECRET (see
+	// [Service.OAuthProxy]). The first key seals, every key opens.
+	// default: none; a client secret is then refused
+	// (TENANT_ENCRYPTION_KEY: comma-separated keys, keyring.Parse)
+	EncryptionKeys *keyring.Keyring
 
 	// ClientTTL is the lifetime of a registered OAuth client.
 	// default: 720 hours (DCR_CLIENT_TTL)
@@ -238,6 +246,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		AuthorizationURL: getenv("OAUTH_AUTHORIZATION_URL"),
 		TokenURL:         getenv("OAUTH_TOKEN_URL"),
 	}
+	errs = append(errs, oauthFromEnv(getenv, &c)...)
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration

@@ -141,6 +141,7 @@ func New(cfg Config) (*Service, error) {
 	// A provider the verifier would never fetch from is refused when the
 	// tenant is written.
 	adminCfg.ProviderURL = s.verifier.CheckProviderURL
+	adminCfg.Keyring = cfg.EncryptionKeys
 	s.admin, err = NewAdminHandler(adminCfg)
 	if err != nil {
 		return nil, err
