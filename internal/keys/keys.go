@@ -98,6 +98,12 @@ func Usage(id, date string) string { return Prefix(id) + "usage:" + date }
 // a batch retried after a lost answer is not counted twice.
 func UsageWriter(id, writer string) string { return Prefix(id) + "usage-writer:" + writer }
 
+// App is the key of the host application's own data name in the tenant's
+// namespace: its own sub-namespace ("app:"), so that no name of the host
+// can ever be a key of the library's, and under the tenant's hash tag, so
+// that it shares the tenant's slot and goes with a cascade delete.
+func App(id, name string) string { return Prefix(id) + "app:" + name }
+
 // Audit is the tenant's audit trail, a stream capped near its configured
 // length.
 func Audit(id string) string { return Prefix(id) + "audit" }
