@@ -15,4 +15,7 @@
 //	ctx = tenant.NewContext(ctx, t)
 //	...
 //	t, ok := tenant.FromContext(ctx)
+//
+// [LogHandler] wraps a [log/slog] handler so that every line logged with
+// such a context carries the tenant's ID.
 package tenant
