@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -41,18 +42,25 @@ func TestMetrics(t *testing.T) {
 
 			a := h.do(h.request(http.MethodGet, "", h.public+"/metrics", nil))
 			require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-			assert.Equal(t, "text/plain; version=0.0.4", a.header.Get("Content-Type"))
+			assert.Contains(t, a.header.Get("Content-Type"), "text/plain; version=0.0.4")
 			out := string(a.body)
 			for _, line := range []string{
-				`tenancy_requests_seconds_count{tenant="acme",status="200"} 3`,
-				`tenancy_requests_seconds_count{tenant="acme",status="404"} 1`,
-				`tenancy_refused_total{tenant="gone",reason="suspended",status="404"} 1`,
-				`tenancy_refused_total{tenant="",reason="not_found",status="404"} 1`,
+				`tenancy_requests_seconds_count{code="200",tenant="acme"} 3`,
+				`tenancy_requests_seconds_count{code="404",tenant="acme"} 1`,
+				`tenancy_refused_total{code="404",reason="suspended",tenant="gone"} 1`,
+				`tenancy_refused_total{code="404",reason="not_found",tenant=""} 1`,
 			} {
 				assert.Contains(t, out, line+"\n")
 			}
 			assert.NotContains(t, out, "nobody")
 			assert.Regexp(t, `(?m)^go_goroutines [1-9][0-9]*$`, out)
+
+			// A deleted tenant's series go with it, once its event is back.
+			require.Equal(t, http.StatusOK, h.admin(http.MethodDelete, "/acme", nil).status)
+			require.Eventually(t, func() bool {
+				out := string(h.do(h.request(http.MethodGet, "", h.public+"/metrics", nil)).body)
+				return !strings.Contains(out, `tenant="acme"`) && strings.Contains(out, `tenant="gone"`)
+			}, 5*time.Second, 10*time.Millisecond)
 		})
 	}
 }

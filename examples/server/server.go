@@ -56,13 +56,19 @@ func newServer(cfg config) (_ *server, err error) {
 	}
 	s.rdb = cfg.Tenancy.Redis
 	if cfg.Metrics {
-		s.metrics = metrics.New()
+		if s.metrics, err = metrics.New(metrics.Config{}); err != nil {
+			return nil, err
+		}
 		cfg.Tenancy.OnRefused = countRefusals(s.metrics, cfg.Tenancy.OnRefused, cfg.Tenancy.Logger)
 	}
 	if s.svc, err = tenancy.New(cfg.Tenancy); err != nil {
 		return nil, err
 	}
 	s.release = append(s.release, func() { _ = s.svc.Close() })
+	if s.metrics != nil {
+		// A deleted tenant's series go with it.
+		s.svc.OnEvent(s.metrics.HandleEvent)
+	}
 
 	urls, err := s.svc.URLs(cfg.PublicURL)
 	if err != nil {
