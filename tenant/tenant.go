@@ -53,6 +53,9 @@ type Tenant struct {
 	OIDC OIDC `json:"oidc,omitzero"`
 	// Limits caps the tenant's usage; 0 means unlimited.
 	Limits Limits `json:"limits"`
+	// Settings is the host's own configuration of the tenant, a JSON
+	// object the library never interprets; see [Settings].
+	Settings Settings `json:"settings,omitempty"`
 	// Status is StatusActive or StatusSuspended.
 	Status Status `json:"status"`
 	// CreatedAt and UpdatedAt are set by the store, never by clients.
@@ -128,6 +131,9 @@ func (t *Tenant) Validate() error {
 		return invalid("status", `must be "active" or "suspended"`)
 	}
 	if err := t.OIDC.validate(); err != nil {
+		return err
+	}
+	if err := t.Settings.validate(); err != nil {
 		return err
 	}
 	return t.Limits.validate()

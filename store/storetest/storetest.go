@@ -86,4 +86,5 @@ var cases = []testCase{
 	{"Events", testEvents},
 	{"EventsAfterInterruption", testEventsInterrupted},
 	{"Mark", testMark},
+	{"Settings", testSettings},
 }

@@ -1,0 +1,130 @@
+package tenant_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+func TestSettingsJSON(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     tenant.Settings
+		err      bool
+	}{
+		{"object, made compact", `{ "corsOrigins" : [ "https://a.example" ],
+			"flags": {"beta": true} }`, `{"corsOrigins":["https://a.example"],"flags":{"beta":true}}`, false},
+		{"empty object is none", `{}`, "", false},
+		{"null is none", `null`, "", false},
+		{"array", `["a"]`, "", true},
+		{"string", `"x"`, "", true},
+		{"number", `1`, "", true},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}", "", true},
+		{"at the bound", `{"a":"` + strings.Repeat("x", tenant.MaxSettingsBytes-8) + `"}`, tenant.Settings(`{"a":"` + strings.Repeat("x", tenant.MaxSettingsBytes-8) + `"}`), false},
+		{"over the bound", `{"a":"` + strings.Repeat("x", tenant.MaxSettingsBytes-7) + `"}`, "", true},
+		{"bound counts compact bytes", `{"a":   "` + strings.Repeat("x", tenant.MaxSettingsBytes-8) + `"}`, tenant.Settings(`{"a":"` + strings.Repeat("x", tenant.MaxSettingsBytes-8) + `"}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tn tenant.Tenant
+			err := json.Unmarshal([]byte(`{"id":"acme","settings":`+tt.in+`}`), &tn)
+			if tt.err {
+				require.ErrorIs(t, err, tenant.ErrInvalid)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, tn.Settings)
+		})
+	}
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	tn := tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}
+	plain, err := json.Marshal(&tn)
+	require.NoError(t, err)
+	assert.NotContains(t, string(plain), "settings", "a tenant without settings is written as before")
+
+	tn.Settings, err = tenant.NewSettings(map[string]any{"corsOrigins": []string{"https://a.example"}})
+	require.NoError(t, err)
+	data, err := json.Marshal(&tn)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"settings":{"corsOrigins":["https://a.example"]}`)
+	var back tenant.Tenant
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.True(t, back == tn, "a Tenant with settings is still a comparable value")
+}
+
+func TestSettingsValidate(t *testing.T) {
+	tn := tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}
+	for _, bad := range []tenant.Settings{"not json", `["a"]`, `{"a": 1}`, `{}`, tenant.Settings(`{"a":"` + strings.Repeat("x", tenant.MaxSettingsBytes) + `"}`)} {
+		tn.Settings = bad
+		assert.ErrorIs(t, tn.Validate(), tenant.ErrInvalid, "%.40s", bad)
+	}
+	tn.Settings = `{"a":1}`
+	assert.NoError(t, tn.Validate())
+}
+
+func TestNewSettings(t *testing.T) {
+	type cors struct {
+		Origins []string `json:"origins"`
+	}
+	s, err := tenant.NewSettings(cors{Origins: []string{"https://a.example"}})
+	require.NoError(t, err)
+	assert.Equal(t, tenant.Settings(`{"origins":["https://a.example"]}`), s)
+	s, err = tenant.NewSettings(json.RawMessage(`{ "a" : 1 }`))
+	require.NoError(t, err)
+	assert.Equal(t, tenant.Settings(`{"a":1}`), s)
+
+	s, err = tenant.NewSettings(nil)
+	require.NoError(t, err)
+	assert.Empty(t, s, "nil is no settings")
+
+	for _, bad := range []any{[]string{"a"}, "x", 1, func() {}, map[string]string{"a": strings.Repeat("x", tenant.MaxSettingsBytes)}} {
+		_, err := tenant.NewSettings(bad)
+		assert.ErrorIs(t, err, tenant.ErrInvalid, "%T", bad)
+	}
+}
+
+func TestSetting(t *testing.T) {
+	tn := &tenant.Tenant{Settings: `{"corsOrigins":["https://a.example"],"maxTools":3,"off":null}`}
+	origins, ok, err := tenant.Setting[[]string](tn, "corsOrigins")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, []string{"https://a.example"}, origins)
+
+	n, ok, err := tenant.Setting[int](tn, "maxTools")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, 3, n)
+
+	_, ok, err = tenant.Setting[string](tn, "missing")
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	_, ok, err = tenant.Setting[*string](tn, "off")
+	require.NoError(t, err)
+	assert.True(t, ok, "a member set to null is there")
+
+	_, ok, err = tenant.Setting[int](tn, "corsOrigins")
+	assert.Error(t, err, "a member of another type")
+	assert.True(t, ok)
+
+	_, ok, err = tenant.Setting[int](&tenant.Tenant{}, "maxTools")
+	require.NoError(t, err)
+	assert.False(t, ok, "no settings")
+	_, ok, err = tenant.Setting[int](nil, "maxTools")
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	var all struct {
+		MaxTools int `json:"maxTools"`
+	}
+	require.NoError(t, tn.Settings.Decode(&all))
+	assert.Equal(t, 3, all.MaxTools)
+	require.NoError(t, tenant.Settings("").Decode(&all), "no settings decode as {}")
+}
