@@ -95,7 +95,10 @@ type CacheConfig struct {
 	// default: 1 second
 	RetryInterval time.Duration
 	// Now is the clock.
-	// default: time.Now
+	// default: the system's monotonic clock (what time.Now reads, without
+	// its wall-clock part); a cached tenant may then be served up to about
+	// a millisecond past its TTL, since a cache hit reads a clock that a
+	// timer moves every millisecond rather than the system clock itself.
 	Now func() time.Time
 }
 
@@ -119,9 +122,8 @@ func (c *CacheConfig) setDefaults() {
 	if c.MissesPerSecond == 0 {
 		c.MissesPerSecond = 200
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	// A nil Now stays nil: the cache then reads the monotonic clock, and
+	// on a hit the coarse clock, both cheaper than time.Now.
 }
 
 // Cache is an in-process cache of tenants in front of a [Getter]: positive
@@ -169,15 +171,33 @@ type entry struct {
 func NewCache(src Getter, cfg CacheConfig) *Cache {
 	cfg.setDefaults()
 	l, _ := cfg.Known.(learner)
-	return &Cache{
-		src:        src,
-		cfg:        cfg,
-		learner:    l,
-		pos:        make(map[string]entry),
-		neg:        make(map[string]entry),
-		missTokens: float64(cfg.MissesPerSecond),
-		missLast:   cfg.Now().UnixNano(),
+	c := &Cache{
+		src:     src,
+		cfg:     cfg,
+		learner: l,
+		pos:     make(map[string]entry),
+		neg:     make(map[string]entry),
 	}
+	c.missTokens, c.missLast = float64(cfg.MissesPerSecond), c.now()
+	return c
+}
+
+// now reads the cache's clock, in nanoseconds: the monotonic clock unless
+// the configuration has a clock of its own.
+func (c *Cache) now() int64 {
+	if c.cfg.Now != nil {
+		return c.cfg.Now().UnixNano()
+	}
+	return monotime()
+}
+
+// recent is now for the hit path: the coarse clock, behind by about a
+// millisecond, unless the configuration has a clock of its own.
+func (c *Cache) recent() int64 {
+	if c.cfg.Now != nil {
+		return c.cfg.Now().UnixNano()
+	}
+	return coarse.Now()
 }
 
 // errNotFound is returned for cached negative answers without allocating.
@@ -189,18 +209,18 @@ var errNotFound = fmt.Errorf("%w (cached)", tenant.ErrNotFound)
 // fails and nothing usable is cached. id must already be valid.
 //
 // An active tenant cached and fresh costs one map lookup under a read
-// lock. Anything else takes the same path whatever the answer: the Known
-// (if any), then the entries of unknown and inactive tenants, so that an
+// lock and an atomic load (the coarse clock), no clock read. Anything else
+// takes the same path whatever the answer: a clock read, the Known (if
+// any), then the entries of unknown and inactive tenants, so that an
 // unknown and a suspended tenant cost the same lookups.
 func (c *Cache) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
-	now := c.cfg.Now().UnixNano()
 	c.mu.RLock()
 	e, ok := c.pos[id]
 	c.mu.RUnlock()
-	if ok && now < e.expires {
+	if ok && c.recent() < e.expires {
 		return e.t, nil
 	}
-	return c.miss(ctx, id, now, e, ok)
+	return c.miss(ctx, id, c.now(), e, ok)
 }
 
 // miss answers an ID without a fresh active entry: old is its expired
@@ -266,7 +286,7 @@ func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld, charged
 		return entry{t: res.Val.(*tenant.Tenant)}.answer()
 	case errors.Is(res.Err, tenant.ErrNotFound):
 		return nil, errNotFound
-	case hadOld && c.cfg.Now().UnixNano() < old.stale:
+	case hadOld && c.now() < old.stale:
 		return old.answer()
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, res.Err)
@@ -311,7 +331,7 @@ func (c *Cache) read(ctx context.Context, id string, charged bool) func() (any, 
 // leaves the entry in place, marked failing, for RetryInterval. It reports
 // false only when an invalidation made it drop an answer.
 func (c *Cache) remember(id string, gen uint64, t *tenant.Tenant, err error) bool {
-	now := c.cfg.Now().UnixNano()
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -373,7 +393,7 @@ func (c *Cache) takeMiss() bool {
 	if rate < 0 {
 		return true
 	}
-	now := c.cfg.Now().UnixNano()
+	now := c.now()
 	c.missMu.Lock()
 	defer c.missMu.Unlock()
 	c.missTokens = min(rate, c.missTokens+rate*float64(now-c.missLast)/float64(time.Second))
