@@ -63,6 +63,12 @@ type budgetState struct {
 	tolerance int64
 	limitHdr  []string
 	maxSize   int
+	// remN is the last RateLimit-Remaining value of 1000 or more, and
+	// remHdr its header value: a tenant far under its limit answers the
+	// same number request after request, and it is made once, not once a
+	// request.
+	remN   int
+	remHdr []string
 
 	// left is the unspent part of the lease, spendable until expires.
 	left    int
@@ -111,7 +117,7 @@ const (
 type answer struct {
 	verdict    verdict
 	limit      []string
-	remaining  int
+	remaining  []string
 	reset      int // seconds until the full burst is back
 	retryAfter int // seconds, when refused
 }
@@ -361,7 +367,7 @@ func (b *budget) admitted(now int64, a *answer) {
 	tat := max(b.tat-int64(b.left)*b.interval, now)
 	a.verdict = verdictAdmit
 	a.limit = b.limitHdr
-	a.remaining = int(min(max((now+b.tolerance-tat)/b.interval, 0), int64(b.limit)))
+	a.remaining = b.remainingHeader(int(min(max((now+b.tolerance-tat)/b.interval, 0), int64(b.limit))))
 	a.reset = ceilSeconds(time.Duration(tat - now))
 }
 
@@ -369,7 +375,18 @@ func (b *budget) admitted(now int64, a *answer) {
 func (b *budget) refused(now int64, a *answer) {
 	a.verdict = verdictRefuse
 	a.limit = b.limitHdr
-	a.remaining = 0
+	a.remaining = intHeader(0)
 	a.reset = ceilSeconds(time.Duration(max(b.tat-now, 0)))
 	a.retryAfter = max(1, ceilSeconds(time.Duration(b.deniedUntil-now)))
+}
+
+// remainingHeader returns the RateLimit-Remaining value of n >= 0.
+func (b *budget) remainingHeader(n int) []string {
+	if n < len(smallInts) {
+		return smallInts[n]
+	}
+	if b.remHdr == nil || b.remN != n {
+		b.remN, b.remHdr = n, intHeader(n)
+	}
+	return b.remHdr
 }

@@ -162,7 +162,7 @@ func RateLimit(cfg RateLimitConfig) (func(http.Handler) http.Handler, error) {
 			}
 			h := w.Header()
 			h[hdrLimit] = a.limit
-			h[hdrRemaining] = intHeader(a.remaining)
+			h[hdrRemaining] = a.remaining
 			h[hdrReset] = intHeader(a.reset)
 			if a.verdict == verdictRefuse {
 				h[hdrRetryAfter] = intHeader(a.retryAfter)
