@@ -1,7 +1,8 @@
 // Command server is the tenancy library wired into an MCP server, the way
 // Seed uses it: the tenant middleware and per-tenant rate limit in front of
-// every tenant-scoped route, the admin API, RFC 7591 client registration and
-// an authorization redirect per tenant, per-tenant protected-resource
+// every tenant-scoped route, the admin API, each tenant's OAuth
+// authorization server in front of its identity provider (registration,
+// consent, callback, token, revocation), per-tenant protected-resource
 // metadata (RFC 9728), and an MCP endpoint served by the official Go SDK
 // behind each tenant's bearer check, with one tool, whoami.
 //
@@ -26,8 +27,9 @@
 // and the library's own, read by tenancy.ConfigFromEnv and named in the
 // fields of tenancy.Config: MULTI_TENANT_ENABLED, TENANT_IDENTIFICATION,
 // TENANT_BASE_DOMAIN, TENANT_HEADER, TENANT_ADMIN_API_KEY,
-// TENANT_TRUSTED_PROXIES, OIDC_ISSUER, OIDC_AUDIENCE,
-// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL, DCR_CLIENT_TTL,
+// TENANT_TRUSTED_PROXIES, TENANT_ENCRYPTION_KEY, OIDC_ISSUER, OIDC_AUDIENCE,
+// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL, OAUTH_CLIENT_ID,
+// OAUTH_CLIENT_SECRET, OAUTH_SCOPES, OAUTH_REVOCATION_URL, DCR_CLIENT_TTL,
 // REDIS_SESSION_TTL and the rest.
 //
 // Routes outside any tenant are GET /healthz (200 while Redis answers, 503
@@ -35,12 +37,26 @@
 // lists it) and, when enabled, GET /metrics. Every other route belongs to
 // a tenant, sits under the tenant's base (http://<id>.<base domain>/ in
 // subdomain mode, /<id>/ in path mode, / with the tenant header in header
-// mode) and is behind the tenant's rate limit: POST /oauth/register (RFC
-// 7591 client registration), the OAuth authorization routes under
-// /oauth/, /mcp (MCP Streamable HTTP behind the tenant's bearer check,
-// with the tool whoami) and the tenant's protected-resource metadata
-// (RFC 9728) at /.well-known/oauth-protected-resource, or
+// mode) and is behind the tenant's rate limit: the tenant's OAuth
+// authorization server (package oauthproxy: POST /oauth/register, RFC
+// 7591 client registration; /oauth/authorize, which shows a consent page;
+// /oauth/callback, /oauth/token and /oauth/revoke; its metadata, RFC 8414,
+// at /.well-known/oauth-authorization-server and
+// /.well-known/openid-configuration, in path mode also at
+// /.well-known/oauth-authorization-server/<id> and
+// /.well-known/openid-configuration/<id>), /mcp (MCP Streamable HTTP behind
+// the tenant's bearer check, with the tool whoami) and the tenant's
+// protected-resource metadata (RFC 9728) at
+// /.well-known/oauth-protected-resource, or
 // /.well-known/oauth-protected-resource/<id>/mcp in path mode.
+//
+// A tenant's authorization server is on when its oidc.clientId names its
+// upstream client at its provider (the secret, oidc.clientSecret, is given
+// to the admin API in clear and kept sealed with TENANT_ENCRYPTION_KEY); its
+// protected-resource metadata then names it, and otherwise the tenant's
+// issuer. In single-tenant mode tenant default's upstream client comes
+// from OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET (which needs
+// TENANT_ENCRYPTION_KEY), OAUTH_SCOPES and OAUTH_REVOCATION_URL.
 //
 // With METRICS_ENABLED=true (default false) it also serves GET /metrics,
 // outside any tenant: request counts and latencies by tenant and status,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,11 @@ func e2e(t *testing.T, h *harness) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	idpA, idpB := oidctest.New(t), oidctest.New(t)
+	// Each tenant's OAuth authorization server is on: its upstream
+	// client (public) is registered at its provider.
+	for id, idp := range map[string]*oidctest.Server{"acme": idpA, "globex": idpB} {
+		idp.RegisterClient(oidctest.Client{ID: "proxy-" + id, Audience: "aud-" + id, RedirectURIs: []string{h.base(id) + "/oauth/callback"}})
+	}
 	for _, tn := range []map[string]any{
 		{"id": "acme", "name": "ACME", "oidc": tenantOIDC(idpA, "aud-acme"),
 			"limits": map[string]int{"maxClients": 2, "maxSessions": 1, "rateLimit": 1000}},
@@ -88,12 +94,14 @@ func e2e(t *testing.T, h *harness) {
 	})
 
 	t.Run("metadata", func(t *testing.T) {
-		for id, idp := range map[string]*oidctest.Server{"acme": idpA, "globex": idpB} {
+		// The authorization server a client is sent to is the tenant's
+		// own, under its base.
+		for _, id := range []string{"acme", "globex"} {
 			a := h.do(h.request(http.MethodGet, id, h.metadataURL(id), nil))
 			require.Equal(t, http.StatusOK, a.status, "%s: %s", id, a.body)
 			m := a.json(t)
 			assert.Equal(t, h.mcpURL(id), m["resource"])
-			assert.Equal(t, []any{idp.Issuer()}, m["authorization_servers"])
+			assert.Equal(t, []any{h.base(id)}, m["authorization_servers"])
 		}
 	})
 
@@ -183,45 +191,46 @@ func e2e(t *testing.T, h *harness) {
 	})
 
 	t.Run("authorize", func(t *testing.T) {
-		query := "response_type=code&client_id=" + clientID + "&redirect_uri=" + url.QueryEscape(redirect) + "&state=xyz&code_challenge=abc&code_challenge_method=S256"
-		a := h.do(h.request(http.MethodGet, "globex", h.base("globex")+"/oauth/authorize?"+query, nil))
-		assert.Equal(t, http.StatusBadRequest, a.status)
-		assert.Equal(t, "invalid_client", a.json(t)["error"])
+		// The authorization endpoint checks the client and its redirect
+		// URI against the tenant's own clients, then asks the user to
+		// consent (the whole login is TestOAuthFlow's); every refusal is
+		// a page, never a redirect.
+		challenge := "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+		query := "response_type=code&client_id=" + clientID + "&redirect_uri=" + url.QueryEscape(redirect) + "&state=xyz&code_challenge=" + challenge + "&code_challenge_method=S256"
+		refused := func(a answer, what string) {
+			t.Helper()
+			assert.Equal(t, http.StatusBadRequest, a.status, what)
+			assert.Empty(t, a.header.Get("Location"), what)
+			assert.Equal(t, "text/html; charset=utf-8", a.header.Get("Content-Type"), what)
+		}
+		refused(h.do(h.request(http.MethodGet, "globex", h.base("globex")+"/oauth/authorize?"+query, nil)), "a client of another tenant")
 
-		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+query, nil))
-		assert.Equal(t, http.StatusFound, a.status, "%s", a.body)
-		assert.Equal(t, idpA.Issuer()+"/authorize?"+query, a.header.Get("Location"))
+		a := h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+query, nil))
+		assert.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		assert.Contains(t, string(a.body), "ACME", "the consent page names the tenant")
+		assert.Contains(t, a.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 
 		// The only registered URI is used when none is given.
-		q2 := "response_type=code&client_id=" + clientID
-		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q2, nil))
-		assert.Equal(t, http.StatusFound, a.status)
-		assert.Equal(t, idpA.Issuer()+"/authorize?"+q2+"&redirect_uri="+url.QueryEscape(redirect), a.header.Get("Location"))
+		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?response_type=code&client_id="+clientID+
+			"&state=xyz&code_challenge="+challenge+"&code_challenge_method=S256", nil))
+		assert.Equal(t, http.StatusOK, a.status, "%s", a.body)
 
 		// An unregistered redirect_uri is refused, never redirected to.
-		q3 := "response_type=code&client_id=" + clientID + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
-		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q3, nil))
-		assert.Equal(t, http.StatusBadRequest, a.status)
-		assert.Equal(t, "invalid_request", a.json(t)["error"])
-		assert.Empty(t, a.header.Get("Location"))
+		q3 := "response_type=code&client_id=" + clientID + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb") + "&code_challenge=" + challenge + "&code_challenge_method=S256"
+		refused(h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q3, nil)), "unregistered redirect_uri")
 
 		// A repeated parameter is refused whichever copy is the checked
-		// one: the provider never sees a value that was not checked.
+		// one: nothing goes on with a value that was not checked.
 		for _, q4 := range []string{
 			query + "&redirect_uri=" + url.QueryEscape("https://evil.example/steal"),
 			"redirect_uri=" + url.QueryEscape("https://evil.example/steal") + "&" + query,
 			query + "&state=other",
 			query + "&client_id=" + clientID,
 		} {
-			a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q4, nil))
-			assert.Equal(t, http.StatusBadRequest, a.status, q4)
-			assert.Equal(t, "invalid_request", a.json(t)["error"], q4)
-			assert.Empty(t, a.header.Get("Location"), q4)
+			refused(h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+q4, nil)), q4)
 		}
 		// A query that does not parse is refused too.
-		a = h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+query+"&%zz=1", nil))
-		assert.Equal(t, http.StatusBadRequest, a.status)
-		assert.Empty(t, a.header.Get("Location"))
+		refused(h.do(h.request(http.MethodGet, "acme", h.base("acme")+"/oauth/authorize?"+query+"&%zz=1", nil)), "malformed query")
 	})
 
 	t.Run("rateLimit", func(t *testing.T) {
@@ -272,7 +281,10 @@ func e2e(t *testing.T, h *harness) {
 	})
 }
 
-// tenantOIDC returns the oidc member of a tenant trusting idp.
+// tenantOIDC returns the oidc member of a tenant trusting idp, whose
+// OAuth authorization server reaches idp as the client proxy-<id>
+// (audience aud-<id>).
 func tenantOIDC(idp *oidctest.Server, audience string) map[string]string {
-	return map[string]string{"issuer": idp.Issuer(), "audience": audience, "authorizationUrl": idp.Issuer() + "/authorize"}
+	id := strings.TrimPrefix(audience, "aud-")
+	return map[string]string{"issuer": idp.Issuer(), "audience": audience, "authorizationUrl": idp.AuthorizeURL(), "clientId": "proxy-" + id}
 }

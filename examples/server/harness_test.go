@@ -3,9 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,16 +43,41 @@ type harness struct {
 	port   string
 	public string // PUBLIC_URL
 	client *http.Client
+	// scheme is PUBLIC_URL's, and roots trust the server's certificate
+	// when it is https (startTLS).
+	scheme string
+	roots  *x509.CertPool
 }
 
 // start runs the server with cfg completed by the harness: Redis, the
 // listen address and PUBLIC_URL, and a quiet logger.
 func start(t *testing.T, rdb redis.UniversalClient, mini *miniredis.Miniredis, cfg config) *harness {
 	t.Helper()
+	return startWith(t, rdb, mini, cfg, false)
+}
+
+// startTLS is start over https, with PUBLIC_URL https://localhost:<port>
+// and a certificate of localhost, *.localhost and 127.0.0.1 that the
+// harness's clients trust. MCP clients accept http only on a loopback
+// name or address, which acme.localhost is not by their rule, so the
+// subdomain mode of a real client's login needs it.
+func startTLS(t *testing.T, rdb redis.UniversalClient, mini *miniredis.Miniredis, cfg config) *harness {
+	t.Helper()
+	return startWith(t, rdb, mini, cfg, true)
+}
+
+func startWith(t *testing.T, rdb redis.UniversalClient, mini *miniredis.Miniredis, cfg config, useTLS bool) *harness {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
-	h := &harness{t: t, ts: ts, rdb: rdb, mini: mini, multi: cfg.Tenancy.MultiTenant, mode: cfg.Tenancy.Identification}
+	h := &harness{t: t, ts: ts, rdb: rdb, mini: mini, multi: cfg.Tenancy.MultiTenant, mode: cfg.Tenancy.Identification, scheme: "http"}
 	_, h.port, _ = net.SplitHostPort(ts.Listener.Addr().String())
 	h.public = "http://127.0.0.1:" + h.port
+	if useTLS {
+		cert, roots := localhostCert(t)
+		ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		h.scheme, h.roots = "https", roots
+		h.public = "https://localhost:" + h.port
+	}
 	cfg.ListenAddr = ts.Listener.Addr().String()
 	cfg.PublicURL = h.public
 	cfg.Tenancy.Redis = rdb
@@ -58,7 +90,11 @@ func start(t *testing.T, rdb redis.UniversalClient, mini *miniredis.Miniredis, c
 	require.NoError(t, err)
 	h.srv = srv
 	ts.Config.Handler = srv
-	ts.Start()
+	if useTLS {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		srv.closeSessions()
 		ts.Close()
@@ -70,7 +106,7 @@ func start(t *testing.T, rdb redis.UniversalClient, mini *miniredis.Miniredis, c
 	h.client = &http.Client{
 		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		}},
+		}, TLSClientConfig: &tls.Config{RootCAs: h.roots}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       20 * time.Second,
 	}
@@ -93,7 +129,7 @@ func (h *harness) base(id string) string {
 	case h.mode == tenancy.ByPath:
 		return h.public + "/" + id
 	}
-	return "http://" + id + ".localhost:" + h.port
+	return h.scheme + "://" + id + ".localhost:" + h.port
 }
 
 // mcpURL and metadataURL are the URLs the server must give out for a
@@ -216,6 +252,33 @@ func (h *harness) mcpPost(id, token, session, body string) answer {
 		req.Header.Set(sessionHeader, session)
 	}
 	return h.do(req)
+}
+
+// localhostCert returns a self-signed certificate of localhost,
+// *.localhost and 127.0.0.1, and a pool that trusts it.
+func localhostCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "localhost"},
+		DNSNames:              []string{"localhost", "*.localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
 }
 
 // keys returns the keys matching pattern.

@@ -15,6 +15,7 @@ import (
 	"github.com/seedmcp/tenancy/examples/mcpglue/gosdk"
 	"github.com/seedmcp/tenancy/examples/metrics"
 	"github.com/seedmcp/tenancy/middleware"
+	"github.com/seedmcp/tenancy/oauthproxy"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -26,7 +27,9 @@ type server struct {
 	svc     *tenancy.Service
 	rdb     redis.UniversalClient
 	mcp     *gosdk.Handler
-	log     *slog.Logger
+	// proxy is each tenant's OAuth authorization server.
+	proxy *oauthproxy.Proxy
+	log   *slog.Logger
 	// metrics counts requests by tenant and status; nil unless
 	// METRICS_ENABLED.
 	metrics *metrics.Metrics
@@ -86,10 +89,15 @@ func newServer(cfg config) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Seed runs its own OAuth proxy per tenant, but this example has no
-	// token endpoint: the authorization servers a client is sent to are
-	// the tenants' own issuers, the library's default.
-	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls, Logger: cfg.Logger})
+	// Each tenant's OAuth authorization server, as Seed runs one: MCP
+	// clients register with it and log in through it at the tenant's own
+	// provider. The protected-resource metadata names it for every tenant
+	// whose proxy is on (oidc.clientId set), the tenant's issuer for the
+	// others.
+	if s.proxy, err = s.svc.OAuthProxy(oauthproxy.Config{URLs: urls}); err != nil {
+		return nil, err
+	}
+	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls, AuthorizationServers: s.proxy.AuthorizationServers, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -106,10 +114,13 @@ func newServer(cfg config) (_ *server, err error) {
 // them): health and admin outside any tenant, everything else behind the
 // tenant middleware and rate limit, relative to the tenant's base.
 func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta http.Handler) http.Handler {
-	reg := &registrar{clients: s.svc.Store().Clients(), log: cfg.Logger}
 	scoped := http.NewServeMux()
-	scoped.HandleFunc("POST /oauth/register", reg.register)
-	scoped.HandleFunc("GET /oauth/authorize", reg.authorize)
+	// The authorization server: /oauth/register, authorize, callback,
+	// token and revoke, and its metadata where it lies under the
+	// tenant's base.
+	scoped.Handle("/oauth/", s.proxy)
+	scoped.Handle(oauthproxy.MetadataPath, s.proxy)
+	scoped.Handle(oauthproxy.OpenIDConfigurationPath, s.proxy)
 	// The host check runs before the bearer check too, so that a foreign
 	// Host is refused whether or not a token came with it.
 	scoped.Handle("/mcp", allowedHosts(cfg, s.svc.Config()).Check(bearer(s.mcp)))
@@ -130,6 +141,12 @@ func (s *server) routes(cfg config, bearer func(http.Handler) http.Handler, meta
 	// The metadata's route depends on the mode: in path mode its URL lies
 	// outside the tenant's base (/.well-known/oauth-protected-resource/<id>/mcp).
 	mux.Handle(s.svc.MetadataRoute(measure(meta)))
+	// The authorization server's metadata at the well-known URLs outside
+	// the tenant's base: in path mode /.well-known/oauth-authorization-server/<id>
+	// and /.well-known/openid-configuration/<id>.
+	for _, rt := range s.svc.OAuthMetadataRoutes(measure(s.proxy)) {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
 	mux.Handle("/", s.svc.Middleware(measure(scoped)))
 	return mux
 }

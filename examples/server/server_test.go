@@ -47,13 +47,17 @@ func TestHealthz(t *testing.T) {
 
 // TestSingleTenant runs the default mode, configured the way an existing
 // deployment is: every request is tenant "default", whose provider comes
-// from OIDC_ISSUER and OIDC_AUDIENCE.
+// from OIDC_ISSUER and OIDC_AUDIENCE and whose upstream client, for its
+// OAuth authorization server, from OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET
+// (kept sealed with TENANT_ENCRYPTION_KEY).
 func TestSingleTenant(t *testing.T) {
 	idp := oidctest.New(t)
 	t.Setenv("MULTI_TENANT_ENABLED", "")
 	t.Setenv("OIDC_ISSUER", idp.Issuer())
 	t.Setenv("OIDC_AUDIENCE", "seed")
-	t.Setenv("OAUTH_AUTHORIZATION_URL", idp.Issuer()+"/authorize")
+	t.Setenv("OAUTH_CLIENT_ID", "seed-proxy")
+	t.Setenv("OAUTH_CLIENT_SECRET", "seed-upstream-secret")
+	t.Setenv("TENANT_ENCRYPTION_KEY", "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=")
 	t.Setenv("OIDC_INSECURE_ALLOW_LOOPBACK", "true") // the test provider listens on 127.0.0.1
 	cfg, err := configFromEnv()
 	require.NoError(t, err)
@@ -77,13 +81,13 @@ func TestSingleTenant(t *testing.T) {
 	a := h.do(h.request(http.MethodGet, "", h.public+"/.well-known/oauth-protected-resource", nil))
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, h.public+"/mcp", a.json(t)["resource"])
+	assert.Equal(t, []any{h.public}, a.json(t)["authorization_servers"], "the server is the authorization server")
 
-	a = h.do(h.request(http.MethodPost, "", h.public+"/oauth/register", map[string]any{"redirect_uris": []string{"https://app.example/cb"}}))
-	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	id := a.json(t)["client_id"].(string)
-	a = h.do(h.request(http.MethodGet, "", h.public+"/oauth/authorize?client_id="+id, nil))
-	assert.Equal(t, http.StatusFound, a.status)
-	assert.True(t, strings.HasPrefix(a.header.Get("Location"), idp.Issuer()+"/authorize?client_id="+id))
+	// A real MCP client logs in through it at the provider.
+	idp.RegisterClient(oidctest.Client{ID: "seed-proxy", Secret: "seed-upstream-secret", Audience: "seed",
+		RedirectURIs: []string{h.public + "/oauth/callback"}})
+	idp.SetSubject("dave")
+	mcpLogin(t, h, "default", idp, "dave")
 	assert.NotEmpty(t, h.keys("tenant:{default}:client:*"))
 
 	a = h.admin(http.MethodGet, "", nil)
