@@ -29,7 +29,7 @@
 //
 // Behind the middleware, [tenant.FromContext] returns the request's tenant
 // and oidcx.ClaimsFromContext the token's claims; [Service.Store] holds the
-// tenant's clients, sessions and limits. [Migrate] moves a single-tenant
+// tenant's clients, sessions and limits. Package migrate moves a single-tenant
 // deployment's keys into tenant "default". The parts are usable alone:
 // package resolve finds tenant identifiers, package middleware holds the
 // cache and the middleware, package oidcx the per-tenant token checks, and

@@ -1,5 +1,6 @@
 // Command migrate moves the keys of a single-tenant deployment (client:*,
-// session:*, rate-limit:*) into tenant "default", with tenancy.Migrate:
+// session:*, rate-limit:*) into tenant "default", with the library's
+// package migrate:
 //
 //	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -dry-run
 //	REDIS_URL=redis://localhost:6379 go run ./examples/migrate

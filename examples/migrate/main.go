@@ -13,8 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seedmcp/tenancy"
 	"github.com/seedmcp/tenancy/examples/internal/redisurl"
+	"github.com/seedmcp/tenancy/migrate"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // Exit statuses.
@@ -40,9 +41,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "only count what would move; write nothing")
-	batch := fs.Int("batch", 500, "keys per SCAN page and per pipeline (1-10000)")
-	patterns := fs.String("patterns", strings.Join(tenancy.DefaultMigratePatterns, ","), "comma-separated SCAN patterns of the legacy keys")
-	tenantID := fs.String("tenant", "default", "tenant the keys move to")
+	batch := fs.Int("batch", migrate.DefaultBatchSize, fmt.Sprintf("keys per SCAN page and per pipeline (1-%d)", migrate.MaxBatchSize))
+	patterns := fs.String("patterns", strings.Join(migrate.DefaultPatterns(), ","), "comma-separated SCAN patterns of the legacy keys")
+	tenantID := fs.String("tenant", tenant.DefaultID, "tenant the keys move to")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: REDIS_URL=redis://host:port migrate [flags]")
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		mode = " (dry run: nothing is written)"
 	}
 	bar.printf("migrating legacy keys on %s into tenant %q%s\n", redisurl.Describe(opts), *tenantID, mode)
-	res, err := tenancy.Migrate(ctx, rdb, tenancy.MigrateOptions{
+	res, err := migrate.Run(ctx, rdb, migrate.Config{
 		Patterns:  splitList(*patterns),
 		TenantID:  *tenantID,
 		BatchSize: *batch,
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// write to its Redis) put there: quoted, they cannot clear the screen
 	// or forge a line of this output.
 	for _, k := range res.ConflictKeys {
-		fmt.Fprintf(stderr, "conflict: %q: %q already exists with other content; both left in place\n", k, "tenant:{"+*tenantID+"}:"+k)
+		fmt.Fprintf(stderr, "conflict: %q: %q already exists with other content; both left in place\n", k, migrate.Target(*tenantID, k))
 	}
 	if n := int64(len(res.ConflictKeys)); res.Conflicts > n {
 		fmt.Fprintf(stderr, "conflict: … and %d more\n", res.Conflicts-n)
@@ -152,7 +153,7 @@ func (p *progress) printf(format string, args ...any) {
 	}
 }
 
-func (p *progress) update(r tenancy.MigrateResult) {
+func (p *progress) update(r migrate.Result) {
 	if p.quiet {
 		return
 	}

@@ -15,9 +15,10 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// DefaultPatterns are the SCAN patterns of the keys a single-tenant Seed
-// deployment writes.
-var DefaultPatterns = []string{"client:*", "session:*", "rate-limit:*"}
+// DefaultPatterns returns the SCAN patterns of the keys a single-tenant
+// Seed deployment writes: registered clients, sessions and rate-limit
+// state. Each call returns a new slice.
+func DefaultPatterns() []string { return []string{"client:*", "session:*", "rate-limit:*"} }
 
 // Batch size bounds. A batch is one SCAN page and the pipelines that move
 // it; the upper bound keeps any single pipeline short enough that other
@@ -32,21 +33,24 @@ const (
 // memory.
 const maxConflictKeys = 100
 
-// ErrOptions is wrapped by the error [Run] returns for invalid options.
-var ErrOptions = errors.New("migrate: invalid options")
+// ErrConfig is wrapped by the error [Run] returns for an invalid [Config].
+var ErrConfig = errors.New("migrate: invalid configuration")
 
-// Options configure [Run]. The zero value migrates the default patterns into
-// tenant "default".
-type Options struct {
+// Config configures [Run]. The zero value moves the keys of
+// [DefaultPatterns] into tenant "default".
+type Config struct {
 	// Patterns are the SCAN MATCH patterns of the legacy keys. Keys whose
 	// name starts with "tenant:" are never moved, whatever the pattern.
-	// default: DefaultPatterns
+	// Patterns should not overlap: a key matched twice is counted as
+	// skipped the second time.
+	// default: DefaultPatterns()
 	Patterns []string
 	// TenantID is the tenant the keys move to.
 	// default: tenant.DefaultID ("default")
 	TenantID string
 	// BatchSize is the SCAN COUNT hint and the most keys moved by one
-	// pipeline, at most MaxBatchSize.
+	// pipeline, at most MaxBatchSize. Smaller batches keep other clients'
+	// latency lower.
 	// default: DefaultBatchSize (500)
 	BatchSize int
 	// DryRun only counts: nothing is written. The counts say what a real
@@ -56,7 +60,10 @@ type Options struct {
 	// totals. Calls never overlap, even on a cluster where the masters are
 	// scanned concurrently.
 	Progress func(Result)
+}
 
+// hooks are the tests' ways into a run.
+type hooks struct {
 	// crossSlot forces the DUMP/RESTORE strategy on a single node, so
 	// that tests exercise the cluster code path without a cluster.
 	crossSlot bool
@@ -142,9 +149,10 @@ const (
 	refused
 )
 
-// run holds the state shared by the batches of one [Run].
-type run struct {
-	opts   Options
+// migration holds the state shared by the batches of one [Run].
+type migration struct {
+	cfg    Config
+	hooks  hooks
 	tenant string
 
 	mu  sync.Mutex // guards res and serialises Progress
@@ -157,17 +165,24 @@ type run struct {
 // client one atomic script per key renames it. Either way a target that
 // exists is never overwritten.
 //
-// Run returns the totals so far with an error when ctx is done or Redis
-// fails; running it again finishes the job.
-func Run(ctx context.Context, rdb redis.UniversalClient, opts Options) (Result, error) {
-	if err := normalize(&opts); err != nil {
-		return Result{DryRun: opts.DryRun}, err
+// Run is idempotent and resumable: a second run moves nothing, and a run
+// stopped at any point (ctx cancelled, a crash, a lost connection)
+// followed by another run moves every key exactly once. It returns the
+// totals so far with an error when ctx is done or Redis fails; running it
+// again finishes the job. An invalid cfg is an error wrapping [ErrConfig].
+func Run(ctx context.Context, rdb redis.UniversalClient, cfg Config) (Result, error) {
+	return run(ctx, rdb, cfg, hooks{})
+}
+
+func run(ctx context.Context, rdb redis.UniversalClient, cfg Config, h hooks) (Result, error) {
+	if err := normalize(&cfg); err != nil {
+		return Result{DryRun: cfg.DryRun}, err
 	}
-	r := &run{opts: opts, tenant: opts.TenantID}
-	r.res.DryRun = opts.DryRun
+	r := &migration{cfg: cfg, hooks: h, tenant: cfg.TenantID}
+	r.res.DryRun = cfg.DryRun
 
 	var err error
-	if !opts.DryRun {
+	if !cfg.DryRun {
 		if err := loadScripts(ctx, rdb); err != nil {
 			return r.res, fmt.Errorf("migrate: load scripts: %w", err)
 		}
@@ -177,7 +192,7 @@ func Run(ctx context.Context, rdb redis.UniversalClient, opts Options) (Result, 
 			return r.scan(ctx, master, cc, true)
 		})
 	} else {
-		err = r.scan(ctx, rdb, rdb, opts.crossSlot)
+		err = r.scan(ctx, rdb, rdb, h.crossSlot)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -187,38 +202,38 @@ func Run(ctx context.Context, rdb redis.UniversalClient, opts Options) (Result, 
 	return r.res, nil
 }
 
-func normalize(o *Options) error {
+func normalize(o *Config) error {
 	if o.TenantID == "" {
 		o.TenantID = tenant.DefaultID
 	}
 	if err := tenant.ValidateID(o.TenantID); err != nil {
-		return fmt.Errorf("%w: tenant %w", ErrOptions, err)
+		return fmt.Errorf("%w: tenant %w", ErrConfig, err)
 	}
 	if len(o.Patterns) == 0 {
-		o.Patterns = DefaultPatterns
+		o.Patterns = DefaultPatterns()
 	}
 	o.Patterns = slices.Compact(slices.Sorted(slices.Values(o.Patterns)))
 	for _, p := range o.Patterns {
 		if strings.TrimSpace(p) == "" {
-			return fmt.Errorf("%w: empty pattern", ErrOptions)
+			return fmt.Errorf("%w: empty pattern", ErrConfig)
 		}
 	}
 	switch {
 	case o.BatchSize == 0:
 		o.BatchSize = DefaultBatchSize
 	case o.BatchSize < 0 || o.BatchSize > MaxBatchSize:
-		return fmt.Errorf("%w: batch size %d is not within 1..%d", ErrOptions, o.BatchSize, MaxBatchSize)
+		return fmt.Errorf("%w: batch size %d is not within 1..%d", ErrConfig, o.BatchSize, MaxBatchSize)
 	}
 	return nil
 }
 
 // scan walks one node's keyspace (scanner) for every pattern and moves what
 // it finds through mover, which routes each command to the right node.
-func (r *run) scan(ctx context.Context, scanner redis.Cmdable, mover redis.UniversalClient, crossSlot bool) error {
-	for _, pattern := range r.opts.Patterns {
+func (r *migration) scan(ctx context.Context, scanner redis.Cmdable, mover redis.UniversalClient, crossSlot bool) error {
+	for _, pattern := range r.cfg.Patterns {
 		var cursor uint64
 		for {
-			page, next, err := scanner.Scan(ctx, cursor, pattern, int64(r.opts.BatchSize)).Result()
+			page, next, err := scanner.Scan(ctx, cursor, pattern, int64(r.cfg.BatchSize)).Result()
 			if err != nil {
 				return err
 			}
@@ -228,7 +243,7 @@ func (r *run) scan(ctx context.Context, scanner redis.Cmdable, mover redis.Unive
 				return strings.HasPrefix(k, "tenant:")
 			})
 			for len(page) > 0 {
-				n := min(len(page), r.opts.BatchSize)
+				n := min(len(page), r.cfg.BatchSize)
 				if err := r.batch(ctx, mover, page[:n], crossSlot); err != nil {
 					return err
 				}
@@ -242,7 +257,7 @@ func (r *run) scan(ctx context.Context, scanner redis.Cmdable, mover redis.Unive
 	return nil
 }
 
-func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, page []string, crossSlot bool) error {
+func (r *migration) batch(ctx context.Context, rdb redis.UniversalClient, page []string, crossSlot bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -265,7 +280,7 @@ func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, page []strin
 	)
 	switch {
 	case len(legacy) == 0:
-	case r.opts.DryRun:
+	case r.cfg.DryRun:
 		moves, err = r.classify(ctx, rdb, legacy)
 	case crossSlot:
 		moves, err = r.moveCrossSlot(ctx, rdb, legacy)
@@ -278,7 +293,7 @@ func (r *run) batch(ctx context.Context, rdb redis.UniversalClient, page []strin
 
 // record adds the outcomes of a batch (possibly partial, when it failed
 // half-way) to the totals and reports progress.
-func (r *run) record(legacy []string, out []outcome) {
+func (r *migration) record(legacy []string, out []outcome) {
 	if len(out) == 0 {
 		return
 	}
@@ -303,16 +318,21 @@ func (r *run) record(legacy []string, out []outcome) {
 			}
 		}
 	}
-	if r.opts.Progress != nil {
+	if r.cfg.Progress != nil {
 		snapshot := r.res
 		snapshot.ConflictKeys = slices.Clone(r.res.ConflictKeys)
 		snapshot.RefusedKeys = slices.Clone(r.res.RefusedKeys)
-		r.opts.Progress(snapshot)
+		r.cfg.Progress(snapshot)
 	}
 }
 
 // target is where a legacy key goes.
-func (r *run) target(legacy string) string { return keys.Tenant(r.tenant, legacy) }
+func (r *migration) target(legacy string) string { return Target(r.tenant, legacy) }
+
+// Target returns the name a legacy key moves to in the namespace of the
+// tenant tenantID: client:abc becomes tenant:{<tenantID>}:client:abc. A
+// conflict is a legacy key whose Target already holds something else.
+func Target(tenantID, legacy string) string { return keys.Tenant(tenantID, legacy) }
 
 // kinds are the legacy key kinds that the store reads, each a Redis string
 // whose name ends in a part that store.ValidKey checks.
@@ -345,7 +365,7 @@ func wantType(legacy string) string {
 // "" for keys that have no index (rate-limit state). The store counts live
 // clients and sessions with these sets, so a moved key that is missing from
 // its set would not count against maxClients or maxSessions.
-func (r *run) index(legacy string) (set, member string) {
+func (r *migration) index(legacy string) (set, member string) {
 	switch {
 	case strings.HasPrefix(legacy, "client:") && len(legacy) > len("client:"):
 		return keys.Clients(r.tenant), legacy[len("client:"):]

@@ -30,7 +30,7 @@ import (
 // TENANCY_BIG_BENCH=1, never in CI:
 //
 //	TENANCY_BIG_BENCH=1 TENANCY_REDIS_ADDR=127.0.0.1:16500 \
-//	  go test -run 'TestBig' -v -timeout 30m ./internal/migrate
+//	  go test -run 'TestBig' -v -timeout 30m ./migrate
 const (
 	envBigBench = "TENANCY_BIG_BENCH"
 	bigKeys     = 1_000_000
@@ -169,7 +169,7 @@ func TestBigMigration(t *testing.T) {
 			idle := baseline(t, 5*time.Second)
 			watch := watchPing(testredis.Addr(t))
 			start := time.Now()
-			res, err := Run(context.Background(), rdb, Options{crossSlot: tc.crossSlot})
+			res, err := runWith(context.Background(), rdb, options{hooks: hooks{crossSlot: tc.crossSlot}})
 			elapsed := time.Since(start)
 			stats := watch.done()
 			require.NoError(t, err)

@@ -11,7 +11,7 @@ import (
 
 // moveScript moves a batch on a single node: one atomic script per key, all
 // in one pipeline.
-func (r *run) moveScript(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
+func (r *migration) moveScript(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
 	calls := make([]scriptCall, len(legacy))
 	for i, k := range legacy {
 		ks := []string{k, r.target(k)}
@@ -51,7 +51,7 @@ type copied struct {
 // sets, and only then remove the legacy keys. A run stopped anywhere in
 // between leaves every key either untouched or present at both names with
 // the same payload, which the next run finishes as a resumed move.
-func (r *run) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
+func (r *migration) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
 	items, err := r.dump(ctx, rdb, legacy)
 	if err != nil {
 		return nil, err
@@ -88,8 +88,8 @@ func (r *run) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, lega
 	if err := r.compareTargets(ctx, rdb, legacy, items, busy); err != nil {
 		return nil, err
 	}
-	if r.opts.afterRestore != nil {
-		if err := r.opts.afterRestore(); err != nil {
+	if r.hooks.afterRestore != nil {
+		if err := r.hooks.afterRestore(); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +106,7 @@ func (r *run) moveCrossSlot(ctx context.Context, rdb redis.UniversalClient, lega
 // dump reads the type, payload and PTTL of every legacy key. A key that no
 // longer exists is skipped; one of another type than the store expects is
 // refused.
-func (r *run) dump(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]copied, error) {
+func (r *migration) dump(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]copied, error) {
 	pipe := rdb.Pipeline()
 	types := make([]*redis.StatusCmd, len(legacy))
 	dumps := make([]*redis.StringCmd, len(legacy))
@@ -142,7 +142,7 @@ func (r *run) dump(ctx context.Context, rdb redis.UniversalClient, legacy []stri
 // compareTargets decides, for the keys whose target already existed,
 // whether the target is a copy left by an interrupted run (same payload:
 // finish the move) or a conflict (different payload: leave both alone).
-func (r *run) compareTargets(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied, busy []int) error {
+func (r *migration) compareTargets(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied, busy []int) error {
 	if len(busy) == 0 {
 		return nil
 	}
@@ -175,7 +175,7 @@ func (r *run) compareTargets(ctx context.Context, rdb redis.UniversalClient, leg
 // order matters: a run stopped after the removal must not leave a moved
 // client or session outside its index set, where no later run would find
 // it.
-func (r *run) finish(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied) error {
+func (r *migration) finish(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied) error {
 	var todo []int
 	for i, it := range items {
 		if it.state == moved || it.resumed {
@@ -226,7 +226,7 @@ func (r *run) finish(ctx context.Context, rdb redis.UniversalClient, legacy []st
 // rollback removes the copies this run made of legacy keys that changed
 // under it, so that the next run copies the new value instead of seeing a
 // conflict.
-func (r *run) rollback(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied, changed []int) error {
+func (r *migration) rollback(ctx context.Context, rdb redis.UniversalClient, legacy []string, items []copied, changed []int) error {
 	if len(changed) == 0 {
 		return nil
 	}
@@ -252,7 +252,7 @@ func (r *run) rollback(ctx context.Context, rdb redis.UniversalClient, legacy []
 
 // classify is the dry run: it sorts a batch into would-move, already
 // migrated, conflict and refused without writing anything.
-func (r *run) classify(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
+func (r *migration) classify(ctx context.Context, rdb redis.UniversalClient, legacy []string) ([]outcome, error) {
 	pipe := rdb.Pipeline()
 	exists := make([]*redis.IntCmd, len(legacy))
 	types := make([]*redis.StatusCmd, len(legacy))

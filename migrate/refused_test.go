@@ -50,14 +50,14 @@ func seedRefused(t *testing.T, rdb redis.UniversalClient) []string {
 // and maxSessions until the tenant was deleted. They are reported and left
 // in place, by every strategy, in a dry run too, and again on a later run.
 func TestRunLeavesKeysTheStoreRefuses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		refused := seedRefused(t, rdb)
 		before := allKeys(t, rdb)
 
 		dry := opts
 		dry.DryRun = true
-		res, err := Run(ctx, rdb, dry)
+		res, err := runWith(ctx, rdb, dry)
 		require.NoError(t, err)
 		assert.Equal(t, int64(len(refused)), res.Refused)
 		assert.ElementsMatch(t, refused, res.RefusedKeys)
@@ -66,7 +66,7 @@ func TestRunLeavesKeysTheStoreRefuses(t *testing.T) {
 		assert.Equal(t, before, allKeys(t, rdb), "a dry run writes nothing")
 
 		for run := range 2 {
-			res, err := Run(ctx, rdb, opts)
+			res, err := runWith(ctx, rdb, opts)
 			require.NoError(t, err)
 			assert.Equal(t, int64(len(refused)), res.Refused, "run %d", run)
 			assert.ElementsMatch(t, refused, res.RefusedKeys, "run %d", run)
@@ -88,7 +88,7 @@ func TestRunLeavesKeysTheStoreRefuses(t *testing.T) {
 // the whole name must pass the store's key rule, while any type moves,
 // since the store reads no such keys.
 func TestRunRefusesNamesOfOtherPatterns(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		require.NoError(t, rdb.Set(ctx, "custom:{x}", "x", 0).Err())
 		require.NoError(t, rdb.Set(ctx, "custom:a b", "x", 0).Err())
@@ -101,7 +101,7 @@ func TestRunRefusesNamesOfOtherPatterns(t *testing.T) {
 			require.NoError(t, rdb.Set(ctx, "custom:h", "v", 0).Err())
 		}
 		opts.Patterns = []string{"custom:*"}
-		res, err := Run(ctx, rdb, opts)
+		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), res.Moved)
 		assert.ElementsMatch(t, []string{"custom:{x}", "custom:a b"}, res.RefusedKeys)

@@ -44,10 +44,21 @@ var backends = []backend{
 }
 
 // forEachBackend runs fn once per backend as a subtest.
-func forEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, opts Options)) {
+// options is a Config with the tests' hooks.
+type options struct {
+	Config
+	hooks
+}
+
+// runWith is Run with the hooks of o.
+func runWith(ctx context.Context, rdb redis.UniversalClient, o options) (Result, error) {
+	return run(ctx, rdb, o.Config, o.hooks)
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, opts options)) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			fn(t, b.connect(t), Options{crossSlot: b.crossSlot})
+			fn(t, b.connect(t), options{hooks: hooks{crossSlot: b.crossSlot}})
 		})
 	}
 }
@@ -91,7 +102,7 @@ func allKeys(t *testing.T, rdb redis.UniversalClient) []string {
 }
 
 func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		now := time.Now()
 		require.NoError(t, rdb.Set(ctx, "client:a", `{"client_id":"a"}`, time.Hour).Err())
@@ -101,7 +112,7 @@ func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
 		require.NoError(t, rdb.Set(ctx, "other:x", "stays", 0).Err())
 		require.NoError(t, rdb.Set(ctx, keys.Client("default", "c"), "already there", 0).Err())
 
-		res, err := Run(ctx, rdb, opts)
+		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, Result{Scanned: 4, Moved: 4}, res)
 
@@ -142,7 +153,7 @@ func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
 		assert.InDelta(t, (24 * time.Hour).Seconds(), rdb.PTTL(ctx, keys.Sessions("default")).Val().Seconds(), 1)
 		assert.Equal(t, time.Duration(-1), rdb.PTTL(ctx, keys.Clients("default")).Val())
 
-		again, err := Run(ctx, rdb, opts)
+		again, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, Result{}, again, "a second run moves nothing")
 		assert.Contains(t, again.String(), "nothing to migrate")
@@ -150,7 +161,7 @@ func TestRunMovesKeysWithTTLAndIndexes(t *testing.T) {
 }
 
 func TestRunExtendsStoreIndexTTL(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		set := keys.Sessions("default")
 		// A set written by the store: one live session, expiring with it.
@@ -159,7 +170,7 @@ func TestRunExtendsStoreIndexTTL(t *testing.T) {
 		require.NoError(t, rdb.Set(ctx, "session:old", "x", 2*time.Hour).Err())
 		require.NoError(t, rdb.Set(ctx, "session:short", "y", time.Second*30).Err())
 
-		_, err := Run(ctx, rdb, opts)
+		_, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.ElementsMatch(t, []string{"live", "old", "short"}, rdb.ZRange(ctx, set, 0, -1).Val())
 		assert.InDelta(t, (2 * time.Hour).Seconds(), rdb.PTTL(ctx, set).Val().Seconds(), 1, "extended, never shortened")
@@ -167,7 +178,7 @@ func TestRunExtendsStoreIndexTTL(t *testing.T) {
 }
 
 func TestRunNeverOverwrites(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		target := keys.Client("default", "a")
 		require.NoError(t, rdb.Set(ctx, "client:a", "legacy", time.Hour).Err())
@@ -175,7 +186,7 @@ func TestRunNeverOverwrites(t *testing.T) {
 		require.NoError(t, rdb.Set(ctx, "client:b", "moves", 0).Err())
 
 		for run := range 2 {
-			res, err := Run(ctx, rdb, opts)
+			res, err := runWith(ctx, rdb, opts)
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), res.Conflicts, "run %d", run)
 			assert.Equal(t, []string{"client:a"}, res.ConflictKeys)
@@ -190,12 +201,12 @@ func TestRunNeverOverwrites(t *testing.T) {
 }
 
 func TestRunFinishesIdenticalCopy(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		require.NoError(t, rdb.Set(ctx, "session:s", "same", time.Hour).Err())
 		require.NoError(t, rdb.Set(ctx, keys.Session("default", "s"), "same", time.Hour).Err())
 
-		res, err := Run(ctx, rdb, opts)
+		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, Result{Scanned: 1, Skipped: 1}, res)
 		assert.Zero(t, rdb.Exists(ctx, "session:s").Val(), "the leftover legacy key is removed")
@@ -205,7 +216,7 @@ func TestRunFinishesIdenticalCopy(t *testing.T) {
 }
 
 func TestRunDryRunChangesNothing(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		require.NoError(t, rdb.Set(ctx, "client:a", "a", time.Hour).Err())
 		require.NoError(t, rdb.Set(ctx, "client:b", "b", 0).Err())
@@ -216,7 +227,7 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 		before := allKeys(t, rdb)
 
 		opts.DryRun = true
-		res, err := Run(ctx, rdb, opts)
+		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, Result{DryRun: true, Scanned: 4, Moved: 2, Skipped: 1, Conflicts: 1,
 			ConflictKeys: []string{"rate-limit:c"}}, res)
@@ -258,7 +269,7 @@ func assertAllMoved(t *testing.T, rdb redis.UniversalClient, n int) {
 }
 
 func TestRunResumesAfterCancel(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		const n = 1000
 		seed(t, rdb, n)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -270,12 +281,12 @@ func TestRunResumesAfterCancel(t *testing.T) {
 				cancel()
 			}
 		}
-		res1, err := Run(ctx, rdb, first)
+		res1, err := runWith(ctx, rdb, first)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Less(t, res1.Moved, int64(n), "the run stopped half-way")
 		assert.Positive(t, res1.Moved)
 
-		res2, err := Run(context.Background(), rdb, opts)
+		res2, err := runWith(context.Background(), rdb, opts)
 		require.NoError(t, err)
 		assert.Zero(t, res2.Conflicts)
 		assert.Equal(t, int64(n), res1.Moved+res2.Moved+res2.Skipped)
@@ -294,17 +305,17 @@ func TestRunResumesBetweenRestoreAndUnlink(t *testing.T) {
 			seed(t, rdb, n)
 			var batches atomic.Int32 // masters run concurrently on a cluster
 			boom := errors.New("crash between RESTORE and UNLINK")
-			opts := Options{crossSlot: true, BatchSize: 100, afterRestore: func() error {
+			opts := options{Config: Config{BatchSize: 100}, hooks: hooks{crossSlot: true, afterRestore: func() error {
 				if batches.Add(1) == 3 {
 					return boom
 				}
 				return nil
-			}}
-			_, err := Run(context.Background(), rdb, opts)
+			}}}
+			_, err := runWith(context.Background(), rdb, opts)
 			require.ErrorIs(t, err, boom)
 
 			opts.afterRestore = nil
-			res, err := Run(context.Background(), rdb, opts)
+			res, err := runWith(context.Background(), rdb, opts)
 			require.NoError(t, err)
 			assert.Zero(t, res.Conflicts)
 			assert.Positive(t, res.Skipped, "the interrupted batch is finished as a resumed move")
@@ -322,17 +333,17 @@ func TestRunKeepsWriteDuringCrossSlotMove(t *testing.T) {
 			rdb := b.connect(t)
 			ctx := context.Background()
 			require.NoError(t, rdb.Set(ctx, "client:w", "before", time.Hour).Err())
-			opts := Options{crossSlot: true, afterRestore: func() error {
+			opts := options{hooks: hooks{crossSlot: true, afterRestore: func() error {
 				return rdb.Set(ctx, "client:w", "after", time.Hour).Err()
-			}}
-			res, err := Run(ctx, rdb, opts)
+			}}}
+			res, err := runWith(ctx, rdb, opts)
 			require.NoError(t, err)
 			assert.Equal(t, Result{Scanned: 1, Skipped: 1}, res)
 			assert.Equal(t, "after", rdb.Get(ctx, "client:w").Val(), "the write is kept")
 			assert.Zero(t, rdb.Exists(ctx, keys.Client("default", "w")).Val(), "the stale copy is rolled back")
 
 			opts.afterRestore = nil
-			res, err = Run(ctx, rdb, opts)
+			res, err = runWith(ctx, rdb, opts)
 			require.NoError(t, err)
 			assert.Equal(t, Result{Scanned: 1, Moved: 1}, res)
 			assert.Equal(t, "after", rdb.Get(ctx, keys.Client("default", "w")).Val())
@@ -341,14 +352,14 @@ func TestRunKeepsWriteDuringCrossSlotMove(t *testing.T) {
 }
 
 func TestRunPatternsAndTenant(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts Options) {
+	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, opts options) {
 		ctx := context.Background()
 		require.NoError(t, rdb.Set(ctx, "client:a", "a", 0).Err())
 		require.NoError(t, rdb.Set(ctx, "custom:x", "x", 0).Err())
 		require.NoError(t, rdb.Set(ctx, keys.Client("acme", "z"), "z", 0).Err())
 		opts.Patterns = []string{"custom:*", "*"}
 		opts.TenantID = "acme"
-		res, err := Run(ctx, rdb, opts)
+		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), res.Moved, "tenant keys are never moved, even by *")
 		assert.Equal(t, "x", rdb.Get(ctx, keys.Tenant("acme", "custom:x")).Val())
@@ -357,17 +368,17 @@ func TestRunPatternsAndTenant(t *testing.T) {
 	})
 }
 
-func TestRunRejectsBadOptions(t *testing.T) {
+func TestRunRejectsBadConfig(t *testing.T) {
 	rdb := miniClient(t)
-	for _, opts := range []Options{
+	for _, cfg := range []Config{
 		{BatchSize: -1},
 		{BatchSize: MaxBatchSize + 1},
 		{TenantID: "Not-A-Tenant"},
 		{TenantID: "admin"},
 		{Patterns: []string{" "}},
 	} {
-		_, err := Run(context.Background(), rdb, opts)
-		assert.ErrorIs(t, err, ErrOptions, "%+v", opts)
+		_, err := Run(context.Background(), rdb, cfg)
+		assert.ErrorIs(t, err, ErrConfig, "%+v", cfg)
 	}
 }
 
