@@ -8,41 +8,104 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/oidcx/oidctest"
 )
 
-// TestREADMEWalkthrough runs the commands of README.md's walkthrough against
-// the server, configured from the walkthrough's own "go run" line, and
-// checks the status each command is announced with ("# 201") and the
-// fragments quoted after it ("# 200 `"status":"ok"`"), so the README cannot
-// drift from the code. The curl commands are interpreted here rather than
-// run with curl, which CI machines need not have: the test knows exactly
-// the curl options, pipes and variables the walkthrough uses, and fails on
-// any other command, so that every command in it is checked.
+// TestREADMEWalkthrough runs the commands of README.md's walkthroughs
+// against the server, configured from the walkthrough's own "go run"
+// lines, and checks the status each command is announced with ("# 201")
+// and the fragments quoted after it ("# 200 `"status":"ok"`"), so the README
+// cannot drift from the code. The curl commands are interpreted here rather
+// than run with curl, which CI machines need not have: the test knows
+// exactly the curl options, pipes and variables the walkthroughs use, and
+// fails on any other command, so that every command in them is checked. A
+// "go run ./examples/server" line (re)starts the server with its
+// environment; a "go run ./examples/idp" line starts the test identity
+// provider that command runs, on a free port that replaces its address
+// (IDP_ADDR) in every later command.
 func TestREADMEWalkthrough(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	require.NoError(t, err)
 	cmds := walkthrough(t, string(data))
 	require.NotEmpty(t, cmds)
+	require.Contains(t, cmds[0].line, "go run ./examples/server", "the walkthrough starts with the server")
 
-	// The walkthrough's server: its environment, with REDIS_URL unset so
-	// that it starts its own embedded Redis, as `go run` does.
-	start := cmds[0]
-	require.Contains(t, start.line, "go run ./examples/server", "the walkthrough starts with the server")
-	for _, name := range []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION",
-		"TENANT_BASE_DOMAIN", "TENANT_HEADER", "TENANT_ADMIN_API_KEY", "AUTH_REQUIRED", "OIDC_ISSUER", "OIDC_AUDIENCE"} {
+	w := &walk{t: t, vars: map[string]string{}, jars: map[string]*cookiejar.Jar{}, subst: strings.NewReplacer()}
+	// 127.0.0.1:8080 and every *.localhost:8080 lead to the test server,
+	// with the Host header the command names; the identity provider is
+	// reached where it listens.
+	w.client = &http.Client{
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != w.idp {
+				addr = w.server
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       10 * time.Second,
+	}
+	defer w.client.CloseIdleConnections()
+	for _, c := range cmds {
+		c.line = w.subst.Replace(c.line)
+		for i, f := range c.frags {
+			c.frags[i] = w.subst.Replace(f)
+		}
+		switch {
+		case strings.Contains(c.line, "go run ./examples/server"):
+			w.startServer(c.env)
+		case strings.Contains(c.line, "go run ./examples/idp"):
+			w.startIdP(c.env)
+		default:
+			c.run(t, w.client, w.vars, w.jars)
+		}
+	}
+}
+
+// walk is the state of a walkthrough being run.
+type walk struct {
+	t      *testing.T
+	client *http.Client
+	vars   map[string]string
+	jars   map[string]*cookiejar.Jar // curl's cookie files
+	server string                    // the address of the running server
+	stop   func()
+	idp    string            // host:port of the identity provider, once started
+	subst  *strings.Replacer // its address in the README, to the real one
+}
+
+// serverEnv are the variables a walkthrough's server line may set; each
+// start clears them first, as a fresh shell would have them.
+var serverEnv = []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION",
+	"TENANT_BASE_DOMAIN", "TENANT_HEADER", "TENANT_ADMIN_API_KEY", "AUTH_REQUIRED", "OIDC_ISSUER", "OIDC_AUDIENCE",
+	"OIDC_INSECURE_ALLOW_LOOPBACK", "TENANT_ENCRYPTION_KEY", "OAUTH_AUTHORIZATION_URL", "OAUTH_TOKEN_URL",
+	"OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES", "OAUTH_REVOCATION_URL"}
+
+// startServer stops the running server, if any, and starts the server with
+// env, and with REDIS_URL unset so that it starts its own embedded Redis,
+// as `go run` does.
+func (w *walk) startServer(env []string) {
+	t := w.t
+	if w.stop != nil {
+		w.stop()
+	}
+	for _, name := range serverEnv {
 		t.Setenv(name, "")
 	}
-	for _, kv := range start.env {
+	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		t.Setenv(name, value)
 	}
@@ -56,27 +119,35 @@ func TestREADMEWalkthrough(t *testing.T) {
 	srv, err := newServer(cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		srv.closeSessions()
-		ts.Close()
-		srv.Close()
-	})
-	// 127.0.0.1:8080 and every *.localhost:8080 lead to the test server,
-	// with the Host header the command names.
-	addr := ts.Listener.Addr().String()
-	client := &http.Client{
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       10 * time.Second,
+	var once sync.Once
+	w.stop = func() {
+		once.Do(func() {
+			srv.closeSessions()
+			ts.Close()
+			srv.Close()
+		})
 	}
-	defer client.CloseIdleConnections()
+	t.Cleanup(w.stop)
+	w.server = ts.Listener.Addr().String()
+	w.client.CloseIdleConnections()
+}
 
-	vars := map[string]string{}
-	for _, c := range cmds[1:] {
-		c.run(t, client, vars)
+// startIdP starts the test identity provider of examples/idp, configured
+// from env as that command is.
+func (w *walk) startIdP(env []string) {
+	vars := map[string]string{"IDP_ADDR": "127.0.0.1:9000"}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
 	}
+	idp := oidctest.New(w.t)
+	idp.RegisterClient(oidctest.Client{ID: vars["IDP_CLIENT_ID"], Secret: vars["IDP_CLIENT_SECRET"],
+		Audience: vars["IDP_AUDIENCE"], RedirectURIs: strings.Split(vars["IDP_REDIRECT_URI"], ",")})
+	if vars["IDP_SUBJECT"] != "" {
+		idp.SetSubject(vars["IDP_SUBJECT"])
+	}
+	w.idp = strings.TrimPrefix(idp.Issuer(), "http://")
+	w.subst = strings.NewReplacer(vars["IDP_ADDR"], w.idp)
 }
 
 // command is one logical line of a shell block of the walkthrough.
@@ -147,11 +218,22 @@ func walkthrough(t *testing.T, readme string) []command {
 	return cmds
 }
 
-var assignment = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=\$\((.*)\)$`)
+var (
+	assignment = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=\$\((.*)\)$`)
+	// setting is NAME="…" or NAME='…'.
+	setting = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=(".*"|'.*')$`)
+)
 
-// run interprets one command: curl, NAME=$(curl … | filters), or echo.
-func (c command) run(t *testing.T, client *http.Client, vars map[string]string) {
+// run interprets one command: curl, NAME=$(curl … | filters), NAME="…", or
+// echo. jars are the cookie files of curl's -c and -b.
+func (c command) run(t *testing.T, client *http.Client, vars map[string]string, jars map[string]*cookiejar.Jar) {
 	t.Helper()
+	if m := setting.FindStringSubmatch(c.line); m != nil {
+		words := shellWords(t, m[2], vars)
+		require.Len(t, words, 1, c.line)
+		vars[m[1]] = words[0]
+		return
+	}
 	line, capture := c.line, ""
 	if m := assignment.FindStringSubmatch(line); m != nil {
 		capture, line = m[1], m[2]
@@ -163,7 +245,7 @@ func (c command) run(t *testing.T, client *http.Client, vars map[string]string) 
 	require.Equal(t, "curl", words[0], "the walkthrough runs only curl, echo and NAME=$(curl …): %s", c.line)
 	require.NotZero(t, c.status, "announce the status of every command with a comment such as '# 200': %s", c.line)
 	stages := splitPipe(words)
-	out := c.curl(t, client, stages[0][1:])
+	out := c.curl(t, client, jars, stages[0][1:])
 	for _, st := range stages[1:] {
 		out = filter(t, st, out)
 	}
@@ -175,11 +257,23 @@ func (c command) run(t *testing.T, client *http.Client, vars map[string]string) 
 
 // curl performs the request of curl's arguments and returns what curl
 // would print: the header block with -i or -D -, then the body unless
-// -o /dev/null.
-func (c command) curl(t *testing.T, client *http.Client, args []string) string {
+// -o /dev/null. Several -d and --data-urlencode join with '&', the latter
+// encoding what follows its first '='; -b sends the cookies of a file, -c
+// keeps the answer's.
+func (c command) curl(t *testing.T, client *http.Client, jars map[string]*cookiejar.Jar, args []string) string {
 	t.Helper()
-	method, url, data := "", "", ""
+	method, target := "", ""
+	var data []string
 	var header []string
+	var send, keep *cookiejar.Jar
+	jar := func(name string) *cookiejar.Jar {
+		if jars[name] == nil {
+			j, err := cookiejar.New(nil)
+			require.NoError(t, err)
+			jars[name] = j
+		}
+		return jars[name]
+	}
 	headers, body := false, true
 	for i := 0; i < len(args); i++ {
 		arg := func() string {
@@ -196,7 +290,14 @@ func (c command) curl(t *testing.T, client *http.Client, args []string) string {
 		case "-H":
 			header = append(header, arg())
 		case "-d":
-			data = arg()
+			data = append(data, arg())
+		case "--data-urlencode":
+			name, value, _ := strings.Cut(arg(), "=")
+			data = append(data, name+"="+url.QueryEscape(value))
+		case "-b":
+			send = jar(arg())
+		case "-c":
+			keep = jar(arg())
 		case "-D":
 			require.Equal(t, "-", arg(), "only -D - is interpreted")
 			headers = true
@@ -205,22 +306,27 @@ func (c command) curl(t *testing.T, client *http.Client, args []string) string {
 			body = false
 		default:
 			require.False(t, strings.HasPrefix(a, "-"), "curl option %s is not interpreted by this test", a)
-			url = a
+			target = a
 		}
 	}
 	if method == "" {
 		method = http.MethodGet
-		if data != "" {
+		if data != nil {
 			method = http.MethodPost
 		}
 	}
 	var rd io.Reader
-	if data != "" {
-		rd = strings.NewReader(data)
+	if data != nil {
+		rd = strings.NewReader(strings.Join(data, "&"))
 	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := http.NewRequest(method, target, rd)
 	require.NoError(t, err, c.line)
-	if data != "" {
+	if send != nil {
+		for _, ck := range send.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
+	}
+	if data != nil {
 		// curl's default for -d.
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -232,6 +338,9 @@ func (c command) curl(t *testing.T, client *http.Client, args []string) string {
 	resp, err := client.Do(req)
 	require.NoError(t, err, c.line)
 	defer resp.Body.Close()
+	if keep != nil {
+		keep.SetCookies(req.URL, resp.Cookies())
+	}
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 
@@ -264,19 +373,19 @@ func (c command) curl(t *testing.T, client *http.Client, args []string) string {
 }
 
 // filter applies one stage of a pipe: sed -E 's/re/repl/', sed -n
-// 's/re/repl/p' or tr -d '\r'.
+// 's/re/repl/p', sed -nE 's/re/repl/p' or tr -d '\r'.
 func filter(t *testing.T, st []string, in string) string {
 	t.Helper()
 	switch {
 	case len(st) == 3 && st[0] == "tr" && st[1] == "-d" && st[2] == `\r`:
 		return strings.ReplaceAll(in, "\r", "")
-	case len(st) == 3 && st[0] == "sed" && (st[1] == "-E" || st[1] == "-n"):
+	case len(st) == 3 && st[0] == "sed" && (st[1] == "-E" || st[1] == "-n" || st[1] == "-nE"):
 		parts := strings.Split(st[2], "/")
 		require.Len(t, parts, 4, "sed script %q", st[2])
 		require.Equal(t, "s", parts[0], "sed script %q", st[2])
 		re := regexp.MustCompile(parts[1])
 		repl := regexp.MustCompile(`\\(\d)`).ReplaceAllString(parts[2], "$${$1}")
-		quiet := st[1] == "-n"
+		quiet := st[1] != "-E"
 		require.Equal(t, quiet, parts[3] == "p", "sed -n goes with the p flag in this walkthrough")
 		var out strings.Builder
 		for _, line := range strings.SplitAfter(in, "\n") {

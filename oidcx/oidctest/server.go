@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -81,10 +82,31 @@ func New(tb testing.TB) *Server {
 // NewServer starts a test identity provider that the caller must Close,
 // for code without a testing.TB at hand, such as testable examples.
 func NewServer() *Server {
+	s := newServer()
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// NewServerAt starts a test identity provider listening on addr (such as
+// "127.0.0.1:9000"), so that its issuer, http://<addr>, is known before it
+// starts: for a development setup that configures it in advance, such as
+// the command examples/idp. The caller must Close it.
+func NewServerAt(addr string) (*Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("oidctest: %w", err)
+	}
+	s := newServer()
+	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}}
+	s.srv.Start()
+	return s, nil
+}
+
+// newServer returns a Server with fresh keys and no listener yet.
+func newServer() *Server {
 	s := &Server{closed: make(chan struct{})}
 	s.current = s.newKeyPair()
 	s.published = []keyPair{s.current}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
 

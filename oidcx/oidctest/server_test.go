@@ -121,3 +121,21 @@ func TestForgedTokens(t *testing.T) {
 	assert.Equal(t, "ec-1", header(t, s.TokenAlg(oidctest.ES256, claims))["kid"])
 	assert.Panics(t, func() { s.TokenAlg("HS256", claims) })
 }
+
+// NewServerAt listens where it is told, so its issuer is known in
+// advance; an address in use is an error.
+func TestNewServerAt(t *testing.T) {
+	s, err := oidctest.NewServerAt("127.0.0.1:0")
+	require.NoError(t, err)
+	defer s.Close()
+	require.Regexp(t, `^http://127\.0\.0\.1:[0-9]+$`, s.Issuer())
+	resp, err := http.Get(s.Issuer() + oidctest.DiscoveryPath)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var doc map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+	assert.Equal(t, s.Issuer(), doc["issuer"])
+
+	_, err = oidctest.NewServerAt(strings.TrimPrefix(s.Issuer(), "http://"))
+	assert.Error(t, err, "the address is taken")
+}
