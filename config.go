@@ -115,9 +115,12 @@ type Config struct {
 
 	// Default is tenant "default" as the host configured it before
 	// multi-tenancy: its OIDC settings (OIDC_ISSUER, OIDC_AUDIENCE,
-	// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL) and limits. It is served in
-	// single-tenant mode when the store has no tenant "default"; ID, Name
-	// and Status are filled in when empty.
+	// OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL), the upstream client of
+	// its OAuth authorization server (OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET,
+	// which ConfigFrom seals with EncryptionKeys, OAUTH_SCOPES,
+	// OAUTH_REVOCATION_URL; see [Service.OAuthProxy]) and limits. It is
+	// served in single-tenant mode when the store has no tenant "default";
+	// ID, Name and Status are filled in when empty.
 	Default tenant.Tenant
 
 	// EncryptionKeys seal tenant secrets at rest: the oidc.clientSecret
