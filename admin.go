@@ -1,97 +1,24 @@
 package tenancy
 
 import (
-	"log/slog"
 	"net/http"
 
-	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/admin"
-	"github.com/seedmcp/tenancy/keyring"
-	"github.com/seedmcp/tenancy/store"
 )
 
 // AdminKeyHeader is the request header that carries the admin API key.
 const AdminKeyHeader = admin.KeyHeader
 
-// AdminConfig configures [NewAdminHandler]. Only Tenants is required.
-type AdminConfig struct {
-	// Tenants is the registry the API manages; with redisstore its Delete
-	// removes every key of the tenant and publishes the change, so every
-	// replica's caches drop the tenant. Required.
-	Tenants store.Tenants
-	// APIKey is an operator key: the secret a request carries in
-	// X-Admin-API-Key to do anything. It is compared in constant time and
-	// never logged. When neither APIKey nor APIKeys holds a key the admin
-	// API is closed: every request is answered 503.
-	APIKey string
-	// APIKeys are further operator keys, for rotation: add the new key,
-	// move the operators to it, then remove the old one. In logs and the
-	// audit trail an operator key is "operator-<n>", its position counting
-	// APIKey first (so "operator-1" is APIKey when it is set).
-	// default: none
-	APIKeys []string
-	// Keys holds the tenant admin keys: with it, operators create keys
-	// for a tenant (POST /admin/tenants/{id}/keys) that read the tenant,
-	// its usage and its audit trail and may change its name and oidc,
-	// nothing else. A key is shown once and stored as its SHA-256 only.
-	// default: nil (the keys routes answer 404; only operator keys work)
-	Keys store.AdminKeys
-	// Usage answers GET /admin/tenants/{id}/usage.
-	// default: nil (the route answers 404)
-	Usage store.Usage
-	// Audit receives an event for each change asked of a tenant with a
-	// valid key, and answers GET /admin/tenants/{id}/audit.
-	// default: nil (no trail; the route answers 404)
-	Audit *audit.Trail
-	// Logger receives one audit line per request and per refusal: action,
-	// tenant, remote address, status and outcome; never a key or a body.
-	// default: slog.Default()
-	Logger *slog.Logger
-	// ClientAddr returns the address that failed keys are counted
-	// against: after 10 failures within a minute the address is answered
-	// 429 until the minute is over. Behind reverse proxies, use the
-	// ClientAddr method of a resolve.Proxies, which believes the
-	// forwarding header only from the trusted proxies' addresses (New
-	// wires it from Config.TrustedProxies): counted by the proxy's own
-	// address, one outsider would lock out every operator. A header that
-	// clients can forge (X-Forwarded-For read from any address) MUST NOT
-	// be used, since it would give an attacker a fresh address for every
-	// guess.
-	// default: the IP of r.RemoteAddr
-	ClientAddr func(r *http.Request) string
-	// OnChange is called after every successful create, update and
-	// delete, so that this replica can drop what it derived from the
-	// tenant at once (its cached tenant, its token verifier). Other
-	// replicas learn of the change through the store's events. It runs
-	// on the request's goroutine and must not block.
-	OnChange func(store.Event)
-	// BaseDomain is the base domain of subdomain mode: a custom domain
-	// equal to it or under it is refused with 400, since the subdomain
-	// resolver answers those hosts itself and the domain could never
-	// reach its tenant. New sets it in subdomain mode.
-	// default: "" (no such rule)
-	BaseDomain string
-	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
-	// tokenUrl, authorizationUrl, revocationUrl) beyond the tenant rules:
-	// a URL it refuses is a 400. New sets it to its verifier's
-	// oidcx.Verifier.CheckProviderURL, so that a provider on loopback is
-	// refused unless Config.OIDC.InsecureAllowLoopback is set.
-	// default: nil (the tenant rules only)
-	ProviderURL func(string) error
-	// Keyring seals the oidc.clientSecret of a tenant's OAuth proxy
-	// (its upstream client's secret), which a POST or PATCH gives in
-	// clear, bound to the tenant, before the tenant is stored. The
-	// secret is write-only: answers say only "clientSecretSet": true or
-	// false inside oidc (for a tenant with oidc.clientId), no log line
-	// or audit event carries it, a merge patch that does not name it
-	// keeps it, and null removes it. A tenant written while its secret
-	// is sealed with a key other than the keyring's first is sealed
-	// again with the first, so that rotating keys is: put the new key
-	// first, write every tenant (any PATCH), drop the old key. New sets
-	// it from Config.EncryptionKeys.
-	// default: nil (a body that gives oidc.clientSecret is a 400)
-	Keyring *keyring.Keyring
-}
+// AdminConfig configures [NewAdminHandler]: the tenant registry (Tenants,
+// required), the operator keys (APIKey, APIKeys; with none the API answers
+// every request 503), the optional stores of tenant keys, usage and audit
+// trail (each enables its routes), and the hooks and rules the Service
+// sets from its own Config. It is the admin implementation's own
+// configuration, so that each field is defined and documented once; read
+// the fields' documentation with
+//
+//	go doc github.com/seedmcp/tenancy/internal/admin.Config
+type AdminConfig = admin.Config
 
 // NewAdminHandler returns the admin API:
 //
@@ -128,18 +55,9 @@ type AdminConfig struct {
 // detail (the cause goes to the log). It returns an error only when Tenants
 // is nil.
 func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
-	return admin.New(admin.Config{
-		Tenants:     cfg.Tenants,
-		APIKey:      cfg.APIKey,
-		APIKeys:     cfg.APIKeys,
-		Keys:        cfg.Keys,
-		Usage:       cfg.Usage,
-		Audit:       cfg.Audit,
-		Logger:      cfg.Logger,
-		ClientAddr:  cfg.ClientAddr,
-		OnChange:    cfg.OnChange,
-		BaseDomain:  cfg.BaseDomain,
-		ProviderURL: cfg.ProviderURL,
-		Keyring:     cfg.Keyring,
-	})
+	h, err := admin.New(cfg)
+	if err != nil {
+		return nil, err // not a nil *admin.Handler in a non-nil interface
+	}
+	return h, nil
 }

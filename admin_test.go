@@ -19,8 +19,9 @@ import (
 )
 
 func TestNewAdminHandler(t *testing.T) {
-	_, err := tenancy.NewAdminHandler(tenancy.AdminConfig{APIKey: "k"})
+	bad, err := tenancy.NewAdminHandler(tenancy.AdminConfig{APIKey: "k"})
 	assert.Error(t, err, "a store is required")
+	assert.True(t, bad == nil, "no handler, not a nil *admin.Handler in an interface: %#v", bad)
 
 	var logs bytes.Buffer
 	var events []store.Event

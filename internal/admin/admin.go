@@ -33,72 +33,94 @@ const (
 // ErrConfig is wrapped by the error [New] returns for a bad configuration.
 var ErrConfig = errors.New("admin: invalid configuration")
 
-// Config configures [New].
+// Config configures the admin API: [New] here, tenancy.NewAdminHandler
+// (whose AdminConfig is this type) for hosts, and the Service, which fills
+// it from its own configuration. Only Tenants is required.
 type Config struct {
-	// Tenants is the registry the API manages. Required.
+	// Tenants is the registry the API manages; with redisstore its Delete
+	// removes every key of the tenant and publishes the change, so every
+	// replica's caches drop the tenant. Required.
 	Tenants store.Tenants
-	// APIKey is an operator key: a request that carries it in
-	// X-Admin-API-Key may do anything. When neither APIKey nor APIKeys
-	// holds a key the API is closed: every request is answered 503.
+	// APIKey is an operator key: the secret a request carries in
+	// X-Admin-API-Key to do anything. It is compared in constant time and
+	// never logged. When neither APIKey nor APIKeys holds a key the API is
+	// closed: every request is answered 503.
 	APIKey string
 	// APIKeys are further operator keys, so that a key can be rotated:
 	// add the new one, move the operators to it, remove the old one.
 	// Empty entries are ignored. An operator key's ID in the audit trail
 	// and the log is "operator-<n>", n its position counting APIKey
-	// first, never the key.
+	// first (so "operator-1" is APIKey when it is set), never the key.
 	// default: none
 	APIKeys []string
 	// Keys holds the tenant admin keys. With it, operators can give a
-	// tenant keys of its own (the keys routes) that read the tenant, its
-	// usage and its audit trail and may change its name and oidc. Without
-	// it the keys routes answer 404 and only operator keys are accepted.
+	// tenant keys of its own (POST /admin/tenants/{id}/keys) that read
+	// the tenant, its usage and its audit trail and may change its name
+	// and oidc, nothing else. A key is shown once and stored as its
+	// SHA-256 only. Without it the keys routes answer 404 and only
+	// operator keys are accepted.
 	// default: nil
 	Keys store.AdminKeys
-	// Usage answers the usage route; without it the route answers 404.
+	// Usage answers GET /admin/tenants/{id}/usage; without it the route
+	// answers 404.
 	// default: nil
 	Usage store.Usage
 	// Audit receives an event for every change requested of a tenant
-	// with a valid key (never for a refused key), and answers the audit
-	// route; without it there is no trail and the route answers 404.
+	// with a valid key (never for a refused key), and answers GET
+	// /admin/tenants/{id}/audit; without it there is no trail and the
+	// route answers 404.
 	// default: nil
 	Audit *audit.Trail
-	// Logger receives one audit line per request. It never sees a key.
+	// Logger receives one audit line per request and per refusal: action,
+	// tenant, remote address, status and outcome; never a key or a body.
 	// default: slog.Default()
 	Logger *slog.Logger
 	// ClientAddr returns the address that failed keys are counted
-	// against. The default, the IP of r.RemoteAddr, is the only safe
-	// choice unless a trusted reverse proxy sets the address (then use
-	// resolve.Proxies.ClientAddr, which reads the header only from the
-	// trusted proxies): a header such as X-Forwarded-For that any client
-	// can forge would let an attacker pick a fresh address for every
-	// guess.
-	// default: the host part of r.RemoteAddr
+	// against: after MaxFailures failures within FailureWindow the
+	// address is answered 429 until the window is over. Behind reverse
+	// proxies, use the ClientAddr method of a resolve.Proxies, which
+	// believes the forwarding header only from the trusted proxies'
+	// addresses (tenancy.New wires it from Config.TrustedProxies):
+	// counted by the proxy's own address, one outsider would lock out
+	// every operator. A header that clients can forge (X-Forwarded-For
+	// read from any address) MUST NOT be used, since it would give an
+	// attacker a fresh address for every guess.
+	// default: the IP of r.RemoteAddr
 	ClientAddr func(r *http.Request) string
 	// OnChange is called after every successful create, update and
 	// delete, on the request's goroutine, so that the host can drop what
-	// it keeps about the tenant on this replica at once (its token
-	// verifier, for one). Other replicas learn of the change through the
-	// store's events. It must not block.
+	// it keeps about the tenant on this replica at once (its cached
+	// tenant, its token verifier). Other replicas learn of the change
+	// through the store's events. It must not block.
+	// default: nil
 	OnChange func(store.Event)
 	// BaseDomain is the domain tenants are subdomains of, in subdomain
 	// mode. A custom domain equal to it or under it is refused (400): the
 	// subdomain resolver answers those hosts itself and never looks them
-	// up, so such a domain could never reach its tenant.
+	// up, so such a domain could never reach its tenant. tenancy.New sets
+	// it in subdomain mode.
 	// default: "" (no such rule)
 	BaseDomain string
 	// ProviderURL checks each OIDC URL of a tenant (issuer, jwksUri,
 	// tokenUrl, authorizationUrl, revocationUrl) beyond the tenant rules;
-	// a URL it refuses is a 400. The Service sets it to its token verifier's rule,
-	// so that a tenant whose provider the verifier would never fetch from
-	// (one on loopback, where the host did not allow it) is refused when
-	// written rather than on every request.
+	// a URL it refuses is a 400. tenancy.New sets it to its verifier's
+	// oidcx.Verifier.CheckProviderURL, so that a tenant whose provider
+	// the verifier would never fetch from (one on loopback, unless
+	// Config.OIDC.InsecureAllowLoopback is set) is refused when written
+	// rather than on every request.
 	// default: nil (the tenant rules only)
 	ProviderURL func(string) error
-	// Keyring seals the oidc.clientSecret a body gives in clear, bound to
-	// its tenant, before the tenant is stored; a tenant written with a
-	// secret sealed by an older key of the keyring is sealed again with
-	// the first. The secret is never answered (an answer's oidc carries
-	// "clientSecretSet") nor logged.
+	// Keyring seals the oidc.clientSecret of a tenant's OAuth proxy (its
+	// upstream client's secret), which a POST or PATCH gives in clear,
+	// bound to the tenant, before the tenant is stored. The secret is
+	// write-only: answers say only "clientSecretSet": true or false
+	// inside oidc (for a tenant with oidc.clientId), no log line or audit
+	// event carries it, a merge patch that does not name it keeps it, and
+	// null removes it. A tenant written while its secret is sealed with a
+	// key other than the keyring's first is sealed again with the first,
+	// so that rotating keys is: put the new key first, write every tenant
+	// (any PATCH), drop the old key. tenancy.New sets it from
+	// Config.EncryptionKeys.
 	// default: nil (a body that gives oidc.clientSecret is a 400)
 	Keyring *keyring.Keyring
 	// MaxFailures failed keys from one address within FailureWindow
@@ -111,7 +133,8 @@ type Config struct {
 	// MaxTracked bounds the addresses the failure tracker remembers.
 	// default: DefaultMaxTracked (10000)
 	MaxTracked int
-	// Now is the clock of the failure tracker.
+	// Now is the clock of the failure tracker, of key creation and last
+	// use, and of the usage route's default day.
 	// default: time.Now
 	Now func() time.Time
 }

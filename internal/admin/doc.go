@@ -11,9 +11,10 @@
 // that does not exist. Failed keys of every kind count against the
 // client's address.
 //
-// The root package exposes it as tenancy.NewAdminHandler; this package
-// keeps the parts a host should not depend on (the failure tracker, the
-// strict JSON handling, the clock) out of the public API.
+// The root package exposes it as tenancy.NewAdminHandler, with [Config] as
+// tenancy.AdminConfig, so that the configuration is written and documented
+// once; the handler's parts (the failure tracker, the strict JSON
+// handling) stay out of the public API.
 //
 //	h, err := admin.New(admin.Config{Tenants: st.Tenants(), APIKey: key})
 //	mux.Handle("/admin/", h)
