@@ -201,7 +201,7 @@ func (r *migration) finish(ctx context.Context, rdb redis.UniversalClient, legac
 	for j, i := range todo {
 		calls[j] = scriptCall{keys: []string{legacy[i]}, args: []any{items[i].payload}}
 	}
-	cmds, err := evalAll(ctx, rdb, unlinkIfScript, calls)
+	cmds, err := evalAll(ctx, rdb, unlinkIfPayloadScript, calls)
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (r *migration) rollback(ctx context.Context, rdb redis.UniversalClient, leg
 	for j, i := range changed {
 		calls[j] = scriptCall{keys: []string{r.target(legacy[i])}, args: []any{items[i].payload}}
 	}
-	if _, err := evalAll(ctx, rdb, unlinkIfScript, calls); err != nil {
+	if _, err := evalAll(ctx, rdb, unlinkIfPayloadScript, calls); err != nil {
 		return err
 	}
 	pipe := rdb.Pipeline()

@@ -5,33 +5,29 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/seedmcp/tenancy/internal/lua"
 )
 
 // indexLua adds a moved client or session to its tenant's sorted set,
 // scored by expiry in unix milliseconds on the server's clock (the clock
 // that expires the key, and the one redisstore scores with). A key without
-// a TTL never expires: its score is +inf and it counts until it is deleted.
-//
-// redisstore gives each set a TTL at least as long as its newest member, so
-// that an idle tenant's set disappears by itself; the migration keeps that
-// true: a set it creates expires with its member, a set it extends lives at
-// least as long as the moved key, and a member without TTL makes the set
-// persistent.
-const indexLua = `
+// a TTL never expires: its score is +inf and it counts until it is deleted,
+// and the set is made persistent with it. Otherwise the set lives at least
+// as long as the moved key, by the rule redisstore's scripts keep too
+// (internal/lua's extend).
+var indexLua = lua.Extend + `
 local function index(set, member, pttl)
-  local existed = redis.call('EXISTS', set) == 1
   if pttl < 0 then
     redis.call('ZADD', set, '+inf', member)
     redis.call('PERSIST', set)
     return
   end
+  local fresh = redis.call('EXISTS', set) == 0
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('ZADD', set, string.format('%.0f', now + pttl), member)
-  local cur = redis.call('PTTL', set)
-  if (not existed) or (cur >= 0 and cur < pttl) then
-    redis.call('PEXPIRE', set, string.format('%.0f', math.max(pttl, 1)))
-  end
+  extend(set, fresh, pttl)
 end
 `
 
@@ -69,14 +65,14 @@ index(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 return 1
 `)
 
-// unlinkIfScript removes a key only while it still holds the payload that
-// was copied, so a write that lands between the copy and the removal keeps
-// the legacy key (and the copy is rolled back) instead of being lost. It
-// touches one key, so it runs on a cluster too.
+// unlinkIfPayloadScript removes a key only while it still holds the DUMP
+// payload that was copied, so a write that lands between the copy and the
+// removal keeps the legacy key (and the copy is rolled back) instead of
+// being lost. It touches one key, so it runs on a cluster too.
 //
 // KEYS[1] key; ARGV[1] expected DUMP payload. Returns 1 when removed, 0 when
 // the key is gone, -1 when it holds something else.
-var unlinkIfScript = redis.NewScript(`
+var unlinkIfPayloadScript = redis.NewScript(`
 local cur = redis.call('DUMP', KEYS[1])
 if not cur then return 0 end
 if cur ~= ARGV[1] then return -1 end
@@ -86,7 +82,7 @@ return redis.call('UNLINK', KEYS[1])
 // loadScripts loads the scripts on every node (go-redis broadcasts SCRIPT
 // LOAD on a cluster), so that pipelines can use EVALSHA.
 func loadScripts(ctx context.Context, rdb redis.Scripter) error {
-	for _, s := range []*redis.Script{moveScript, indexScript, unlinkIfScript} {
+	for _, s := range []*redis.Script{moveScript, indexScript, unlinkIfPayloadScript} {
 		if err := s.Load(ctx, rdb).Err(); err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		var old tenant.Tenant
 		if json.Unmarshal(data, &old) == nil {
 			for _, claim := range claims(&old) {
-				removed, err := unlinkIfScript.Run(ctx, s.rdb, []string{claim}, id).Int64()
+				removed, err := delIfValueScript.Run(ctx, s.rdb, []string{claim}, id).Int64()
 				if err != nil {
 					return n, fmt.Errorf("redisstore: delete claim of tenant %q: %w", id, err)
 				}

@@ -4,13 +4,16 @@ import (
 	_ "embed" // the Lua scripts
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/seedmcp/tenancy/internal/lua"
 )
 
 // The Lua scripts, one file each under lua/, where each explains its keys,
 // arguments and answer. Every script touches the keys of one hash slot only
 // (one tenant's keys, or one global key), so each runs atomically on a
 // cluster as on a single node. redis.Script sends EVALSHA and falls back to
-// EVAL once when the server does not know the script yet.
+// EVAL once when the server does not know the script yet. The scripts that
+// keep a tenant's index keys alive start with internal/lua's extend.
 var (
 	//go:embed lua/admit.lua
 	admitLua string
@@ -22,8 +25,8 @@ var (
 	gcraLua string
 	//go:embed lua/replace.lua
 	replaceLua string
-	//go:embed lua/unlinkif.lua
-	unlinkIfLua string
+	//go:embed lua/delifvalue.lua
+	delIfValueLua string
 	//go:embed lua/usage.lua
 	usageLua string
 	//go:embed lua/audit.lua
@@ -33,12 +36,12 @@ var (
 	//go:embed lua/adminkeyused.lua
 	adminKeyUsedLua string
 
-	admitScript    = redis.NewScript(admitLua)
-	touchScript    = redis.NewScript(touchLua)
-	removeScript   = redis.NewScript(removeLua)
-	gcraScript     = redis.NewScript(gcraLua)
-	replaceScript  = redis.NewScript(replaceLua)
-	unlinkIfScript = redis.NewScript(unlinkIfLua)
+	admitScript      = redis.NewScript(lua.Extend + admitLua)
+	touchScript      = redis.NewScript(lua.Extend + touchLua)
+	removeScript     = redis.NewScript(removeLua)
+	gcraScript       = redis.NewScript(gcraLua)
+	replaceScript    = redis.NewScript(replaceLua)
+	delIfValueScript = redis.NewScript(delIfValueLua)
 
 	usageScript        = redis.NewScript(usageLua)
 	auditScript        = redis.NewScript(auditLua)
@@ -48,12 +51,12 @@ var (
 
 // scripts lists every script by name, for tests that load them all.
 var scripts = map[string]*redis.Script{
-	"admit":    admitScript,
-	"touch":    touchScript,
-	"remove":   removeScript,
-	"gcra":     gcraScript,
-	"replace":  replaceScript,
-	"unlinkif": unlinkIfScript,
+	"admit":      admitScript,
+	"touch":      touchScript,
+	"remove":     removeScript,
+	"gcra":       gcraScript,
+	"replace":    replaceScript,
+	"delifvalue": delIfValueScript,
 
 	"usage":        usageScript,
 	"audit":        auditScript,

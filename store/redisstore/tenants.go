@@ -235,13 +235,13 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		}
 		listErr := s.listStatus(ctx, rec.ID, rec.Active())
 		if old.Domain != "" && old.Domain != rec.Domain {
-			if err := unlinkIfScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, rec.ID).Err(); err != nil {
+			if err := delIfValueScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, rec.ID).Err(); err != nil {
 				return nil, fmt.Errorf("redisstore: release domain %q: %w", old.Domain, err)
 			}
 			s.unlistDomain(ctx, old.Domain)
 		}
 		if hadPair && oldPair != newPair {
-			if err := unlinkIfScript.Run(ctx, s.rdb, []string{oldPair}, rec.ID).Err(); err != nil {
+			if err := delIfValueScript.Run(ctx, s.rdb, []string{oldPair}, rec.ID).Err(); err != nil {
 				return nil, fmt.Errorf("redisstore: release oidc issuer %q: %w", old.OIDC.Issuer, err)
 			}
 		}
@@ -283,7 +283,7 @@ func (s *Store) claim(ctx context.Context, key, id string, taken error, what str
 func (s *Store) undo(ctx context.Context, key, value string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	_ = unlinkIfScript.Run(ctx, s.rdb, []string{key}, value).Err()
+	_ = delIfValueScript.Run(ctx, s.rdb, []string{key}, value).Err()
 }
 
 // publish announces a change of a tenant on keys.Events. The write it

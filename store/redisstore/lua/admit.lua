@@ -53,16 +53,8 @@ local function put(field, ids)
 		redis.call('HSET', KEYS[3], field, table.concat(ids, ' '))
 	end
 end
--- extend makes key live at least as long as the newest record, so that an
--- idle tenant's keys disappear by themselves. A key without expiry that was
--- there before (a set that holds a migrated record without a lifetime)
--- stays without one.
-local function extend(key, fresh)
-	local pttl = redis.call('PTTL', key)
-	if fresh or (pttl >= 0 and pttl < ttl) then
-		redis.call('PEXPIRE', key, ARGV[3])
-	end
-end
+-- extend(key, fresh, ttl) comes from internal/lua: the sets live at least
+-- as long as their newest record.
 
 local owned
 if #KEYS >= 3 then
@@ -75,7 +67,7 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local fresh = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], string.format('%.0f', now + ttl), ARGV[1])
-extend(KEYS[2], fresh)
+extend(KEYS[2], fresh, ttl)
 if owned then
 	fresh = redis.call('EXISTS', KEYS[3]) == 0
 	owned[#owned + 1] = ARGV[1]
@@ -87,6 +79,6 @@ if owned then
 	if other and other ~= ARGV[5] then
 		put(other, live(other))
 	end
-	extend(KEYS[3], fresh)
+	extend(KEYS[3], fresh, ttl)
 end
 return 1

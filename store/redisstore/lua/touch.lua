@@ -31,18 +31,10 @@ end
 redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
 local fresh = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], string.format('%.0f', now + ttl), ARGV[1])
--- The set lives at least as long as its newest member, so an idle tenant's
--- set disappears by itself. A set without expiry that was there before (one
--- that holds a migrated record without a lifetime) stays without one.
-local pttl = redis.call('PTTL', KEYS[2])
-if fresh or (pttl >= 0 and pttl < ttl) then
-	redis.call('PEXPIRE', KEYS[2], ARGV[3])
-end
--- The owners' hash lives as long as the sessions it lists.
+-- The set lives at least as long as its newest member (extend comes from
+-- internal/lua), and the owners' hash as long as the sessions it lists.
+extend(KEYS[2], fresh, ttl)
 if #KEYS >= 3 then
-	pttl = redis.call('PTTL', KEYS[3])
-	if pttl >= 0 and pttl < ttl then
-		redis.call('PEXPIRE', KEYS[3], ARGV[3])
-	end
+	extend(KEYS[3], false, ttl)
 end
 return 1

@@ -1,4 +1,4 @@
--- unlinkif deletes a key only while it holds the given value: a custom
+-- delifvalue deletes a key only while it holds the given value: a custom
 -- domain key is removed only while it still names the tenant that gives it
 -- up, never after another tenant has taken the domain.
 --
