@@ -35,6 +35,16 @@ const (
 	ByPath Identification = "path"
 	// ByHeader reads the tenant from a header (Config.Header).
 	ByHeader Identification = "header"
+	// ByToken reads the tenant from the request's bearer token: the
+	// tenant whose oidc.issuer and oidc.audience are the token's iss and
+	// one of its aud (see resolve.Token), for clients that cannot vary
+	// the host, the path or a header. The token is read unverified only
+	// to pick the tenant; the bearer middleware then verifies it against
+	// that tenant's provider as in every mode. A request without a token
+	// has no tenant (400), so put every tenant route behind the bearer
+	// middleware. The store's tenant registry must be a
+	// store.IssuerLookup (both stores of this module are).
+	ByToken Identification = "token"
 )
 
 // Config configures a [Service]. Only a store is required, Redis or
@@ -180,9 +190,9 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	if v := getenv("TENANT_IDENTIFICATION"); v != "" {
 		c.Identification = Identification(v)
 		switch c.Identification {
-		case BySubdomain, ByPath, ByHeader:
+		case BySubdomain, ByPath, ByHeader, ByToken:
 		default:
-			fail("TENANT_IDENTIFICATION", v, "subdomain, path or header")
+			fail("TENANT_IDENTIFICATION", v, "subdomain, path, header or token")
 		}
 	}
 	if v := getenv("TENANT_BASE_DOMAIN"); v != "" {
@@ -377,7 +387,7 @@ func (c Config) withDefaults() (Config, error) {
 
 // endpoints returns the public URLs of the tenants' MCP endpoints and
 // metadata in the configured mode, under publicURL. Single-tenant mode has
-// one tenant and no tenant in its URLs, like header mode.
+// one tenant and no tenant in its URLs, like header and token modes.
 func (c Config) endpoints(publicURL string) (*oidcx.ModeURLs, error) {
 	if !c.MultiTenant {
 		return oidcx.HeaderURLs(publicURL)
@@ -392,8 +402,9 @@ func (c Config) endpoints(publicURL string) (*oidcx.ModeURLs, error) {
 }
 
 // resolver builds the Resolver of the configured mode. lookup resolves
-// custom domains in subdomain mode.
-func (c Config) resolver(lookup resolve.DomainLookup) (resolve.Resolver, error) {
+// custom domains in subdomain mode, issuers the tenants of tokens in token
+// mode (nil when the store cannot).
+func (c Config) resolver(lookup resolve.DomainLookup, issuers resolve.IssuerLookup) (resolve.Resolver, error) {
 	if !c.MultiTenant {
 		return resolve.Static(tenant.DefaultID)
 	}
@@ -420,8 +431,13 @@ func (c Config) resolver(lookup resolve.DomainLookup) (resolve.Resolver, error) 
 			return nil, fmt.Errorf("tenancy: Header: %w", err)
 		}
 		r = h
+	case ByToken:
+		if issuers == nil {
+			return nil, errors.New("tenancy: Identification token needs a tenant registry that is a store.IssuerLookup")
+		}
+		r = resolve.Token(issuers)
 	default:
-		return nil, fmt.Errorf("tenancy: unknown Identification %q (subdomain, path or header)", c.Identification)
+		return nil, fmt.Errorf("tenancy: unknown Identification %q (subdomain, path, header or token)", c.Identification)
 	}
 	return r, nil
 }

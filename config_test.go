@@ -68,7 +68,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 func TestConfigFromEnvNamesTheBadVariable(t *testing.T) {
 	tests := []struct{ name, value, accepted string }{
 		{"MULTI_TENANT_ENABLED", "yes please", "true or false"},
-		{"TENANT_IDENTIFICATION", "cookie", "subdomain, path or header"},
+		{"TENANT_IDENTIFICATION", "cookie", "subdomain, path, header or token"},
 		{"TENANT_BASE_DOMAIN", "exa mple..com", "DNS name"},
 		{"TENANT_HEADER", "X Tenant", "HTTP header name"},
 		{"TENANT_TRUSTED_PROXIES", "10.0.0.0/8,everyone", "prefixes"},

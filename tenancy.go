@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type Service struct {
 	admin    http.Handler
 	cache    *middleware.Cache
 	domains  *middleware.Cache
+	issuers  *middleware.Cache // token mode only
 	dir      *middleware.Directory
 	resolver resolve.Resolver
 	chain    func(http.Handler) http.Handler
@@ -90,7 +92,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.cache = middleware.NewCache(src, tenantCache)
 	s.domains = middleware.NewCache(domainGetter{s.store.Tenants(), s.cache}, domainCache)
-	if s.resolver, err = cfg.resolver(s.lookupDomain); err != nil {
+	var issuers resolve.IssuerLookup
+	if l, ok := s.store.Tenants().(store.IssuerLookup); ok && cfg.MultiTenant && cfg.Identification == ByToken {
+		s.issuers = middleware.NewCache(issuerGetter{l, s.cache}, issuerCacheConfig(cfg.Cache))
+		issuers = s.lookupIssuer
+	}
+	if s.resolver, err = cfg.resolver(s.lookupDomain, issuers); err != nil {
 		return nil, err
 	}
 	// Usage is counted in memory and written every UsageInterval; the
@@ -332,6 +339,9 @@ func (s *Service) follow(ctx context.Context) {
 func (s *Service) applyLocal(e store.Event) {
 	s.cache.Handle(e)
 	s.domains.InvalidateAll()
+	if s.issuers != nil {
+		s.issuers.InvalidateAll()
+	}
 }
 
 // apply hands one event to the caches and the registered hooks.
@@ -356,6 +366,10 @@ func (s *Service) apply(e store.Event) {
 	// expire them all (they stay available as stale answers while the
 	// store is down).
 	s.domains.InvalidateAll()
+	if s.issuers != nil {
+		// Likewise for the issuers and audiences of token mode.
+		s.issuers.InvalidateAll()
+	}
 	s.mu.Lock()
 	hooks := s.onEvent
 	s.mu.Unlock()
@@ -477,4 +491,54 @@ func (g domainGetter) Get(ctx context.Context, host string) (*tenant.Tenant, err
 		return nil, fmt.Errorf("tenancy: domain %q names an invalid tenant ID: %w", host, tenant.ErrNotFound)
 	}
 	return g.cache.Get(ctx, id)
+}
+
+// lookupIssuer finds the tenant of a token's issuer and audience through
+// the issuer cache, with the same answers as lookupDomain: a pair nobody
+// trusts and the pair of an inactive tenant are both not found.
+func (s *Service) lookupIssuer(ctx context.Context, issuer, audience string) (string, error) {
+	t, err := s.issuers.Get(ctx, issuer+"\x00"+audience)
+	if err != nil {
+		return "", err
+	}
+	return t.ID, nil
+}
+
+// issuerGetter adapts the store's issuer lookup to a cache keyed by the
+// issuer and the audience joined by a NUL (which neither can hold), so
+// that the pairs of tokens get positive and negative entries, coalesced
+// reads and the miss budget like tenant IDs: a flood of tokens naming
+// made-up pairs costs the store at most the cache's MissesPerSecond reads
+// a second. Like domainGetter it answers with the tenant, read through the
+// tenant cache.
+type issuerGetter struct {
+	tenants store.IssuerLookup
+	cache   *middleware.Cache
+}
+
+func (g issuerGetter) Get(ctx context.Context, key string) (*tenant.Tenant, error) {
+	issuer, audience, _ := strings.Cut(key, "\x00")
+	id, err := g.tenants.LookupIssuer(ctx, issuer, audience)
+	if err != nil {
+		return nil, err
+	}
+	if !tenant.ValidID(id) {
+		return nil, fmt.Errorf("tenancy: issuer %q names an invalid tenant ID: %w", issuer, tenant.ErrNotFound)
+	}
+	return g.cache.Get(ctx, id)
+}
+
+// maxIssuerNegative bounds the pairs nobody trusts that the issuer cache
+// remembers: a key is up to 4 KiB (an issuer and an audience of up to 2
+// KiB each), so the bound keeps them under 4 MiB.
+const maxIssuerNegative = 1000
+
+// issuerCacheConfig is the tenant cache's configuration for the issuer
+// cache, with fewer negative entries.
+func issuerCacheConfig(c middleware.CacheConfig) middleware.CacheConfig {
+	if c.MaxNegative <= 0 || c.MaxNegative > maxIssuerNegative {
+		c.MaxNegative = maxIssuerNegative
+	}
+	c.Known = nil
+	return c
 }

@@ -77,11 +77,12 @@ func invalidID(raw string, err error) error {
 	return &InvalidError{Identifier: raw, Err: err}
 }
 
-// ErrLookup wraps the error of a [DomainLookup] that failed for another
-// reason than an unknown domain (the store is unreachable, for instance).
-// The identifier is neither missing nor invalid: the tenant could not be
-// determined at all, and the middleware answers 503.
-var ErrLookup = errors.New("resolve: domain lookup failed")
+// ErrLookup wraps the error of a [DomainLookup] or an [IssuerLookup] that
+// failed for another reason than an unknown domain or issuer (the store is
+// unreachable, for instance). The identifier is neither missing nor
+// invalid: the tenant could not be determined at all, and the middleware
+// answers 503.
+var ErrLookup = errors.New("resolve: lookup failed")
 
 // Preallocated errors, so that refusing a malformed request costs no
 // allocation: a flood of hostile requests must stay cheap to answer.

@@ -87,4 +87,5 @@ var cases = []testCase{
 	{"EventsAfterInterruption", testEventsInterrupted},
 	{"Mark", testMark},
 	{"Settings", testSettings},
+	{"LookupIssuer", testLookupIssuer},
 }

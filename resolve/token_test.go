@@ -1,0 +1,157 @@
+package resolve_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// jwt returns a compact JWS with the given payload and a signature nobody
+// checks here.
+func jwt(payload any) string {
+	raw, ok := payload.(string)
+	if !ok {
+		b, _ := json.Marshal(payload)
+		raw = string(b)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","kid":"k1"}`)) + "." + enc([]byte(raw)) + "." + enc([]byte("signature"))
+}
+
+// pairs is an IssuerLookup over a map, counting its calls.
+type pairs struct {
+	m     map[[2]string]string
+	calls int
+	err   error
+}
+
+func (p *pairs) lookup(_ context.Context, issuer, audience string) (string, error) {
+	p.calls++
+	if p.err != nil {
+		return "", p.err
+	}
+	id, ok := p.m[[2]string{issuer, audience}]
+	if !ok {
+		return "", tenant.ErrNotFound
+	}
+	return id, nil
+}
+
+const iss = "https://auth.acme.example"
+
+func newPairs() *pairs {
+	return &pairs{m: map[[2]string]string{
+		{iss, "mcp-acme"}:                   "acme",
+		{iss, "mcp-beta"}:                   "beta",
+		{"https://login.example", "shared"}: "Not-An-ID",
+	}}
+}
+
+func TestToken(t *testing.T) {
+	tests := []struct {
+		name    string
+		auth    []string
+		want    string
+		err     error // matched with errors.Is
+		lookups int
+	}{
+		{"one audience", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"})}, "acme", nil, 1},
+		{"scheme in any case", []string{"bEARER  " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"})}, "acme", nil, 1},
+		{"audience array", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": []string{"https://userinfo.example", "mcp-beta"}})}, "beta", nil, 2},
+		{"unknown pair", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "other"})}, "", tenant.ErrMissingID, 1},
+		{"unknown issuer", []string{"Bearer " + jwt(map[string]any{"iss": "https://evil.example", "aud": "mcp-acme"})}, "", tenant.ErrMissingID, 1},
+		{"two tenants", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": []string{"mcp-acme", "mcp-beta"}})}, "", tenant.ErrInvalidID, 2},
+		{"lookup gives an invalid ID", []string{"Bearer " + jwt(map[string]any{"iss": "https://login.example", "aud": "shared"})}, "", tenant.ErrInvalidID, 1},
+
+		{"no header", nil, "", tenant.ErrMissingID, 0},
+		{"another scheme", []string{"Basic dXNlcjpwYXNz"}, "", tenant.ErrMissingID, 0},
+		{"scheme alone", []string{"Bearer"}, "", tenant.ErrMissingID, 0},
+		{"scheme and spaces", []string{"Bearer   "}, "", tenant.ErrInvalidID, 0},
+		{"two headers", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"}), "Bearer x"}, "", tenant.ErrInvalidID, 0},
+		{"too long", []string{"Bearer " + strings.Repeat("a", resolve.MaxTokenBytes+1)}, "", tenant.ErrInvalidID, 0},
+		{"two parts", []string{"Bearer abc.def"}, "", tenant.ErrInvalidID, 0},
+		{"five parts (JWE)", []string{"Bearer a.b.c.d.e"}, "", tenant.ErrInvalidID, 0},
+		{"payload not base64url", []string{"Bearer a.b+c/.c"}, "", tenant.ErrInvalidID, 0},
+		{"payload not JSON", []string{"Bearer " + jwt("not json")}, "", tenant.ErrInvalidID, 0},
+		{"payload an array", []string{"Bearer " + jwt(`["iss"]`)}, "", tenant.ErrInvalidID, 0},
+		{"no iss", []string{"Bearer " + jwt(map[string]any{"aud": "mcp-acme"})}, "", tenant.ErrInvalidID, 0},
+		{"iss not a provider URL", []string{"Bearer " + jwt(map[string]any{"iss": "acme", "aud": "mcp-acme"})}, "", tenant.ErrInvalidID, 0},
+		{"iss too long", []string{"Bearer " + jwt(map[string]any{"iss": iss + "/" + strings.Repeat("x", 2048), "aud": "mcp-acme"})}, "", tenant.ErrInvalidID, 0},
+		{"no aud", []string{"Bearer " + jwt(map[string]any{"iss": iss})}, "", tenant.ErrInvalidID, 0},
+		{"aud a number", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": 7})}, "", tenant.ErrInvalidID, 0},
+		{"aud empty", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": ""})}, "", tenant.ErrInvalidID, 0},
+		{"aud empty array", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": []string{}})}, "", tenant.ErrInvalidID, 0},
+		{"aud with a NUL", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp\x00acme"})}, "", tenant.ErrInvalidID, 0},
+		{"too many audiences", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": strings.Split("a b c d e f g h mcp-acme", " ")})}, "", tenant.ErrInvalidID, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPairs()
+			r := httptest.NewRequest("GET", "/mcp", nil)
+			for _, v := range tt.auth {
+				r.Header.Add("Authorization", v)
+			}
+			id, err := resolve.Token(p.lookup).Resolve(r)
+			assert.Equal(t, tt.lookups, p.calls, "lookups")
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				assert.Empty(t, id)
+				var inv *resolve.InvalidError
+				if errors.As(err, &inv) {
+					assert.NotContains(t, inv.Identifier, "eyJ", "the token is never the logged identifier")
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, id)
+		})
+	}
+}
+
+func TestTokenLookupFails(t *testing.T) {
+	down := errors.New("store down")
+	p := &pairs{err: down}
+	r := httptest.NewRequest("GET", "/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+jwt(map[string]any{"iss": iss, "aud": "mcp-acme"}))
+	_, err := resolve.Token(p.lookup).Resolve(r)
+	require.ErrorIs(t, err, resolve.ErrLookup)
+	require.ErrorIs(t, err, down)
+	assert.NotErrorIs(t, err, tenant.ErrMissingID)
+	assert.NotErrorIs(t, err, tenant.ErrInvalidID)
+}
+
+func TestTokenNilLookupPanics(t *testing.T) {
+	assert.Panics(t, func() { resolve.Token(nil) })
+}
+
+// FuzzToken feeds arbitrary Authorization values: never a panic, never an
+// ID the lookup did not give, and no lookup for a malformed token.
+func FuzzToken(f *testing.F) {
+	f.Add("Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"}))
+	f.Add("Bearer " + jwt(map[string]any{"iss": iss, "aud": []string{"x", "mcp-beta"}}))
+	f.Add("Bearer a.b.c")
+	f.Add("bearer " + jwt(`{"iss":1}`))
+	f.Fuzz(func(t *testing.T, auth string) {
+		p := newPairs()
+		r := httptest.NewRequest("GET", "/mcp", nil)
+		r.Header["Authorization"] = []string{auth}
+		id, err := resolve.Token(p.lookup).Resolve(r)
+		if err == nil {
+			assert.Contains(t, []string{"acme", "beta"}, id)
+		}
+		if errors.Is(err, tenant.ErrInvalidID) && p.calls == 0 {
+			return
+		}
+		assert.LessOrEqual(t, p.calls, resolve.MaxTokenAudiences)
+	})
+}
