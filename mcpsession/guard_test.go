@@ -529,3 +529,44 @@ func TestConfig(t *testing.T) {
 	assert.Equal(t, 15*time.Second, g.touchEvery, "TouchEvery is at most a quarter of the TTL")
 	assert.Equal(t, DefaultPerCaller, g.perCaller)
 }
+
+// headerProbe calls probe when the answer's status is written, the moment
+// the client may see it.
+type headerProbe struct {
+	*httptest.ResponseRecorder
+	probe func()
+}
+
+func (p *headerProbe) WriteHeader(code int) {
+	p.probe()
+	p.ResponseRecorder.WriteHeader(code)
+}
+
+// TestDeleteFreesThePlaceBeforeTheAnswer: the record of a deleted session
+// is gone when the answer's status is written, not after the handler
+// returns, so that a client that opens a session as soon as it reads the
+// answer to its DELETE finds the place free. Over the network that was a
+// race; here the probe looks at the store exactly when the status goes
+// out, for a session the guard holds and for one only the store holds.
+func TestDeleteFreesThePlaceBeforeTheAnswer(t *testing.T) {
+	for _, held := range []bool{true, false} {
+		h := newHarness(t)
+		id := h.open("acme", alice)
+		if !held {
+			h.guard.mu.RLock()
+			s := h.guard.live[id]
+			h.guard.mu.RUnlock()
+			h.guard.drop(s)
+		}
+		var storedAtAnswer *store.Session
+		probed := false
+		w := &headerProbe{ResponseRecorder: httptest.NewRecorder(), probe: func() {
+			probed = true
+			storedAtAnswer = h.stored("acme", id)
+		}}
+		h.guard.ServeHTTP(w, h.request(http.MethodDelete, "acme", alice, id, ""))
+		require.True(t, probed, "the handler wrote a status")
+		assert.Equal(t, http.StatusNoContent, w.Code)
+		assert.Nil(t, storedAtAnswer, "held by the guard: %v; the record was still there when the answer left", held)
+	}
+}
