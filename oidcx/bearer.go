@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedmcp/tenancy/internal/jwtx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -87,19 +88,19 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}
-	token, status := bearerToken(r.Header, b.cfg.Verifier.maxTokenSize)
+	token, status := jwtx.Bearer(r.Header, b.cfg.Verifier.maxTokenSize)
 	switch status {
-	case tokenAbsent:
+	case jwtx.Absent:
 		if b.cfg.InsecureAllowAnonymous {
 			b.next.ServeHTTP(w, r)
 			return
 		}
 		b.challenge(w, r, t, http.StatusUnauthorized, "", bodyUnauthorized)
 		return
-	case tokenMalformed:
+	case jwtx.Malformed:
 		b.challenge(w, r, t, http.StatusBadRequest, "invalid_request", bodyInvalidReq)
 		return
-	case tokenTooLarge:
+	case jwtx.TooLarge:
 		b.challenge(w, r, t, http.StatusUnauthorized, "invalid_token", bodyInvalidToken)
 		return
 	}
@@ -180,84 +181,4 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// Outcomes of reading the Authorization header.
-const (
-	tokenPresent = iota
-	tokenAbsent
-	tokenMalformed
-	tokenTooLarge
-)
-
-// bearerToken reads the token of the Authorization request header field
-// (RFC 6750 section 2.1): the scheme "Bearer" in any case, one or more
-// spaces, and exactly one b64token. Credentials of another scheme count as
-// no token, as RFC 6750 section 3.1 asks. Tokens in the query string
-// (section 2.3) are never read: they end up in logs and browser histories.
-func bearerToken(h http.Header, maxSize int) (string, int) {
-	values := h.Values("Authorization")
-	switch len(values) {
-	case 0:
-		return "", tokenAbsent
-	case 1:
-	default:
-		// Two credentials: which one is meant is anybody's guess.
-		return "", tokenMalformed
-	}
-	v := values[0]
-	const scheme = "Bearer"
-	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return "", tokenAbsent
-	}
-	rest := v[len(scheme):]
-	if rest == "" {
-		return "", tokenMalformed
-	}
-	if rest[0] != ' ' {
-		// "Bearerx": another scheme whose name starts with Bearer.
-		return "", tokenAbsent
-	}
-	token := strings.TrimLeft(rest, " ")
-	if len(token) > maxSize {
-		return "", tokenTooLarge
-	}
-	if !validB64Token(token) {
-		return "", tokenMalformed
-	}
-	return token, tokenPresent
-}
-
-// b64tokenByte marks the bytes of a b64token other than its trailing "="
-// padding: ALPHA, DIGIT, "-", ".", "_", "~", "+", "/".
-var b64tokenByte = func() (t [256]bool) {
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-._~+/" {
-		t[c] = true
-	}
-	return t
-}()
-
-// validB64Token reports whether s matches 1*( ALPHA / DIGIT / "-" / "." /
-// "_" / "~" / "+" / "/" ) *"=".
-func validB64Token(s string) bool {
-	i := 0
-	for i < len(s) && b64tokenByte[s[i]] {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	for i < len(s) && s[i] == '=' {
-		i++
-	}
-	return i == len(s)
 }

@@ -1,17 +1,17 @@
 package oidcx
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seedmcp/tenancy/internal/jwtx"
 )
 
 // parsedToken is a JWT in the compact serialization (RFC 7519 section 1,
@@ -160,43 +160,24 @@ func (c *tokenClaims) decode(payload []byte) error {
 	})
 }
 
-// members calls fn for each member of the JSON object data, in order. A
-// member name that repeats another, also in another case, is refused: RFC
-// 7519 section 4 lets a parser refuse duplicate claim names, and Go's own
-// decoding, which matches names without regard to case, would otherwise
-// let the last spelling win over the one checked here.
+// members calls fn for each member of the JSON object data, in order, by
+// the rule the token resolver reads a token's claims with too
+// (jwtx.Members: a member name that repeats another, also in another
+// case, is refused), so that both read the same claims.
 func members(data []byte, what string, fn func(name string, v json.RawMessage) error) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	err := jwtx.Members(data, fn)
+	var dup *jwtx.DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		return malformed(what + " repeat member " + strconv.Quote(dup.Name))
+	case errors.Is(err, jwtx.ErrNotObject):
 		return malformed(what + " are not a JSON object")
-	}
-	seen := make(map[string]struct{}, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return malformed(what + " are not valid JSON")
-		}
-		name := tok.(string) // inside an object, a token here is a name
-		folded := strings.ToLower(strings.ToUpper(name))
-		if _, dup := seen[folded]; dup {
-			return malformed(what + " repeat member " + strconv.Quote(name))
-		}
-		seen[folded] = struct{}{}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return malformed(what + " are not valid JSON")
-		}
-		if err := fn(name, v); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	case errors.Is(err, jwtx.ErrInvalid):
 		return malformed(what + " are not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	case errors.Is(err, jwtx.ErrTrailing):
 		return malformed(what + " have data after the object")
 	}
-	return nil
+	return err
 }
 
 func decodeString(v json.RawMessage, dst *string, name string) error {

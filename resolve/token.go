@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/seedmcp/tenancy/internal/jwtx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -129,42 +130,34 @@ func (ti *tokenIssuer) Resolve(r *http.Request) (string, error) {
 	return found, nil
 }
 
-// bearer returns the request's bearer token, as the bearer middleware
-// reads it: one Authorization header, scheme Bearer in any case, then
-// spaces and the token.
+// bearer returns the request's bearer token, read exactly as the bearer
+// middleware reads it (jwtx.Bearer): one Authorization header, scheme
+// Bearer in any case, then spaces and one b64token. Credentials of
+// another scheme are no token.
 func bearer(h http.Header) (string, error) {
-	values := h.Values("Authorization")
-	switch len(values) {
-	case 0:
+	token, state := jwtx.Bearer(h, MaxTokenBytes)
+	switch state {
+	case jwtx.Present:
+		return token, nil
+	case jwtx.Absent:
 		return "", tenant.ErrMissingID
-	case 1:
-	default:
-		return "", errTokenRepeated
-	}
-	const scheme = "Bearer "
-	v := values[0]
-	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return "", tenant.ErrMissingID // another scheme: no bearer token
-	}
-	token := strings.TrimLeft(v[len(scheme):], " ")
-	switch {
-	case token == "":
-		return "", errTokenForm
-	case len(token) > MaxTokenBytes:
+	case jwtx.TooLarge:
 		return "", errTokenSize
+	case jwtx.Malformed:
+		if len(h.Values("Authorization")) > 1 {
+			return "", errTokenRepeated
+		}
 	}
-	return token, nil
-}
-
-// claims are the two members of a token's payload Token reads. aud is a
-// string or an array of strings (RFC 7519 section 4.1.3).
-type claims struct {
-	Iss string          `json:"iss"`
-	Aud json.RawMessage `json:"aud"`
+	return "", errTokenForm
 }
 
 // unverifiedClaims returns the iss and the audiences of a JWS in compact
-// form, without checking anything but their form.
+// form, without checking anything but their form. The payload is read by
+// the bearer middleware's rule (jwtx.Members): "iss" and "aud" by their
+// exact names, and a member repeated, also in another case, makes the
+// token malformed, so that the claims that pick the tenant are the ones
+// the verifier then checks. aud is a string or an array of strings (RFC
+// 7519 section 4.1.3).
 func unverifiedClaims(token string) (string, []string, error) {
 	_, rest, ok := strings.Cut(token, ".")
 	payload, sig, ok2 := strings.Cut(rest, ".")
@@ -175,23 +168,39 @@ func unverifiedClaims(token string) (string, []string, error) {
 	if err != nil {
 		return "", nil, errTokenForm
 	}
-	var c claims
-	if err := json.Unmarshal(raw, &c); err != nil {
+	var iss string
+	var auds []string
+	err = jwtx.Members(raw, func(name string, v json.RawMessage) error {
+		switch name {
+		case "iss":
+			if json.Unmarshal(v, &iss) != nil || len(v) == 0 || v[0] != '"' {
+				return errTokenClaims
+			}
+		case "aud":
+			switch {
+			case len(v) > 0 && v[0] == '[':
+				if json.Unmarshal(v, &auds) != nil || len(auds) > MaxTokenAudiences {
+					return errTokenClaims
+				}
+			case len(v) > 0 && v[0] == '"':
+				var one string
+				if json.Unmarshal(v, &one) != nil {
+					return errTokenClaims
+				}
+				auds = []string{one}
+			default:
+				return errTokenClaims
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTokenClaims):
+		return "", nil, errTokenClaims
+	case err != nil:
 		return "", nil, errTokenForm
 	}
-	var auds []string
-	if len(c.Aud) > 0 && c.Aud[0] == '[' {
-		if err := json.Unmarshal(c.Aud, &auds); err != nil || len(auds) > MaxTokenAudiences {
-			return "", nil, errTokenClaims
-		}
-	} else {
-		var one string
-		if err := json.Unmarshal(c.Aud, &one); err != nil {
-			return "", nil, errTokenClaims
-		}
-		auds = []string{one}
-	}
-	if !claimText(c.Iss) || !tenant.ValidProviderURL(c.Iss) || len(auds) == 0 {
+	if !claimText(iss) || !tenant.ValidProviderURL(iss) || len(auds) == 0 {
 		return "", nil, errTokenClaims
 	}
 	for _, aud := range auds {
@@ -199,7 +208,7 @@ func unverifiedClaims(token string) (string, []string, error) {
 			return "", nil, errTokenClaims
 		}
 	}
-	return c.Iss, auds, nil
+	return iss, auds, nil
 }
 
 // claimText reports whether s could be a tenant's issuer or audience:

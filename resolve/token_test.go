@@ -75,7 +75,18 @@ func TestToken(t *testing.T) {
 
 		{"no header", nil, "", tenant.ErrMissingID, 0},
 		{"another scheme", []string{"Basic dXNlcjpwYXNz"}, "", tenant.ErrMissingID, 0},
-		{"scheme alone", []string{"Bearer"}, "", tenant.ErrMissingID, 0},
+		{"scheme alone", []string{"Bearer"}, "", tenant.ErrInvalidID, 0},
+		{"a scheme named Bearer-something", []string{"Bearerx " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"})}, "", tenant.ErrMissingID, 0},
+		{"not a b64token", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"}) + " x"}, "", tenant.ErrInvalidID, 0},
+		// The claims are read as the verifier reads them: by their exact
+		// names, with a member repeated in any case refused, so the pair
+		// that picks the tenant is the pair the verifier checks.
+		{"iss in another case", []string{"Bearer " + jwt(`{"ISS":"`+iss+`","aud":"mcp-acme"}`)}, "", tenant.ErrInvalidID, 0},
+		{"aud in another case", []string{"Bearer " + jwt(`{"iss":"`+iss+`","Aud":"mcp-acme"}`)}, "", tenant.ErrInvalidID, 0},
+		{"iss repeated", []string{"Bearer " + jwt(`{"iss":"https://evil.example","iss":"`+iss+`","aud":"mcp-acme"}`)}, "", tenant.ErrInvalidID, 0},
+		{"iss and ISS", []string{"Bearer " + jwt(`{"iss":"`+iss+`","ISS":"https://evil.example","aud":"mcp-acme"}`)}, "", tenant.ErrInvalidID, 0},
+		{"aud repeated", []string{"Bearer " + jwt(`{"iss":"`+iss+`","aud":"mcp-beta","aud":"mcp-acme"}`)}, "", tenant.ErrInvalidID, 0},
+		{"data after the payload", []string{"Bearer " + jwt(`{"iss":"`+iss+`","aud":"mcp-acme"} {}`)}, "", tenant.ErrInvalidID, 0},
 		{"scheme and spaces", []string{"Bearer   "}, "", tenant.ErrInvalidID, 0},
 		{"two headers", []string{"Bearer " + jwt(map[string]any{"iss": iss, "aud": "mcp-acme"}), "Bearer x"}, "", tenant.ErrInvalidID, 0},
 		{"too long", []string{"Bearer " + strings.Repeat("a", resolve.MaxTokenBytes+1)}, "", tenant.ErrInvalidID, 0},
