@@ -152,7 +152,9 @@ func TestTenantAuditAndServedHooks(t *testing.T) {
 
 func TestTenantDefaultAuditLogs(t *testing.T) {
 	var buf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	// Each refusal is logged at debug level; at the default level they
+	// are summed up once a minute (TestRefusalFloodLogsBoundedLines).
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mw, err := Tenant(TenantConfig{Resolver: headerResolver(t), Tenants: newFakeTenants(), OnRefused: LogRefusal(logger)})
 	require.NoError(t, err)
 	serve(mw(echo), "X-Tenant-ID", "nobody")
