@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net"
@@ -15,13 +18,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy"
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
 )
 
@@ -87,22 +93,17 @@ type walk struct {
 	subst  *strings.Replacer // its address in the README, to the real one
 }
 
-// serverEnv are the variables a walkthrough's server line may set; each
-// start clears them first, as a fresh shell would have them.
-var serverEnv = []string{"LISTEN_ADDR", "PUBLIC_URL", "REDIS_URL", "MULTI_TENANT_ENABLED", "TENANT_IDENTIFICATION",
-	"TENANT_BASE_DOMAIN", "TENANT_HEADER", "TENANT_ADMIN_API_KEY", "AUTH_REQUIRED", "OIDC_ISSUER", "OIDC_AUDIENCE",
-	"OIDC_INSECURE_ALLOW_LOOPBACK", "TENANT_ENCRYPTION_KEY", "OAUTH_AUTHORIZATION_URL", "OAUTH_TOKEN_URL",
-	"OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES", "OAUTH_REVOCATION_URL"}
-
 // startServer stops the running server, if any, and starts the server with
 // env, and with REDIS_URL unset so that it starts its own embedded Redis,
-// as `go run` does.
+// as `go run` does. Every variable of the README's table is cleared first,
+// as a fresh shell would have them (TestREADMEVariables keeps that table
+// complete).
 func (w *walk) startServer(env []string) {
 	t := w.t
 	if w.stop != nil {
 		w.stop()
 	}
-	for _, name := range serverEnv {
+	for _, name := range readmeVariables(t) {
 		t.Setenv(name, "")
 	}
 	for _, kv := range env {
@@ -496,4 +497,103 @@ func shellWords(t *testing.T, line string, vars map[string]string) []string {
 		words = append(words, w.String())
 	}
 	return words
+}
+
+// TestREADMEVariables checks the README's table of environment variables
+// against the code, both ways: every variable the server reads (the
+// library's, through tenancy.ConfigFrom, and its own, found in its source
+// as getenv("NAME") or os.Getenv("NAME")) is listed, and every variable
+// listed is read by one of them, so that the table neither misses a
+// variable nor keeps one that no longer exists.
+func TestREADMEVariables(t *testing.T) {
+	read := map[string]string{}
+	_, err := tenancy.ConfigFrom(func(name string) string {
+		read[name] = "tenancy.ConfigFrom"
+		return ""
+	})
+	require.NoError(t, err)
+	own := serverVariables(t)
+	require.Contains(t, own, "LISTEN_ADDR", "the server's own variables are found in its source")
+	for _, name := range own {
+		read[name] = "examples/server"
+	}
+
+	listed := readmeVariables(t)
+	for name, reader := range read {
+		assert.Contains(t, listed, name, "%s reads %s, which README.md's table of environment variables does not list", reader, name)
+	}
+	for _, name := range listed {
+		assert.Contains(t, read, name, "README.md lists %s, which neither tenancy.ConfigFrom nor examples/server reads", name)
+	}
+}
+
+// serverVariables returns the names of the variables the server's own
+// (non-test) source reads: the string literals passed to getenv or to
+// os.Getenv and os.LookupEnv.
+func serverVariables(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	fset := token.NewFileSet()
+	var names []string
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 1 {
+				return true
+			}
+			switch fn := call.Fun.(type) {
+			case *ast.Ident:
+				if fn.Name != "getenv" {
+					return true
+				}
+			case *ast.SelectorExpr:
+				if pkg, ok := fn.X.(*ast.Ident); !ok || pkg.Name != "os" || (fn.Sel.Name != "Getenv" && fn.Sel.Name != "LookupEnv") {
+					return true
+				}
+			default:
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			name, err := strconv.Unquote(lit.Value)
+			require.NoError(t, err)
+			names = append(names, name)
+			return true
+		})
+	}
+	return names
+}
+
+// tableRow matches a row of the README's table of environment variables
+// and captures the variable's name.
+var tableRow = regexp.MustCompile("^\\| `([A-Z][A-Z0-9_]*)` \\|")
+
+// readmeVariables returns the variables of the table in README.md's
+// section "### Environment variables".
+func readmeVariables(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	var names []string
+	in := false
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if strings.HasPrefix(line, "#") {
+			in = line == "### Environment variables"
+			continue
+		}
+		if m := tableRow.FindStringSubmatch(line); in && m != nil {
+			require.NotContains(t, names, m[1], "README.md lists %s twice", m[1])
+			names = append(names, m[1])
+		}
+	}
+	require.NotEmpty(t, names, "README.md has no table under ### Environment variables")
+	return names
 }
