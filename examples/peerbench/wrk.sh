@@ -4,7 +4,9 @@
 # ports) and its Redis pinned to one core, wrk to the other, in rounds
 # that run every peer once, the order reversed every other round. It
 # prints the median requests per second of each peer and the medians of
-# its ratios to bare and to the floor, taken round by round.
+# its ratios to bare and to the floor, taken round by round. With a
+# redis-server of its own, it also prints the Redis commands each peer
+# sent per request (INFO commandstats, read before and after each run).
 #
 #   examples/peerbench/wrk.sh
 #   APP=json examples/peerbench/wrk.sh    # handler answering JSON, as an MCP server does
@@ -73,6 +75,13 @@ echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Raw output: $OUT"
 
 mapfile -t peers <"$OUT/peers.txt"
+# commands prints the number of commands the Redis has run, those run by
+# scripts included (an upper bound on the round trips), or nothing on
+# miniredis.
+commands() {
+	[ -n "${rport:-}" ] || return 0
+	redis-cli -p "$rport" INFO commandstats | awk -F'[=,]' '/^cmdstat_/ { n += $2 } END { print n }'
+}
 run() { # name port tenant duration
 	taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"$4" -H "X-Tenant-ID: $3" -H "X-Scope-OrgID: $3" \
 		"http://127.0.0.1:$2/mcp"
@@ -93,13 +102,19 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 	for line in "${order[@]}"; do
 		read -r name port tenant <<<"$line"
+		before=$(commands)
 		run "$name" "$port" "$tenant" "$DURATION" >"$OUT/$r-$name.txt"
+		after=$(commands)
 		if grep -q 'Non-2xx' "$OUT/$r-$name.txt"; then
 			echo "wrk.sh: $name answered errors:" >&2
 			cat "$OUT/$r-$name.txt" >&2
 			exit 1
 		fi
 		echo "$r $name $(awk '/^Requests\/sec:/ {print $2}' "$OUT/$r-$name.txt")" >>"$OUT/results.txt"
+		if [ -n "$before" ]; then
+			# The INFO that read "before" counts as one command.
+			echo "$name $((after - before - 1)) $(awk '/ requests in / {print $1}' "$OUT/$r-$name.txt")" >>"$OUT/commands.txt"
+		fi
 	done
 done
 echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -110,3 +125,11 @@ for line in "${peers[@]}"; do
 	read -r name _ _ <<<"$line"
 	awk -v n="$name" '$2 == n' "$OUT/results.txt"
 done | "$OUT/benchratio" -unit req/s -base bare,floor -pair tenancy-limited/tenancy-service
+if [ -s "$OUT/commands.txt" ]; then
+	echo
+	echo "Redis commands per request, all rounds (INFO commandstats; commands run by scripts included):"
+	for line in "${peers[@]}"; do
+		read -r name _ _ <<<"$line"
+		awk -v n="$name" '$1 == n { c += $2; q += $3 } END { printf "  %s: %d commands for %d requests, %.5f per request\n", n, c, q, c / q }' "$OUT/commands.txt"
+	done
+fi
