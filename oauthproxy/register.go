@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
@@ -36,7 +37,7 @@ const maxClientName = 200
 //	503  the store is unreachable (Retry-After)
 func (p *Proxy) register(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
 	if wait := p.limiter.take(t.ID+"\x00"+addrKey(p.cfg.ClientAddr(r)), p.now()); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((wait+999_999_999)/1_000_000_000)))
+		w.Header().Set("Retry-After", strconv.Itoa(httpx.CeilSeconds(wait)))
 		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many registrations from this address; retry later")
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/seedmcp/tenancy/internal/httpx"
 )
 
 // Answers that never change, computed once.
@@ -34,15 +36,10 @@ func errorBody(code, description string) []byte {
 
 // writeJSON writes body, which is JSON, with the headers RFC 6749 section
 // 5.1 asks of every answer that may carry a token: never stored by a cache.
+// Pragma is for HTTP/1.0 caches; the rest is every JSON answer's.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	w.Header().Set("Pragma", "no-cache")
+	httpx.WriteJSON(w, status, body)
 }
 
 // writeValue writes v as JSON.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/internal/jwtx"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -85,7 +86,7 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// before it gets here; reaching this point is a wiring mistake.
 		b.cfg.Logger.ErrorContext(ctx, "oidcx: bearer middleware reached without a tenant in the context; install it behind the tenant middleware",
 			"path", r.URL.Path)
-		writeJSON(w, http.StatusInternalServerError, bodyServerError)
+		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}
 	token, status := jwtx.Bearer(r.Header, b.cfg.Verifier.maxTokenSize)
@@ -120,9 +121,9 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				b.cfg.Logger.WarnContext(ctx, "oidcx: identity provider unavailable", "tenant", t.ID, "error", err)
 			}
 			wait := ue.RetryAt.Sub(b.cfg.Verifier.now())
-			w.Header().Set("Retry-After", strconv.Itoa(max(int(wait.Seconds()+0.999), 1)))
+			w.Header().Set("Retry-After", strconv.Itoa(max(httpx.CeilSeconds(wait), 1)))
 		}
-		writeJSON(w, http.StatusServiceUnavailable, bodyUnavailable)
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, bodyUnavailable)
 	default:
 		b.challenge(w, r, t, http.StatusUnauthorized, "invalid_token", bodyInvalidToken)
 	}
@@ -140,7 +141,7 @@ func (b *bearer) challenge(w http.ResponseWriter, r *http.Request, t *tenant.Ten
 		b.cfg.OnRefused(r, t, reason)
 	}
 	w.Header().Set("WWW-Authenticate", Challenge(b.cfg.URLs.Metadata(r, t), code))
-	writeJSON(w, status, body)
+	httpx.WriteJSON(w, status, body)
 }
 
 // Challenge returns the value of a WWW-Authenticate header for a bearer
@@ -172,13 +173,4 @@ func writeQuoted(sb *strings.Builder, s string) {
 		}
 		sb.WriteByte(s[i])
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -113,6 +113,7 @@ func TestBearerAnswers(t *testing.T) {
 			assert.Equal(t, []string{tt.challenge}, w.Header().Values("WWW-Authenticate"))
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+			assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
 		})
 	}
 }

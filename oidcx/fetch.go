@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,18 +38,10 @@ func (v *Verifier) CheckProviderURL(rawURL string) error {
 		return fmt.Errorf("%w: %q must be an absolute https URL (http only on loopback) of a host that can serve one", ErrProviderURL, cut(rawURL, 200))
 	}
 	u, _ := url.Parse(rawURL) // parsed by ValidProviderURL
-	if !v.allowLoopback && loopbackHost(u.Hostname()) {
+	if !v.allowLoopback && netx.IsLoopbackName(u.Hostname()) {
 		return fmt.Errorf("%w: %q is on the loopback interface, which this server does not fetch from", ErrProviderURL, cut(rawURL, 200))
 	}
 	return nil
-}
-
-// loopbackHost reports whether host names the loopback interface: a
-// loopback address, "localhost", or a name under it (RFC 6761 section
-// 6.3).
-func loopbackHost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	return netx.IsLoopback(h) || strings.HasSuffix(h, ".localhost")
 }
 
 // guard checks the URL of every request before it is sent: the tenant's

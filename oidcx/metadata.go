@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -83,14 +84,14 @@ func (m *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSON(w, http.StatusMethodNotAllowed, []byte(`{"error":"method_not_allowed"}`))
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, []byte(`{"error":"method_not_allowed"}`))
 		return
 	}
 	t, ok := tenant.FromContext(r.Context())
 	if !ok {
 		m.cfg.Logger.ErrorContext(r.Context(), "oidcx: metadata handler reached without a tenant in the context; install it behind the tenant middleware",
 			"path", r.URL.Path)
-		writeJSON(w, http.StatusInternalServerError, bodyServerError)
+		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}
 	body, err := json.Marshal(ResourceMetadata{
@@ -100,7 +101,7 @@ func (m *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ScopesSupported:        m.cfg.ScopesSupported,
 	})
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, bodyServerError)
+		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}
 	h.Set("Content-Type", "application/json")

@@ -58,7 +58,7 @@ func (h Hosts) Allowed(r *http.Request) bool {
 	host := strings.TrimSuffix(strings.ToLower(splitHost(r.Host)), ".")
 	base := strings.TrimSuffix(strings.ToLower(h.BaseDomain), ".")
 	switch {
-	case netx.IsLoopback(host), strings.HasSuffix(host, ".localhost"):
+	case netx.IsLoopbackName(host):
 		return true
 	case base != "" && strings.HasSuffix(host, "."+base):
 		return true

@@ -373,8 +373,7 @@ func (h *Handler) operatorKey(sum [sha256.Size]byte) int {
 func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
 	hdr := w.Header()
 	if rep.retryAfter > 0 {
-		secs := int64((rep.retryAfter + time.Second - 1) / time.Second)
-		hdr.Set("Retry-After", strconv.FormatInt(secs, 10))
+		hdr.Set("Retry-After", strconv.Itoa(httpx.CeilSeconds(rep.retryAfter)))
 	}
 	if rep.location != "" {
 		hdr.Set("Location", rep.location)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ import (
 // reads at most MaxBodyBytes of the body.
 func readBody(r *http.Request, accept ...string) ([]byte, *reply) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !contains(accept, mt) {
+	if err != nil || !slices.Contains(accept, mt) {
 		rep := fail(http.StatusUnsupportedMediaType, "Content-Type must be "+strings.Join(accept, " or "))
 		return nil, &rep
 	}
@@ -49,15 +50,6 @@ func readBody(r *http.Request, accept ...string) ([]byte, *reply) {
 }
 
 var tooLarge = fmt.Sprintf("Request body larger than %d bytes", MaxBodyBytes)
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // parseObject decodes one JSON value, keeping numbers exact, and refuses
 // trailing data and invalid UTF-8.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // WriteJSON writes body, which must already be JSON, with the given status.
@@ -33,6 +34,17 @@ func ErrorBody(msg string) []byte {
 		Error string `json:"error"`
 	}{msg})
 	return b
+}
+
+// CeilSeconds rounds d up to whole seconds, as the Retry-After header
+// (RFC 9110 section 10.2.3) and the RateLimit headers count them: a client
+// told to wait 0.2 s waits 1 s rather than retrying at once. It is 0 for d
+// <= 0.
+func CeilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
 }
 
 // The header values are shared slices: handlers must not modify them, and

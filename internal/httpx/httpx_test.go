@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -18,4 +19,22 @@ func TestError(t *testing.T) {
 	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
 	assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"))
+}
+
+func TestCeilSeconds(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int
+	}{
+		{-time.Second, 0},
+		{0, 0},
+		{time.Nanosecond, 1},
+		{200 * time.Millisecond, 1},
+		{time.Second, 1},
+		{time.Second + time.Microsecond, 2},
+		{59*time.Second + 999*time.Millisecond, 60},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, CeilSeconds(tt.d), tt.d)
+	}
 }

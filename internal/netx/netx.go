@@ -21,3 +21,13 @@ func IsLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// IsLoopbackName reports whether host names the loopback interface: what
+// IsLoopback accepts and, since RFC 6761 section 6.3 keeps every name
+// under "localhost" on the loopback interface, those names too (such as
+// acme.localhost), in any case and with or without a final dot. It is the
+// rule for a host that no DNS answer can point elsewhere.
+func IsLoopbackName(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return IsLoopback(h) || strings.HasSuffix(h, ".localhost")
+}

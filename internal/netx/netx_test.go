@@ -14,3 +14,12 @@ func TestIsLoopback(t *testing.T) {
 		assert.False(t, IsLoopback(h), h)
 	}
 }
+
+func TestIsLoopbackName(t *testing.T) {
+	for _, h := range []string{"localhost", "LOCALHOST.", "acme.localhost", "a.b.LocalHost.", "127.0.0.1", "::1"} {
+		assert.True(t, IsLoopbackName(h), h)
+	}
+	for _, h := range []string{"", ".", "localhost.evil.com", "evillocalhost", "localhost..", "example.com", "10.0.0.1", "[::1]"} {
+		assert.False(t, IsLoopbackName(h), h)
+	}
+}
