@@ -30,7 +30,9 @@
 // TENANT_TRUSTED_PROXIES, TENANT_ENCRYPTION_KEY, OIDC_ISSUER, OIDC_AUDIENCE,
 // OAUTH_AUTHORIZATION_URL, OAUTH_TOKEN_URL, OAUTH_CLIENT_ID,
 // OAUTH_CLIENT_SECRET, OAUTH_SCOPES, OAUTH_REVOCATION_URL, DCR_CLIENT_TTL,
-// REDIS_SESSION_TTL and the rest.
+// REDIS_SESSION_TTL, TENANT_TRUSTED_PROXY_HEADER, TENANT_USAGE_INTERVAL,
+// TENANT_AUDIT_LENGTH and the rest (README's table of environment
+// variables lists every one).
 //
 // Routes outside any tenant are GET /healthz (200 while Redis answers, 503
 // otherwise), the admin API under /admin/tenants (tenancy.NewAdminHandler
