@@ -88,9 +88,13 @@ var (
 	_ store.Events   = (*Store)(nil)
 )
 
-// New returns a Store on rdb, which must not be nil. Config left zero take
-// their defaults. The Store does not own rdb: closing it is the caller's
-// business.
+// New returns a Store on rdb. Config left zero take their defaults. The
+// Store does not own rdb: closing it is the caller's business.
+//
+// New panics if rdb is nil (a nil interface or a nil *redis.Client,
+// *redis.ClusterClient or *redis.Ring), as http.Handle does with a nil
+// handler: a Store without a client would fail only on its first command,
+// far from the mistake.
 //
 // On a Redis Cluster (a *redis.ClusterClient), New installs a hook on rdb,
 // once per client however many Stores share it: whenever a command fails
@@ -114,6 +118,9 @@ var (
 // a ReadTimeout of one to three seconds (default: 5 s) one to a node that
 // hangs. ClusterStateReloadInterval need not change.
 func New(rdb redis.UniversalClient, opts Config) *Store {
+	if isNil(rdb) {
+		panic("redisstore: New called with a nil Redis client")
+	}
 	_, sharded := rdb.(*redis.ClusterClient)
 	s := &Store{
 		rdb:        rdb,
@@ -171,4 +178,20 @@ func (s *Store) now() time.Time {
 // millis returns d in whole milliseconds, at least 1, as PX wants it.
 func millis(d time.Duration) int64 {
 	return max(1, (d + time.Millisecond - 1).Milliseconds())
+}
+
+// isNil reports whether rdb is nil or a nil pointer to one of go-redis's
+// clients, which a plain comparison with nil does not see.
+func isNil(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
 }

@@ -280,3 +280,25 @@ func TestChangeMadeButNotPublished(t *testing.T) {
 	_, err = s.Clients().Get(ctx, "acme", "c1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// A Store without a client is refused when it is made, with a message that
+// names the mistake, not on its first command far from it.
+func TestNewNilClientPanics(t *testing.T) {
+	for name, rdb := range map[string]redis.UniversalClient{
+		"nil interface":            nil,
+		"nil *redis.Client":        (*redis.Client)(nil),
+		"nil *redis.ClusterClient": (*redis.ClusterClient)(nil),
+		"nil *redis.Ring":          (*redis.Ring)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.PanicsWithValue(t, "redisstore: New called with a nil Redis client", func() {
+				redisstore.New(rdb, redisstore.Config{})
+			})
+		})
+	}
+	assert.NotPanics(t, func() {
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+		defer rdb.Close()
+		redisstore.New(rdb, redisstore.Config{})
+	}, "a client that cannot connect yet is not refused")
+}
