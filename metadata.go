@@ -26,7 +26,22 @@ import (
 // escaped, so that "%61cme" is refused as malformed rather than read as
 // "acme", and hands the request to the middleware as
 // /<id>/.well-known/oauth-protected-resource. Any other path under the
-// pattern is 404.
+// pattern is 404, and so is the metadata of an MCP endpoint at another path
+// than oidcx.DefaultMCPPath under the tenant's base URL.
+//
+// The pattern is for [http.ServeMux], where a pattern ending in "/" matches
+// every path under it. Other routers spell that differently; in chi it is
+// a trailing "*":
+//
+//	pattern, h := svc.MetadataRoute(meta)
+//	if strings.HasSuffix(pattern, "/") {
+//		pattern += "*" // chi: every path under the pattern
+//	}
+//	r.Handle(pattern, h)
+//
+// Like the path-mode tenant routes, the route belongs at the root of the
+// server's paths: the well-known URL is at the root of the public URL's host
+// (RFC 9728 section 3.1).
 func (s *Service) MetadataRoute(meta http.Handler) (string, http.Handler) {
 	if !s.cfg.MultiTenant || s.cfg.Identification != ByPath {
 		return oidcx.WellKnownPath, s.Middleware(meta)

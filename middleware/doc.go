@@ -6,18 +6,25 @@
 // Both are plain func(http.Handler) http.Handler and fail at construction on
 // a bad configuration, never per request:
 //
-//	dir := middleware.NewDirectory(tenants, middleware.DirectoryConfig{})
+//	// st: a *redisstore.Store, or a *memstore.Store for one process
+//	dir := middleware.NewDirectory(st.Tenants(), middleware.DirectoryConfig{})
 //	go dir.Run(ctx) // which tenants exist: made-up IDs cost no store read
-//	cache := middleware.NewCache(tenants, middleware.CacheConfig{Known: dir})
-//	go tenants.Subscribe(ctx, cache.Handle) // drop what other replicas changed
+//	cache := middleware.NewCache(st.Tenants(), middleware.CacheConfig{Known: dir})
+//	go st.Subscribe(ctx, cache.Handle) // the store's events: drop what changed
 //	withTenant, err := middleware.Tenant(middleware.TenantConfig{
 //		Resolver: resolver,
 //		Cache:    cache,
 //	})
 //	...
-//	limit, err := middleware.RateLimit(middleware.RateLimitConfig{Leaser: st}) // a redisstore.Store
+//	limit, err := middleware.RateLimit(middleware.RateLimitConfig{Leaser: st})
 //	...
 //	http.ListenAndServe(addr, withTenant(limit(app)))
+//
+// [Cache.Handle] has applied an event when it returns, so a host that must
+// know when a change has reached the cache (a test that suspends a tenant,
+// then expects 404) subscribes a function that calls it and then signals;
+// the root package's Service.Sync does this for the whole wiring. In path
+// mode, see [resolve.Path] for mounting the middleware in a router.
 //
 // RateLimit spends each tenant's budget from leases, shares of it taken
 // from the store in one round trip and spent in memory, so that a busy
@@ -30,4 +37,7 @@
 //
 // Refusals are JSON with Content-Type application/json and Cache-Control
 // no-store; an unknown and a suspended tenant get byte-identical answers.
+// The default audit hook ([LogRefusal]) logs each refusal at debug level and
+// sums them up in one line a minute, so that a client sending made-up IDs
+// floods neither the store nor the log.
 package middleware

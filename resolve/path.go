@@ -34,6 +34,29 @@ var (
 // "acme" with the path "/../admin", which [http.ServeMux] cleans and answers
 // with a redirect to "/admin" (where "admin" is a reserved, invalid ID). The
 // tenant a request was resolved to is never changed by what follows it.
+//
+// # Routers
+//
+// The tenant is the first segment of the path the tenant middleware is
+// given, so path mode belongs at the root of the server's paths: a prefix a
+// router leaves on the path is taken for the tenant ("/t/acme/mcp" is tenant
+// "t"). Strip such a prefix first, with [http.StripPrefix].
+//
+// Behind the middleware, the tenant's routes are matched on the rewritten
+// path only by a router that routes on the request's URL. [http.ServeMux]
+// does, wherever it is. A chi router does when it is the handler of a route
+// (r.Handle("/*", withTenant(app))) or when the middleware runs in front of
+// its routing (r.Use(withTenant) on the root router, or withTenant around
+// the whole router); but a chi router attached with Mount routes on the path
+// its parent cut for it, which chi keeps in its own routing context with the
+// tenant segment still in it, and answers 404 to every tenant route:
+//
+//	r.Handle("/*", withTenant(app))   // app sees /mcp for /acme/mcp
+//	r.Mount("/", withTenant(app))     // 404: app routes on /acme/mcp
+//
+// The rewrite cannot reach chi's routing context without this package
+// depending on chi. The test of the chi host in the examples module
+// (examples/hosts) runs each of these wirings.
 func Path() Resolver { return pathPrefix{} }
 
 // Resolve returns the first segment of the escaped path.

@@ -234,3 +234,31 @@ func TestPathRewriteDropsInvalidRawPath(t *testing.T) {
 		assert.NotEmpty(t, u.RawPath, "the caller's URL is untouched")
 	}
 }
+
+// TestPathUnderPrefix: the tenant is the first segment of the path the
+// resolver is given, so a prefix left on the path is taken for the tenant,
+// and http.StripPrefix in front puts the tenant first again (and the
+// rewrite then cuts it from the stripped path).
+func TestPathUnderPrefix(t *testing.T) {
+	var gotID, gotPath string
+	resolveAndRewrite := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := Path().Resolve(r)
+		require.NoError(t, err)
+		gotID, gotPath = id, Path().(Rewriter).Rewrite(r, id).URL.Path
+	})
+	tests := []struct {
+		name             string
+		h                http.Handler
+		wantID, wantPath string
+	}{
+		{"prefix left on the path", resolveAndRewrite, "t", "/acme/mcp"},
+		{"prefix stripped", http.StripPrefix("/t", resolveAndRewrite), "acme", "/mcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.h.ServeHTTP(httptest.NewRecorder(), pathRequest(t, "/t/acme/mcp"))
+			assert.Equal(t, tt.wantID, gotID)
+			assert.Equal(t, tt.wantPath, gotPath)
+		})
+	}
+}
