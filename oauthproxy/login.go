@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// maxSubjectToken bounds the token Subject reads a subject from.
+// maxSubjectToken bounds the token subject reads a subject from.
 const maxSubjectToken = 16 << 10
 
-// Subject returns the "sub" claim of the first of the tokens that is a
+// subject returns the "sub" claim of the first of the tokens that is a
 // JWT with a string subject, or "" when none is. The proxy calls it with
 // the ID token and the access token the provider answered at its token
 // endpoint, over the TLS connection the proxy opened to it: OpenID Connect
@@ -18,7 +18,7 @@ const maxSubjectToken = 16 << 10
 // [Config.OnLogin] needs (it names who logged in, for records; it grants
 // nothing). An access token is an opaque string to OAuth, so one that is
 // not a JWT gives no subject.
-func Subject(tokens ...string) string {
+func subject(tokens ...string) string {
 	for _, tok := range tokens {
 		if len(tok) > maxSubjectToken {
 			continue

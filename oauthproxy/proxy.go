@@ -123,7 +123,11 @@ type Config struct {
 	// OnLogin is called for every login completed through a tenant's
 	// authorization server (an authorization code redeemed for the
 	// provider's tokens), with the client it went through and the subject
-	// the provider named: see [Subject]. It is the hook for usage counts
+	// the provider named: the "sub" of its ID token, or of its access token
+	// when that is a JWT, read without checking a signature since it came
+	// over the proxy's own TLS connection to the provider (OpenID Connect
+	// Core section 3.1.3.7); "" when neither names one. It names who logged
+	// in, for records, and grants nothing. It is the hook for usage counts
 	// and audit trails; it runs on the request's goroutine, before the
 	// answer is written, and should not block for long. default: nil
 	OnLogin func(r *http.Request, tenantID, clientID, subject string)

@@ -136,7 +136,7 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 	}
 	p.log.InfoContext(ctx, "oauthproxy: code redeemed", "tenant", t.ID, "client_id", clientID)
 	if p.cfg.OnLogin != nil {
-		p.cfg.OnLogin(r, t.ID, clientID, Subject(tok.IDToken, tok.AccessToken))
+		p.cfg.OnLogin(r, t.ID, clientID, subject(tok.IDToken, tok.AccessToken))
 	}
 	p.answer(w, tok)
 }
