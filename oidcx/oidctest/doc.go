@@ -5,9 +5,12 @@
 // Key Set, and closes it when the test ends. The server signs tokens with
 // the claims a test chooses, rotates its keys, can be made slow or
 // unavailable, and counts the requests it served, so that a test can assert
-// how often a verifier went to the network:
+// how often a verifier went to the network. It listens on 127.0.0.1, which
+// a verifier reaches only when told to (oidcx.Config.InsecureAllowLoopback;
+// tenancy.Config.OIDC for a Service):
 //
 //	idp := oidctest.New(t)
+//	tn.OIDC = idp.OIDC("my-audience")            // a tenant that trusts it
 //	claims := idp.Claims("my-audience", "alice") // iss, aud, sub, iat, exp
 //	claims["scope"] = "tools:read"
 //	token := idp.Token(claims)                   // RS256, current key
