@@ -47,7 +47,8 @@ type Tenants interface {
 	LookupDomain(ctx context.Context, host string) (string, error)
 	// Create validates t, sets CreatedAt and UpdatedAt from the store's
 	// clock, stores it and returns the stored record. A taken ID or domain
-	// is ErrExists.
+	// is ErrExists. Unlike the admin API, Create fills in no default: t
+	// needs its Status (tenant.StatusActive for a tenant to be served).
 	Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
 	// Update replaces the mutable fields of an existing tenant (ID and
 	// CreatedAt are kept), sets UpdatedAt and returns the stored record.
