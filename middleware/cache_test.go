@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -46,51 +47,64 @@ func TestCachePositiveAndNegativeTTL(t *testing.T) {
 	assert.EqualValues(t, 4, src.reads.Load())
 }
 
-func TestCacheCoalescesConcurrentMisses(t *testing.T) {
-	src := newFakeTenants(activeTenant("acme"))
-	src.delay = 50 * time.Millisecond
-	c := NewCache(src, CacheConfig{})
+// The tests of reads in flight run in a synctest bubble, where time moves
+// only once every goroutine of the test waits: the store's delay ends only
+// after every caller has asked, however loaded the machine, so each test
+// checks the moment it is about rather than one a sleep hopes for. Their
+// caches get the bubble's clock (Now), not the coarse clock every real
+// cache shares.
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for range 100 {
-		wg.Go(func() {
-			got, err := c.Get(context.Background(), "acme")
-			if err == nil && got.ID != "acme" {
-				err = fmt.Errorf("got tenant %q", got.ID)
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	assert.EqualValues(t, 1, src.reads.Load(), "100 concurrent first requests must cause one store read")
+func TestCacheCoalescesConcurrentMisses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeTenants(activeTenant("acme"))
+		src.delay = 50 * time.Millisecond
+		c := NewCache(src, CacheConfig{Now: time.Now})
+
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for range 100 {
+			wg.Go(func() {
+				got, err := c.Get(context.Background(), "acme")
+				if err == nil && got.ID != "acme" {
+					err = fmt.Errorf("got tenant %q", got.ID)
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		assert.EqualValues(t, 1, src.reads.Load(), "100 concurrent first requests must cause one store read")
+	})
 }
 
 func TestCacheDetachedLookupSurvivesCallerHangingUp(t *testing.T) {
-	src := newFakeTenants(activeTenant("acme"))
-	src.delay = 100 * time.Millisecond
-	c := NewCache(src, CacheConfig{})
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeTenants(activeTenant("acme"))
+		src.delay = 100 * time.Millisecond
+		c := NewCache(src, CacheConfig{Now: time.Now})
 
-	first, cancel := context.WithCancel(context.Background())
-	firstErr := make(chan error, 1)
-	go func() {
-		_, err := c.Get(first, "acme")
-		firstErr <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // the first caller's read is in flight
-	cancel()
-	require.ErrorIs(t, <-firstErr, ErrUnavailable)
+		first, cancel := context.WithCancel(context.Background())
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := c.Get(first, "acme")
+			firstErr <- err
+		}()
+		synctest.Wait()
+		require.EqualValues(t, 1, src.reads.Load(), "the first caller's read is in flight")
+		cancel()
+		require.ErrorIs(t, <-firstErr, ErrUnavailable)
 
-	// A second caller joins the read the first one started; it completes
-	// although the first caller is gone.
-	got, err := c.Get(context.Background(), "acme")
-	require.NoError(t, err)
-	assert.Equal(t, "acme", got.ID)
-	assert.EqualValues(t, 1, src.reads.Load())
+		// A second caller joins the read the first one started, which no
+		// time has ended yet; it completes although the first caller is
+		// gone.
+		got, err := c.Get(context.Background(), "acme")
+		require.NoError(t, err)
+		assert.Equal(t, "acme", got.ID)
+		assert.EqualValues(t, 1, src.reads.Load())
+	})
 }
 
 func TestCacheFloodOfUnknownIDsIsBounded(t *testing.T) {
@@ -195,21 +209,30 @@ func TestCacheHandleEvents(t *testing.T) {
 }
 
 func TestCacheInvalidateDiscardsInFlightRead(t *testing.T) {
-	src := newFakeTenants(activeTenant("acme"))
-	src.delay = 50 * time.Millisecond
-	c := NewCache(src, CacheConfig{})
-	done := make(chan struct{})
-	go func() {
-		_, _ = c.Get(context.Background(), "acme")
-		close(done)
-	}()
-	time.Sleep(10 * time.Millisecond)
-	src.set(suspendedTenant("acme"))
-	c.Invalidate("acme")
-	<-done
-	src.delay = 0
-	_, err := c.Get(context.Background(), "acme")
-	require.ErrorIs(t, err, ErrInactive, "a read that began before the invalidation is not cached")
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeTenants(activeTenant("acme"))
+		src.delay = 50 * time.Millisecond
+		c := NewCache(src, CacheConfig{Now: time.Now})
+		done := make(chan struct{})
+		go func() {
+			got, err := c.Get(context.Background(), "acme")
+			if assert.NoError(t, err) {
+				assert.Equal(t, "acme", got.ID, "the read answers what the store said when it began")
+			}
+			close(done)
+		}()
+		// The read has taken the store's answer (acme, active) and the
+		// store holds it: the suspension and its invalidation come in
+		// while it is on its way back.
+		synctest.Wait()
+		require.EqualValues(t, 1, src.reads.Load(), "the read is in flight")
+		src.set(suspendedTenant("acme"))
+		c.Invalidate("acme")
+		<-done
+		_, err := c.Get(context.Background(), "acme")
+		require.ErrorIs(t, err, ErrInactive, "a read that began before the invalidation is not cached")
+		assert.EqualValues(t, 2, src.reads.Load())
+	})
 }
 
 // TestCacheColdStartIsNotThrottled fills an empty cache in front of many
@@ -238,21 +261,23 @@ func TestCacheColdStartIsNotThrottled(t *testing.T) {
 // TestCacheConcurrentMissesShareOneToken: 100 concurrent first requests of
 // one tenant are one read and one token of the miss budget.
 func TestCacheConcurrentMissesShareOneToken(t *testing.T) {
-	src := newFakeTenants(activeTenant("acme"))
-	src.delay = 30 * time.Millisecond
-	c := NewCache(src, CacheConfig{MissesPerSecond: 1, Now: newFakeClock().Now})
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for range 100 {
-		wg.Go(func() {
-			if _, err := c.Get(context.Background(), "acme"); err != nil {
-				failed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	assert.Zero(t, failed.Load())
-	assert.EqualValues(t, 1, src.reads.Load())
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeTenants(activeTenant("acme"))
+		src.delay = 30 * time.Millisecond
+		c := NewCache(src, CacheConfig{MissesPerSecond: 1, Now: newFakeClock().Now})
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range 100 {
+			wg.Go(func() {
+				if _, err := c.Get(context.Background(), "acme"); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Zero(t, failed.Load())
+		assert.EqualValues(t, 1, src.reads.Load())
+	})
 }
 
 // perID wraps a Getter and counts the reads of each ID.
