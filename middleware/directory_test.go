@@ -307,12 +307,19 @@ func TestFloodOfMadeUpIDsCostsRealTenantsNothing(t *testing.T) {
 	assert.EqualValues(t, requests, cache.Stats().RuledOut)
 }
 
-// slowTenants delays every read, so that events can overtake it.
-type slowTenants struct{ Getter }
+// heldTenants says when a read has begun and holds it until the test lets
+// the reads go, so that an event can overtake a read that is provably on
+// its way.
+type heldTenants struct {
+	Getter
+	begun   chan string // the ID of each read begun
+	release chan struct{}
+}
 
-func (s slowTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
-	time.Sleep(30 * time.Millisecond)
-	return s.Getter.Get(ctx, id)
+func (h heldTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error) {
+	h.begun <- id
+	<-h.release
+	return h.Getter.Get(ctx, id)
 }
 
 // TestDirectoryLearnsDespiteOvertakingEvents: the read a created event
@@ -322,14 +329,18 @@ func (s slowTenants) Get(ctx context.Context, id string) (*tenant.Tenant, error)
 func TestDirectoryLearnsDespiteOvertakingEvents(t *testing.T) {
 	ms, dir := newLoaded(t, DirectoryConfig{})
 	ctx := context.Background()
-	c := NewCache(slowTenants{ms.Tenants()}, CacheConfig{Known: dir})
+	held := heldTenants{Getter: ms.Tenants(), begun: make(chan string, 16), release: make(chan struct{})}
+	c := NewCache(held, CacheConfig{Known: dir})
 	for _, id := range []string{"first", "second"} {
 		_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Domain: "mcp." + id + ".com", Status: tenant.StatusActive})
 		require.NoError(t, err)
 		c.Handle(store.Event{Type: store.EventCreated, TenantID: id})
-		time.Sleep(10 * time.Millisecond) // its read is under way
+		require.Equal(t, id, <-held.begun, "its read is under way")
 	}
+	// The second event came in while the first tenant's read was held.
+	close(held.release)
 	require.Eventually(t, func() bool { return dir.Stats().Unsettled == 0 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, "first", <-held.begun, "the first tenant, whose answer the second event made the cache drop, is read again")
 	assert.Equal(t, Exists, dir.Domains().Presence("mcp.first.com"))
 	assert.Equal(t, Exists, dir.Domains().Presence("mcp.second.com"))
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -39,22 +40,28 @@ func newCountingStore(t *testing.T, ids ...string) *countingTenants {
 	return &countingTenants{Getter: st.Tenants()}
 }
 
+// TestConcurrentFirstRequestsReadTheStoreOnce runs in a synctest bubble,
+// where the store's delay ends only once all 100 requests wait for it, so
+// that none of them can come late and find the tenant already cached. The
+// cache runs on the bubble's clock.
 func TestConcurrentFirstRequestsReadTheStoreOnce(t *testing.T) {
-	st := newCountingStore(t, "acme")
-	st.delay = 20 * time.Millisecond
-	h := newTenantHandler(t, TenantConfig{Tenants: st})
-	var wg sync.WaitGroup
-	var ok atomic.Int64
-	for range 100 {
-		wg.Go(func() {
-			if serve(h, "X-Tenant-ID", "acme").Code == http.StatusOK {
-				ok.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	assert.EqualValues(t, 100, ok.Load())
-	assert.EqualValues(t, 1, st.reads.Load())
+	synctest.Test(t, func(t *testing.T) {
+		st := newCountingStore(t, "acme")
+		st.delay = 20 * time.Millisecond
+		h := newTenantHandler(t, TenantConfig{Cache: NewCache(st, CacheConfig{Now: time.Now})})
+		var wg sync.WaitGroup
+		var ok atomic.Int64
+		for range 100 {
+			wg.Go(func() {
+				if serve(h, "X-Tenant-ID", "acme").Code == http.StatusOK {
+					ok.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		assert.EqualValues(t, 100, ok.Load())
+		assert.EqualValues(t, 1, st.reads.Load())
+	})
 }
 
 func TestFloodOfRandomUnknownTenants(t *testing.T) {
