@@ -3,7 +3,7 @@
 // (package mcpsession), so that every MCP session belongs to the tenant and
 // the caller that opened it:
 //
-//	s := server.NewMCPServer("seed", "1.0.0", server.WithToolCapabilities(true))
+//	s := server.NewMCPServer("seed", "1.0.0", server.WithToolCapabilities(false))
 //	s.AddTool(mcp.NewTool("whoami"), whoami)
 //	mcpHandler, err := mcpgo.New(s, mcpgo.Config{
 //		Guard: mcpsession.Config{
