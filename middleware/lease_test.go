@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -616,21 +617,27 @@ func (s *slowLeaser) Lease(ctx context.Context, tenantID, key string, limit, wan
 // that need the store at the same time wait for one call instead of each
 // making its own: one tenant's burst never holds more than one of the
 // store's connections.
+//
+// It runs in a synctest bubble, where the store's delay ends only once all
+// 15 requests wait, so that they provably meet while the first call is on
+// its way, however loaded the machine.
 func TestLeaseConcurrentRequestsShareACall(t *testing.T) {
-	sl := &slowLeaser{Leaser: memstore.New(memstore.Config{}), delay: 20 * time.Millisecond}
-	h := newLimited(t, sl, RateLimitConfig{})
-	tn := limitedTenant("acme", 1_000_000)
-	var wg sync.WaitGroup
-	for range 15 {
-		wg.Go(func() {
-			rec := serveAs(context.Background(), h, tn)
-			assert.Equal(t, http.StatusOK, rec.Code)
-			assert.NotEmpty(t, rec.Header().Get("RateLimit-Limit"))
-		})
-	}
-	wg.Wait()
-	// Leases of 1, 2, 4 and 8 requests cover 15.
-	assert.LessOrEqual(t, sl.calls.Load(), int64(4))
+	synctest.Test(t, func(t *testing.T) {
+		sl := &slowLeaser{Leaser: memstore.New(memstore.Config{}), delay: 20 * time.Millisecond}
+		h := newLimited(t, sl, RateLimitConfig{})
+		tn := limitedTenant("acme", 1_000_000)
+		var wg sync.WaitGroup
+		for range 15 {
+			wg.Go(func() {
+				rec := serveAs(context.Background(), h, tn)
+				assert.Equal(t, http.StatusOK, rec.Code)
+				assert.NotEmpty(t, rec.Header().Get("RateLimit-Limit"))
+			})
+		}
+		wg.Wait()
+		// Leases of 1, 2, 4 and 8 requests cover 15.
+		assert.LessOrEqual(t, sl.calls.Load(), int64(4))
+	})
 }
 
 // blockingLeaser fails until told otherwise, then blocks each call until
