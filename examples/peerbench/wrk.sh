@@ -8,6 +8,14 @@
 # redis-server of its own, it also prints the Redis commands each peer
 # sent per request (INFO commandstats, read before and after each run).
 #
+# It also prints the CPU time the server and its Redis spent per request
+# (/proc/<pid>/stat, read before and after each run), and the same
+# medians of ratios for it. On a machine that other work shares, wrk's
+# requests per second follow the load of the moment more than the code;
+# CPU per request does not, and on a core of its own a saturated server
+# serves 1 / (CPU per request): the ratio of two peers' CPU per request is
+# the inverse of the ratio of their throughputs there.
+#
 #   examples/peerbench/wrk.sh
 #   APP=json examples/peerbench/wrk.sh    # handler answering JSON, as an MCP server does
 #
@@ -18,7 +26,8 @@
 #
 # Environment: ROUNDS (default 5), DURATION (per run, default 5s), CONNS
 # (wrk connections, default 32), SERVER_CPU (default 0), WRK_CPU (default
-# 1), APP (bare or json, default bare), PORT (first port, default 18100).
+# 1), APP (bare or json, default bare), PORT (first port, default 18100),
+# PEERS (the names of the peers to run, blank-separated, default all).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROUNDS=${ROUNDS:-5}
@@ -52,6 +61,7 @@ if command -v redis-server >/dev/null; then
 	taskset -c "$SERVER_CPU" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$OUT" --logfile "$OUT/redis.log" &
 	pids+=($!)
+	redis_pid=$!
 	for _ in $(seq 50); do redis-cli -p "$rport" PING >/dev/null 2>&1 && break; sleep 0.1; done
 	redis_flag=(-redis "127.0.0.1:$rport")
 	redis_desc="redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') of the script's own, on core $SERVER_CPU"
@@ -59,6 +69,7 @@ fi
 
 taskset -c "$SERVER_CPU" "$OUT/peerserver" "${redis_flag[@]}" -port "$PORT" -app "$APP" >"$OUT/peers.txt" 2>"$OUT/peerserver.log" &
 pids+=($!)
+server_pid=$!
 for _ in $(seq 300); do
 	[ "$(wc -l <"$OUT/peers.txt")" -ge 8 ] && break
 	sleep 0.1
@@ -74,7 +85,22 @@ echo "Redis: $redis_desc"
 echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Raw output: $OUT"
 
-mapfile -t peers <"$OUT/peers.txt"
+mapfile -t all <"$OUT/peers.txt"
+peers=()
+for line in "${all[@]}"; do
+	read -r name _ _ <<<"$line"
+	if [ -z "${PEERS:-}" ] || [[ " $PEERS " == *" $name "* ]]; then peers+=("$line"); fi
+done
+# cpu prints the CPU time, in clock ticks, that the server and its Redis
+# have used (user and system).
+cpu() {
+	local t=0 p
+	for p in "$server_pid" ${redis_pid:-}; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+ticks=$(getconf CLK_TCK)
 # commands prints the number of commands the Redis has run, those run by
 # scripts included (an upper bound on the round trips), or nothing on
 # miniredis.
@@ -103,7 +129,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	for line in "${order[@]}"; do
 		read -r name port tenant <<<"$line"
 		before=$(commands)
+		cpu0=$(cpu)
 		run "$name" "$port" "$tenant" "$DURATION" >"$OUT/$r-$name.txt"
+		cpu1=$(cpu)
 		after=$(commands)
 		if grep -q 'Non-2xx' "$OUT/$r-$name.txt"; then
 			echo "wrk.sh: $name answered errors:" >&2
@@ -111,6 +139,9 @@ for r in $(seq 1 "$ROUNDS"); do
 			exit 1
 		fi
 		echo "$r $name $(awk '/^Requests\/sec:/ {print $2}' "$OUT/$r-$name.txt")" >>"$OUT/results.txt"
+		awk -v r="$r" -v n="$name" -v c=$((cpu1 - cpu0)) -v hz="$ticks" '/ requests in / {
+			printf "%s %s %.3f\n", r, n, c / hz * 1e6 / $1
+		}' "$OUT/$r-$name.txt" >>"$OUT/cpu.txt"
 		if [ -n "$before" ]; then
 			# The INFO that read "before" counts as one command.
 			echo "$name $((after - before - 1)) $(awk '/ requests in / {print $1}' "$OUT/$r-$name.txt")" >>"$OUT/commands.txt"
@@ -125,6 +156,12 @@ for line in "${peers[@]}"; do
 	read -r name _ _ <<<"$line"
 	awk -v n="$name" '$2 == n' "$OUT/results.txt"
 done | "$OUT/benchratio" -unit req/s -base bare,floor -pair tenancy-limited/tenancy-service
+echo
+echo "CPU time of the server and its Redis per request (µs):"
+for line in "${peers[@]}"; do
+	read -r name _ _ <<<"$line"
+	awk -v n="$name" '$2 == n' "$OUT/cpu.txt"
+done | "$OUT/benchratio" -unit "CPU µs/req" -base bare,floor -pair tenancy-service/tenancy-limited
 if [ -s "$OUT/commands.txt" ]; then
 	echo
 	echo "Redis commands per request, all rounds (INFO commandstats; commands run by scripts included):"
