@@ -258,15 +258,17 @@ func testOutage(t *testing.T, addr string, stopRedis, startRedis func()) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	require.Eventually(t, func() bool { return served.Load() > 0 }, 5*time.Second, time.Millisecond, "traffic before the outage")
+	reads := s.cache.Stats().StoreReads
 	stopRedis()
-	// Past the TTL, and past the first failed read (which waits for the
-	// dial to fail): from now on the tenant is served from the stale entry
-	// and the limiter is skipped, without waiting for Redis.
-	time.Sleep(time.Second)
+	// Past the TTL, a read of the tenant starts and fails (once the dial
+	// has failed); meanwhile and from then on the tenant is served from
+	// the stale entry and the limiter is skipped, without waiting for
+	// Redis. A hundred requests served after that read began are served
+	// while Redis is down.
+	require.Eventually(t, func() bool { return s.cache.Stats().StoreReads > reads }, 5*time.Second, time.Millisecond, "a read of the tenant after Redis stopped")
 	during := served.Load()
-	time.Sleep(300 * time.Millisecond)
-	assert.Greater(t, served.Load(), during, "cached tenant served while Redis is down")
+	require.Eventually(t, func() bool { return served.Load() >= during+100 }, 10*time.Second, time.Millisecond, "cached tenant served while Redis is down")
 	rec := get(h, "x", "/mcp", "X-Tenant-ID", "beta")
 	assert.Equal(t, 503, rec.Code, "uncached tenant: unavailable")
 	assert.Equal(t, `{"error":"Tenant service unavailable"}`, rec.Body.String())
