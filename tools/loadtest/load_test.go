@@ -17,7 +17,7 @@ import (
 // TENANCY_LOAD_SCENARIO picks another scenario (the cluster one also
 // needs TENANCY_REDIS_CLUSTER_ADDRS).
 //
-//	TENANCY_LOAD=1 go test -run TestLoad -v -timeout 15m ./examples/loadtest
+//	TENANCY_LOAD=1 go test -run TestLoad -v -timeout 15m ./tools/loadtest
 func TestLoad(t *testing.T) {
 	if os.Getenv("TENANCY_LOAD") != "1" {
 		t.Skip("set TENANCY_LOAD=1 to run the load test (minutes, needs redis-server)")

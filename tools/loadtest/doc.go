@@ -5,10 +5,10 @@
 // per request, the server's goroutines and memory over time, and what the
 // clients saw around the fault, second by second.
 //
-//	go run ./examples/loadtest -scenario steady -duration 90s
-//	go run ./examples/loadtest -scenario redis-restart
+//	go run ./tools/loadtest -scenario steady -duration 90s
+//	go run ./tools/loadtest -scenario redis-restart
 //	eval "$(scripts/redis-up.sh)"
-//	go run ./examples/loadtest -scenario cluster -redis-url "redis://${TENANCY_REDIS_CLUSTER_ADDRS//,/,}"
+//	go run ./tools/loadtest -scenario cluster -redis-url "redis://${TENANCY_REDIS_CLUSTER_ADDRS//,/,}"
 //
 // It builds the server, runs it as a child process in path mode with
 // METRICS_ENABLED=true (its GET /metrics gives the goroutine count and heap
@@ -30,5 +30,5 @@
 // The same run is available as a test that only runs when TENANCY_LOAD=1,
 // so that it never runs in ordinary CI:
 //
-//	TENANCY_LOAD=1 go test -run TestLoad -v -timeout 15m ./examples/loadtest
+//	TENANCY_LOAD=1 go test -run TestLoad -v -timeout 15m ./tools/loadtest
 package main

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/seedmcp/tenancy/examples/internal/redisurl"
 	"github.com/seedmcp/tenancy/oidcx/oidctest"
 	"github.com/seedmcp/tenancy/store/redisstore"
 )
@@ -113,106 +113,178 @@ const (
 )
 
 func run(ctx context.Context, o options, out io.Writer) (*result, error) {
-	if o.Duration > 5*time.Minute || o.Warmup > time.Minute {
-		return nil, errors.New("loadtest: -duration is at most 5m and -warmup at most 1m")
-	}
-	if o.Tenants < 3 || o.Workers < 1 || o.Providers < 1 {
-		return nil, errors.New("loadtest: -tenants is at least 3, -workers and -providers at least 1")
-	}
-	if o.Scenario == "cluster" && !strings.Contains(o.RedisURL, ",") {
-		return nil, errors.New("loadtest: -scenario cluster needs -redis-url with the cluster's addresses")
-	}
-	fault, ok := scenarios[o.Scenario]
-	if !ok {
-		return nil, fmt.Errorf("loadtest: unknown scenario %q", o.Scenario)
+	fault, err := o.check()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "tenancy-load-")
 	if err != nil {
 		return nil, err
 	}
 	e := &env{o: o, out: out, dir: dir, rec: newRecorder()}
-	defer func() {
-		if o.Keep {
-			fmt.Fprintf(out, "\nworking directory kept: %s\n", dir)
-		} else {
-			_ = os.RemoveAll(dir)
-		}
-	}()
-
-	if e.redisURL = o.RedisURL; e.redisURL == "" {
-		_ = os.Mkdir(filepath.Join(dir, "redis"), 0o700)
-		if e.redis, err = startRedis(filepath.Join(dir, "redis")); err != nil {
-			return nil, err
-		}
-		defer e.redis.kill()
-		e.redisURL = "redis://" + e.redis.addr()
-	}
-	if e.rdb, err = redisurl.NewClient(e.redisURL); err != nil {
+	defer e.removeDir()
+	closeRedis, err := e.openRedis(ctx)
+	defer closeRedis()
+	if err != nil {
 		return nil, err
 	}
-	defer e.rdb.Close()
-	if err := e.eachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushAll(ctx).Err() }); err != nil {
-		return nil, fmt.Errorf("loadtest: flushing %s: %w", e.redisURL, err)
+	closeProviders := e.startProviders()
+	defer closeProviders()
+	stopServer, err := e.startServer(ctx)
+	defer stopServer()
+	if err != nil {
+		return nil, err
 	}
+	w, err := e.load(ctx, fault)
+	if err != nil {
+		return nil, err
+	}
+	res := e.report(w, fault)
+	return res, e.finish(ctx, res, w, fault)
+}
 
-	providers := make([]*oidctest.Server, o.Providers)
+// check validates o and returns its scenario.
+func (o options) check() (scenario, error) {
+	if o.Duration > 5*time.Minute || o.Warmup > time.Minute {
+		return scenario{}, errors.New("loadtest: -duration is at most 5m and -warmup at most 1m")
+	}
+	if o.Tenants < 3 || o.Workers < 1 || o.Providers < 1 {
+		return scenario{}, errors.New("loadtest: -tenants is at least 3, -workers and -providers at least 1")
+	}
+	if o.Scenario == "cluster" && !strings.Contains(o.RedisURL, ",") {
+		return scenario{}, errors.New("loadtest: -scenario cluster needs -redis-url with the cluster's addresses")
+	}
+	fault, ok := scenarios[o.Scenario]
+	if !ok {
+		return scenario{}, fmt.Errorf("loadtest: unknown scenario %q", o.Scenario)
+	}
+	return fault, nil
+}
+
+// removeDir removes the working directory, unless -keep asks to keep it.
+func (e *env) removeDir() {
+	if e.o.Keep {
+		fmt.Fprintf(e.out, "\nworking directory kept: %s\n", e.dir)
+		return
+	}
+	_ = os.RemoveAll(e.dir)
+}
+
+// openRedis starts the private redis-server unless -redis-url names one,
+// connects to it and flushes it. The function it returns closes what it
+// opened, also when it fails half-way.
+func (e *env) openRedis(ctx context.Context) (func(), error) {
+	var undo []func()
+	closeAll := func() {
+		for _, f := range slices.Backward(undo) {
+			f()
+		}
+	}
+	var err error
+	if e.redisURL = e.o.RedisURL; e.redisURL == "" {
+		_ = os.Mkdir(filepath.Join(e.dir, "redis"), 0o700)
+		if e.redis, err = startRedis(filepath.Join(e.dir, "redis")); err != nil {
+			return closeAll, err
+		}
+		undo = append(undo, e.redis.kill)
+		e.redisURL = "redis://" + e.redis.addr()
+	}
+	if e.rdb, err = redisClient(e.redisURL); err != nil {
+		return closeAll, err
+	}
+	undo = append(undo, func() { _ = e.rdb.Close() })
+	if err := e.eachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushAll(ctx).Err() }); err != nil {
+		return closeAll, fmt.Errorf("loadtest: flushing %s: %w", e.redisURL, err)
+	}
+	return closeAll, nil
+}
+
+// startProviders starts the identity providers, -providers shared by the
+// tenants and the victim's own, and makes the tenants. The function it
+// returns closes the providers.
+func (e *env) startProviders() func() {
+	providers := make([]*oidctest.Server, e.o.Providers)
 	for i := range providers {
 		providers[i] = oidctest.NewServer()
-		defer providers[i].Close()
 	}
 	e.victimP = oidctest.NewServer()
-	defer e.victimP.Close()
-	for i := range o.Tenants {
+	for i := range e.o.Tenants {
 		idp := providers[i%len(providers)]
 		if i == victim {
 			idp = e.victimP
 		}
 		e.tenants = append(e.tenants, makeTenant(i, idp))
 	}
+	return func() {
+		e.victimP.Close()
+		for _, p := range slices.Backward(providers) {
+			p.Close()
+		}
+	}
+}
 
-	if e.bin, err = buildServer(dir); err != nil {
-		return nil, err
+// startServer builds and starts the example server, creates the tenants
+// through its admin API and checks that the changes reach it. The
+// function it returns stops the server, if it was started.
+func (e *env) startServer(ctx context.Context) (func(), error) {
+	var err error
+	if e.bin, err = buildServer(e.dir); err != nil {
+		return func() {}, err
 	}
-	if e.srv, err = startServer(e.bin, e.redisURL, filepath.Join(dir, "server.log")); err != nil {
-		return nil, err
+	if e.srv, err = startServer(e.bin, e.redisURL, filepath.Join(e.dir, "server.log")); err != nil {
+		return func() {}, err
 	}
-	defer e.srv.stop()
-	e.c = newClient("http://"+e.srv.addr, e.rec, o.Workers+4)
+	e.c = newClient("http://"+e.srv.addr, e.rec, e.o.Workers+4)
 	start := time.Now()
 	if err := e.c.createTenants(ctx, e.tenants); err != nil {
-		return nil, err
+		return e.srv.stop, err
 	}
-	fmt.Fprintf(out, "## %s\n\n%d tenants created through the admin API in %.1f s; %d workers, mix %d/%d/%d (metadata/whoami/registration), warm-up %s, window %s\n\n",
+	o := e.o
+	fmt.Fprintf(e.out, "## %s\n\n%d tenants created through the admin API in %.1f s; %d workers, mix %d/%d/%d (metadata/whoami/registration), warm-up %s, window %s\n\n",
 		o.Scenario, o.Tenants, time.Since(start).Seconds(), o.Workers, o.Mix.meta, o.Mix.whoami, o.Mix.register, o.Warmup, o.Duration)
-	if err := e.propagation(ctx, "before the window"); err != nil {
-		return nil, err
-	}
+	return e.srv.stop, e.propagation(ctx, "before the window")
+}
 
-	// The load: workers on every tenant but the probe (and the victim,
-	// which gets a worker of its own when the scenario aims at it).
+// window is what the load saw: the end of the measured window on the
+// recorder's clock, Redis's command counts at its start and end, the
+// server's samples, the workers (with the clients they registered) and
+// the scenario's own report.
+type window struct {
+	end           time.Duration
+	before, after map[string]int64
+	samples       []sample
+	workers       []*worker
+	report        func()
+}
+
+// load runs the workers through the warm-up and the measured window,
+// samples the server and runs the scenario's fault meanwhile.
+func (e *env) load(ctx context.Context, fault scenario) (*window, error) {
+	o := e.o
+	// Workers on every tenant but the probe (and the victim, which gets a
+	// worker of its own when the scenario aims at it).
 	others := slices.Concat(e.tenants[:probe], e.tenants[probe+1:])
 	if fault.victim {
 		others = e.tenants[probe+1:]
 	}
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	w := &window{}
 	var wg sync.WaitGroup
-	var workers []*worker
 	for i := range o.Workers {
-		workers = append(workers, &worker{c: e.c, ts: others, mix: o.Mix, rnd: rand.New(rand.NewPCG(uint64(i), 1)), clients: map[string][]string{}})
+		w.workers = append(w.workers, &worker{c: e.c, ts: others, mix: o.Mix, rnd: rand.New(rand.NewPCG(uint64(i), 1)), clients: map[string][]string{}})
 	}
 	if fault.victim {
-		workers = append(workers, &worker{c: e.c, ts: e.tenants[victim : victim+1], mix: mix{50, 40, 10}, victim: true,
+		w.workers = append(w.workers, &worker{c: e.c, ts: e.tenants[victim : victim+1], mix: mix{50, 40, 10}, victim: true,
 			pace: 20 * time.Millisecond, rnd: rand.New(rand.NewPCG(999, 1)), clients: map[string][]string{}})
 	}
-	for _, w := range workers {
-		wg.Go(func() { w.run(lctx) })
+	for _, wk := range w.workers {
+		wg.Go(func() { wk.run(lctx) })
 	}
 	sleep(ctx, o.Warmup)
 	e.window = e.rec.mark("window starts")
 	// The samples start with the window, after the warm-up has filled
 	// the caches and connection pools.
-	var samples []sample
 	var smu sync.Mutex
 	wg.Go(func() {
 		t := time.NewTicker(o.Sample)
@@ -220,7 +292,7 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 		for {
 			if s, err := e.sample(lctx); err == nil {
 				smu.Lock()
-				samples = append(samples, s)
+				w.samples = append(w.samples, s)
 				smu.Unlock()
 			}
 			select {
@@ -230,31 +302,35 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 			}
 		}
 	})
-	before, _ := e.commandStats(ctx)
+	w.before, _ = e.commandStats(ctx)
 	faultDone := make(chan struct{})
-	var report func()
 	go func() {
 		defer close(faultDone)
 		if fault.run != nil {
-			report = fault.run(lctx, e)
+			w.report = fault.run(lctx, e)
 		}
 	}()
 	sleep(ctx, o.Duration)
-	end := e.rec.mark("window ends")
-	after, _ := e.commandStats(ctx)
+	w.end = e.rec.mark("window ends")
+	w.after, _ = e.commandStats(ctx)
 	stopLoad()
 	wg.Wait()
 	<-faultDone
-	smu.Lock()
-	defer smu.Unlock()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	return w, nil
+}
 
-	res := &result{samples: samples}
-	span := end - e.window
+// report writes what the clients and the server saw: the warm-up, the
+// requests of the window, Redis commands per request, the server's
+// samples, the seconds around the fault and the findings.
+func (e *env) report(w *window, fault scenario) *result {
+	o, out := e.o, e.out
+	res := &result{samples: w.samples}
+	span := w.end - e.window
 	isOther := func(ev event) bool { return !ev.victim }
-	evs := e.rec.window(e.window, end, isOther)
+	evs := e.rec.window(e.window, w.end, isOther)
 	res.requests = len(evs)
 	for _, ev := range evs {
 		if !ev.ok {
@@ -272,21 +348,21 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 	summary(out, evs, span)
 	if fault.victim {
 		fmt.Fprintf(out, "\n### Requests of the victim tenant %s in the window\n\n", e.tenants[victim].id)
-		summary(out, e.rec.window(e.window, end, func(ev event) bool { return ev.victim }), span)
+		summary(out, e.rec.window(e.window, w.end, func(ev event) bool { return ev.victim }), span)
 	}
-	all := e.rec.window(e.window, end, nil)
-	if before != nil && after != nil && o.Scenario != "redis-restart" {
-		e.commandsPerRequest(out, before, after, len(all))
+	all := e.rec.window(e.window, w.end, nil)
+	if w.before != nil && w.after != nil && o.Scenario != "redis-restart" {
+		e.commandsPerRequest(out, w.before, w.after, len(all))
 	}
 	fmt.Fprintf(out, "\n### Server goroutines and memory (every %s)\n\n", o.Sample)
-	sampleTable(out, samples)
+	sampleTable(out, w.samples)
 	if fault.run != nil {
 		from := max(e.window, e.window+o.FaultAt-5*time.Second)
 		fmt.Fprintf(out, "\n### Second by second from %.0f s\n\n", from.Seconds())
-		timeline(out, e.rec, from, end)
+		timeline(out, e.rec, from, w.end)
 	}
-	if report != nil {
-		report()
+	if w.report != nil {
+		w.report()
 	}
 	e.rec.mu.Lock()
 	for k, n := range e.rec.noRetryAfter {
@@ -299,11 +375,20 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 			fmt.Fprintf(out, "- %s\n", n)
 		}
 	}
+	return res
+}
+
+// finish checks that changes still reach the server and that no
+// registered client was lost, reports the answers that named another
+// tenant and the requests that got none, and saves the server's metrics.
+func (e *env) finish(ctx context.Context, res *result, w *window, fault scenario) error {
+	out := e.out
 	if err := e.propagation(ctx, "after the window"); err != nil {
-		return nil, err
+		return err
 	}
-	if res.lost, err = e.checkClients(ctx, workers, fault.victim); err != nil {
-		return nil, err
+	var err error
+	if res.lost, err = e.checkClients(ctx, w.workers, fault.victim); err != nil {
+		return err
 	}
 	e.rec.mu.Lock()
 	res.crosses = e.rec.crosses
@@ -320,7 +405,36 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if len(errs) > 0 {
 		fmt.Fprintf(out, "requests without an answer, by error: %v\n", errs)
 	}
-	return res, e.dumpMetrics(ctx)
+	return e.dumpMetrics(ctx)
+}
+
+// redisClient connects to url as the example server reads REDIS_URL: one
+// server (redis://host:port, or any URL redis.ParseURL reads) or, with
+// several comma-separated addresses (redis://host:port,host:port), a Redis
+// Cluster.
+func redisClient(url string) (redis.UniversalClient, error) {
+	nodes := strings.Split(url, ",")
+	first, err := redis.ParseURL(nodes[0])
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: -redis-url: %w", err)
+	}
+	if len(nodes) == 1 {
+		return redis.NewClient(first), nil
+	}
+	addrs := []string{first.Addr}
+	for _, n := range nodes[1:] {
+		_, hostPort, _ := strings.Cut(n, "://")
+		if hostPort == "" {
+			hostPort = n
+		}
+		addrs = append(addrs, strings.TrimSpace(hostPort))
+	}
+	c := &redis.ClusterOptions{Addrs: addrs, Username: first.Username, Password: first.Password}
+	if first.TLSConfig != nil {
+		// Each node is checked against its own address, not the first's.
+		c.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return redis.NewClusterClient(c), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -2,8 +2,8 @@
 // middleware, so that a load tool such as wrk can measure what the
 // middleware costs on a cache hit:
 //
-//	go run ./examples/wrkserver -addr 127.0.0.1:8081 -mode bare &
-//	go run ./examples/wrkserver -addr 127.0.0.1:8082 -mode tenancy &
+//	go run ./tools/wrkserver -addr 127.0.0.1:8081 -mode bare &
+//	go run ./tools/wrkserver -addr 127.0.0.1:8082 -mode tenancy &
 //	wrk -t2 -c64 -d20s -H 'X-Tenant-ID: acme' http://127.0.0.1:8081/mcp
 //	wrk -t2 -c64 -d20s -H 'X-Tenant-ID: acme' http://127.0.0.1:8082/mcp
 //
