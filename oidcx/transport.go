@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/seedmcp/tenancy/internal/httpx"
 )
 
 // maxErrorBody is how much of a failed answer's body is read: go-oidc puts
@@ -29,7 +31,7 @@ func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 		resp.Body = &cutBody{rc: resp.Body, left: maxErrorBody}
 		return resp, nil
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxJWKSSize}
+	resp.Body = httpx.LimitBody(resp.Body, maxJWKSSize, errBodyTooLarge)
 	return resp, nil
 }
 
@@ -54,28 +56,3 @@ func (b *cutBody) Read(p []byte) (int, error) {
 func (b *cutBody) Close() error { return b.rc.Close() }
 
 var errBodyTooLarge = errors.New("oidcx: provider response too large")
-
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// Tell a too-large body apart from one that ends exactly at the
-		// limit: read one more byte.
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, errBodyTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }

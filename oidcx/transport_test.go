@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -37,7 +38,7 @@ func TestProviderAnswersAreBounded(t *testing.T) {
 }
 
 func TestLimitedBodyAtLimit(t *testing.T) {
-	b := &limitedBody{rc: nopCloser{strings.NewReader("abc")}, left: 3}
+	b := httpx.LimitBody(nopCloser{strings.NewReader("abc")}, 3, errBodyTooLarge)
 	buf := make([]byte, 10)
 	n, err := b.Read(buf)
 	assert.Equal(t, 3, n)
