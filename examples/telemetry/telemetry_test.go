@@ -109,7 +109,7 @@ func (s *setup) points(t *testing.T, name string) []attribute.Set {
 func value(kvs []attribute.KeyValue, k attribute.Key) string {
 	for _, kv := range kvs {
 		if kv.Key == k {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -130,7 +130,7 @@ func TestTenantOnSpansAndMetrics(t *testing.T) {
 	byTenant := map[string]int{}
 	for _, set := range s.points(t, "http.server.request.duration") {
 		v, _ := set.Value(telemetry.TenantKey)
-		byTenant[v.Emit()]++
+		byTenant[v.String()]++
 	}
 	assert.Equal(t, map[string]int{"acme": 1, "gone": 1, "": 1}, byTenant, "one series per tenant and status")
 
@@ -138,7 +138,7 @@ func TestTenantOnSpansAndMetrics(t *testing.T) {
 	for _, set := range s.points(t, "tenancy.requests.refused") {
 		reason, _ := set.Value(telemetry.ReasonKey)
 		id, _ := set.Value(telemetry.TenantKey)
-		refused[reason.Emit()] = id.Emit()
+		refused[reason.String()] = id.String()
 	}
 	assert.Equal(t, map[string]string{"suspended": "gone", "missing_identifier": ""}, refused)
 }
