@@ -79,7 +79,7 @@ func TestRegistrationWindows(t *testing.T) {
 	assert.Zero(t, l.take("b", now.Add(time.Minute)))
 	assert.Zero(t, l.take("c", now.Add(time.Minute+time.Second)))
 	assert.Zero(t, l.take("d", now.Add(time.Minute+2*time.Second)))
-	assert.LessOrEqual(t, len(l.windows), 3)
+	assert.LessOrEqual(t, l.windows.Len(), 3)
 	off := newRegistrations(-1, time.Minute, 3)
 	for range 10 {
 		assert.Zero(t, off.take("a", now))

@@ -478,7 +478,7 @@ func TestFailureTrackerIsBounded(t *testing.T) {
 		fl.fail("addr-"+string(rune(i)), now)
 		now = now.Add(time.Millisecond)
 	}
-	assert.LessOrEqual(t, fl.len(), 100)
+	assert.LessOrEqual(t, fl.windows.Len(), 100)
 
 	// Expired windows are swept before a live one is dropped.
 	fl = newFailures(3, time.Minute, 2)

@@ -1,0 +1,55 @@
+package window
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestCounter(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New(time.Minute, 3)
+
+	// Take counts up to max, then says how long until the window ends.
+	assert.Zero(t, c.Take("a", 2, t0))
+	assert.Zero(t, c.Take("a", 2, t0.Add(time.Second)))
+	assert.Equal(t, 59*time.Second, c.Take("a", 2, t0.Add(time.Second)))
+	assert.Equal(t, 59*time.Second, c.Wait("a", 2, t0.Add(time.Second)))
+	assert.Zero(t, c.Wait("a", 3, t0.Add(time.Second)), "below another max")
+	assert.Zero(t, c.Take("a", 2, t0.Add(time.Minute)), "a new window")
+
+	// Add counts without a max; Wait reads it and drops an expired window.
+	for range 3 {
+		c.Add("b", t0)
+	}
+	assert.Equal(t, 30*time.Second, c.Wait("b", 3, t0.Add(30*time.Second)))
+	assert.Equal(t, 2, c.Len())
+	assert.Zero(t, c.Wait("b", 3, t0.Add(time.Minute)))
+	assert.Equal(t, 1, c.Len(), "the expired window is dropped")
+	assert.Zero(t, c.Wait("nobody", 0, t0))
+}
+
+func TestCounterIsBounded(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New(time.Minute, 2)
+	for range 3 {
+		c.Add("old", t0)
+	}
+	for range 3 {
+		c.Add("live", t0.Add(30*time.Second))
+	}
+	// Full: the new key drops the expired window first.
+	c.Add("new", t0.Add(61*time.Second))
+	assert.Equal(t, 2, c.Len())
+	assert.Positive(t, c.Wait("live", 3, t0.Add(61*time.Second)), "the live window survives")
+	// Full of live windows: the oldest goes.
+	c.Add("newer", t0.Add(62*time.Second))
+	assert.Equal(t, 2, c.Len())
+	assert.Zero(t, c.Wait("live", 3, t0.Add(62*time.Second)), "the oldest live window was dropped")
+
+	for i := range 1000 {
+		c.Add(string(rune('a'+i%26))+string(rune(i)), t0.Add(70*time.Second))
+	}
+	assert.LessOrEqual(t, c.Len(), 2)
+}
