@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
@@ -87,37 +89,99 @@ func BenchmarkRateLimitServer(b *testing.B) {
 // benchRawClient sends requests of tenant id to addr, each after the
 // answer to the one before.
 func benchRawClient(b *testing.B, addr, id string) {
+	c := dialRaw(b, addr, id)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.do(b)
+	}
+}
+
+// BenchmarkRateLimitServerVs is BenchmarkRateLimitServer with the
+// unlimited and the metered tenant served by one server in alternating
+// batches, the order swapped every batch, so that both meet the same load
+// of the machine within a millisecond: it reports the µs per request of
+// each and their throughput ratio, metered / free (all batches), and the
+// ratio of their median batches.
+func BenchmarkRateLimitServerVs(b *testing.B) {
+	for _, app := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", noop}, {"json", jsonAnswer}} {
+		srv := httptest.NewServer(rateLimitChain(b, app.h))
+		b.Run(app.name, func(b *testing.B) {
+			addr := srv.Listener.Addr().String()
+			clients := [2]*rawClient{dialRaw(b, addr, "free"), dialRaw(b, addr, "metered")}
+			const batch = 20
+			var total [2]time.Duration
+			var lat [2][]time.Duration
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				n++
+				for k := range 2 {
+					i := (k + n) % 2
+					start := time.Now()
+					for range batch {
+						clients[i].do(b)
+					}
+					d := time.Since(start)
+					total[i] += d
+					lat[i] = append(lat[i], d)
+				}
+			}
+			requests := float64(n * batch)
+			b.ReportMetric(float64(total[0].Microseconds())/requests, "free-µs/req")
+			b.ReportMetric(float64(total[1].Microseconds())/requests, "metered-µs/req")
+			b.ReportMetric(float64(total[0])/float64(total[1]), "throughput-ratio")
+			for i := range lat {
+				slices.Sort(lat[i])
+			}
+			b.ReportMetric(float64(lat[0][len(lat[0])/2])/float64(lat[1][len(lat[1])/2]), "p50-throughput-ratio")
+		})
+		srv.Close()
+	}
+}
+
+// rawClient writes raw requests of one tenant on one keep-alive
+// connection and skips the answers without parsing their headers.
+type rawClient struct {
+	conn net.Conn
+	r    *bufio.Reader
+	req  []byte
+}
+
+func dialRaw(b *testing.B, addr, id string) *rawClient {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
-	req := []byte("GET /mcp HTTP/1.1\r\nHost: bench\r\nX-Tenant-ID: " + id + "\r\n\r\n")
-	r := bufio.NewReader(conn)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Write(req); err != nil {
+	b.Cleanup(func() { _ = conn.Close() })
+	return &rawClient{conn: conn, r: bufio.NewReader(conn), req: []byte("GET /mcp HTTP/1.1\r\nHost: bench\r\nX-Tenant-ID: " + id + "\r\n\r\n")}
+}
+
+// do sends one request and reads its answer, which must be a 200.
+func (c *rawClient) do(b *testing.B) {
+	if _, err := c.conn.Write(c.req); err != nil {
+		b.Fatal(err)
+	}
+	status, err := c.r.ReadSlice('\n')
+	if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
+		b.Fatalf("answer %q: %v", status, err)
+	}
+	length := 0
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
 			b.Fatal(err)
 		}
-		status, err := r.ReadSlice('\n')
-		if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
-			b.Fatalf("answer %q: %v", status, err)
+		if len(line) == 2 {
+			break
 		}
-		length := 0
-		for {
-			line, err := r.ReadSlice('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(line) == 2 {
-				break
-			}
-			if n, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				length, _ = strconv.Atoi(string(bytes.TrimSpace(n)))
-			}
+		if n, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			length, _ = strconv.Atoi(string(bytes.TrimSpace(n)))
 		}
-		if _, err := r.Discard(length); err != nil {
-			b.Fatal(err)
-		}
+	}
+	if _, err := c.r.Discard(length); err != nil {
+		b.Fatal(err)
 	}
 }
