@@ -1,6 +1,7 @@
 package oauthproxy
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -93,21 +94,9 @@ func (p *Proxy) exchange(r *http.Request, t *tenant.Tenant, code, verifier strin
 	if code == "" {
 		return tokenResult{}, errors.New("oauthproxy: the provider sent no code")
 	}
-	e, err := p.endpointsFor(r.Context(), t)
-	if err != nil {
-		return tokenResult{}, err
-	}
-	secret, err := p.secret(t)
-	if err != nil {
-		return tokenResult{}, err
-	}
-	ctx, cancel := p.upstreamContext(r.Context())
-	defer cancel()
-	tok, err := p.oauth2Config(r, t, e, secret).Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		return tokenResult{}, err
-	}
-	return resultOf(tok)
+	return p.upstreamToken(r, t, func(ctx context.Context, c *oauth2.Config) (*oauth2.Token, error) {
+		return c.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	})
 }
 
 // repeated reports whether a parameter appears more than once.

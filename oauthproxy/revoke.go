@@ -18,11 +18,6 @@ import (
 // could not be reached.
 func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
 	ctx := r.Context()
-	if r.Header.Get("Authorization") != "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
-		writeError(w, http.StatusUnauthorized, "invalid_client", "clients are public: send client_id in the body and no Authorization header")
-		return
-	}
 	form, ok := p.tokenForm(w, r)
 	if !ok {
 		return

@@ -1,6 +1,7 @@
 package oauthproxy
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -31,13 +32,6 @@ type tokenAnswer struct {
 // client_id and proves possession with the PKCE verifier (a code) or with
 // the refresh token bound to it. Errors are those of RFC 6749 section 5.2.
 func (p *Proxy) token(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
-	if r.Header.Get("Authorization") != "" {
-		// RFC 6749 section 5.2: a client that tried the header gets 401
-		// and a challenge. No client of this server has a secret.
-		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
-		writeError(w, http.StatusUnauthorized, "invalid_client", "clients are public: send client_id in the body and no Authorization header")
-		return
-	}
 	form, ok := p.tokenForm(w, r)
 	if !ok {
 		return
@@ -59,8 +53,16 @@ func (p *Proxy) token(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) 
 }
 
 // tokenForm reads the form of the token and revocation endpoints, and
-// answers when it cannot be read.
+// answers when it cannot be read or the request carries client
+// credentials in an Authorization header.
 func (p *Proxy) tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	if r.Header.Get("Authorization") != "" {
+		// RFC 6749 section 5.2: a client that tried the header gets 401
+		// and a challenge. No client of this server has a secret.
+		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+		writeError(w, http.StatusUnauthorized, "invalid_client", "clients are public: send client_id in the body and no Authorization header")
+		return nil, false
+	}
 	form, err := readForm(w, r)
 	switch {
 	case err == nil:
@@ -209,6 +211,14 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 
 // refreshUpstream sends the refresh token to the tenant's provider.
 func (p *Proxy) refreshUpstream(r *http.Request, t *tenant.Tenant, rt string) (tokenResult, error) {
+	return p.upstreamToken(r, t, func(ctx context.Context, c *oauth2.Config) (*oauth2.Token, error) {
+		return c.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	})
+}
+
+// upstreamToken asks the tenant's provider for tokens with get, given the
+// tenant's client configuration, within the upstream timeout.
+func (p *Proxy) upstreamToken(r *http.Request, t *tenant.Tenant, get func(context.Context, *oauth2.Config) (*oauth2.Token, error)) (tokenResult, error) {
 	e, err := p.endpointsFor(r.Context(), t)
 	if err != nil {
 		return tokenResult{}, err
@@ -219,7 +229,7 @@ func (p *Proxy) refreshUpstream(r *http.Request, t *tenant.Tenant, rt string) (t
 	}
 	ctx, cancel := p.upstreamContext(r.Context())
 	defer cancel()
-	tok, err := p.oauth2Config(r, t, e, secret).TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	tok, err := get(ctx, p.oauth2Config(r, t, e, secret))
 	if err != nil {
 		return tokenResult{}, err
 	}
