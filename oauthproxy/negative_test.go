@@ -317,6 +317,15 @@ func TestTokenEndpointErrors(t *testing.T) {
 	oauthErr(t, ans, http.StatusUnauthorized, "invalid_client")
 	assert.NotEmpty(t, ans.header.Get("WWW-Authenticate"))
 
+	// The revocation endpoint refuses client credentials alike.
+	req, err = http.NewRequest(http.MethodPost, a.endpoint("revocation_endpoint"), strings.NewReader("token=x&client_id="+a.id))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(a.id, "")
+	ans = must(t)(a.hc.Do(req))
+	oauthErr(t, ans, http.StatusUnauthorized, "invalid_client")
+	assert.Equal(t, `Basic realm="oauth"`, ans.header.Get("WWW-Authenticate"))
+
 	ans = must(t)(a.hc.Get(te))
 	assert.Equal(t, http.StatusMethodNotAllowed, ans.status)
 	assert.Equal(t, "POST, OPTIONS", ans.header.Get("Allow"))
