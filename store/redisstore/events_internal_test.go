@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -26,6 +27,9 @@ type blackHole struct {
 	target string
 	on     atomic.Bool
 	wg     sync.WaitGroup
+	// accepted counts the connections made through it, and pongs the
+	// answers to a ping it passed to a client.
+	accepted, pongs atomic.Int64
 }
 
 func newBlackHole(t *testing.T, target string) *blackHole {
@@ -44,6 +48,7 @@ func newBlackHole(t *testing.T, target string) *blackHole {
 				_ = c.Close()
 				continue
 			}
+			b.accepted.Add(1)
 			conns.Store(c, s)
 			b.wg.Go(func() { b.relay(s, c) })
 			b.wg.Go(func() { b.relay(c, s) })
@@ -72,6 +77,7 @@ func (b *blackHole) relay(dst, src net.Conn) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
+			b.pongs.Add(int64(bytes.Count(bytes.ToLower(buf[:n]), []byte("pong"))))
 		}
 		if err != nil {
 			if err != io.EOF {
@@ -122,14 +128,17 @@ func TestSubscriptionThatStopsAnswering(t *testing.T) {
 	}
 	require.Equal(t, store.EventReset, next().Type)
 
-	// Quiet for many ping intervals: pinged, answered, kept.
-	time.Sleep(10 * quietPing)
+	// Quiet for several ping intervals: pinged, answered, kept.
+	pongs := hole.pongs.Load()
+	require.Eventually(t, func() bool { return hole.pongs.Load() >= pongs+3 }, 10*time.Second, time.Millisecond, "three pings of the quiet subscription answered")
 	publish("quiet")
 	require.Equal(t, store.Event{Type: store.EventUpdated, TenantID: "quiet"}, next(), "no reset: the subscription was kept")
 
+	accepted := hole.accepted.Load()
 	hole.on.Store(true)
 	publish("lost") // dropped on its way
-	time.Sleep(quietPing + 2*pongWait)
+	// The unanswered ping gives the subscription up: it dials again.
+	require.Eventually(t, func() bool { return hole.accepted.Load() > accepted }, 10*time.Second, time.Millisecond, "the silent subscription given up")
 	hole.on.Store(false)
 	t0 := time.Now()
 	require.Equal(t, store.EventReset, next().Type, "subscribed again, with a reset for what was lost")
