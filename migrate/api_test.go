@@ -59,4 +59,6 @@ func TestRunPublic(t *testing.T) {
 
 	_, err = migrate.Run(ctx, rdb, migrate.Config{TenantID: "Bad ID"})
 	assert.ErrorIs(t, err, migrate.ErrConfig)
+	_, err = migrate.Run(ctx, (*redis.Client)(nil), migrate.Config{})
+	assert.ErrorIs(t, err, migrate.ErrConfig, "a nil client is refused, not used")
 }

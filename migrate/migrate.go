@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/internal/redisx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -169,12 +170,16 @@ type migration struct {
 // stopped at any point (ctx cancelled, a crash, a lost connection)
 // followed by another run moves every key exactly once. It returns the
 // totals so far with an error when ctx is done or Redis fails; running it
-// again finishes the job. An invalid cfg is an error wrapping [ErrConfig].
+// again finishes the job. An invalid cfg, or a nil rdb, is an error
+// wrapping [ErrConfig].
 func Run(ctx context.Context, rdb redis.UniversalClient, cfg Config) (Result, error) {
 	return run(ctx, rdb, cfg, hooks{})
 }
 
 func run(ctx context.Context, rdb redis.UniversalClient, cfg Config, h hooks) (Result, error) {
+	if redisx.IsNil(rdb) {
+		return Result{DryRun: cfg.DryRun}, fmt.Errorf("%w: no Redis client", ErrConfig)
+	}
 	if err := normalize(&cfg); err != nil {
 		return Result{DryRun: cfg.DryRun}, err
 	}

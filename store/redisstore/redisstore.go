@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/seedmcp/tenancy/internal/redisx"
 	"github.com/seedmcp/tenancy/store"
 )
 
@@ -118,7 +119,7 @@ var (
 // a ReadTimeout of one to three seconds (default: 5 s) one to a node that
 // hangs. ClusterStateReloadInterval need not change.
 func New(rdb redis.UniversalClient, opts Config) *Store {
-	if isNil(rdb) {
+	if redisx.IsNil(rdb) {
 		panic("redisstore: New called with a nil Redis client")
 	}
 	_, sharded := rdb.(*redis.ClusterClient)
@@ -178,20 +179,4 @@ func (s *Store) now() time.Time {
 // millis returns d in whole milliseconds, at least 1, as PX wants it.
 func millis(d time.Duration) int64 {
 	return max(1, (d + time.Millisecond - 1).Milliseconds())
-}
-
-// isNil reports whether rdb is nil or a nil pointer to one of go-redis's
-// clients, which a plain comparison with nil does not see.
-func isNil(rdb redis.UniversalClient) bool {
-	switch c := rdb.(type) {
-	case nil:
-		return true
-	case *redis.Client:
-		return c == nil
-	case *redis.ClusterClient:
-		return c == nil
-	case *redis.Ring:
-		return c == nil
-	}
-	return false
 }
