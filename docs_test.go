@@ -65,3 +65,21 @@ func TestDocsStandAlone(t *testing.T) {
 		assert.NoError(t, err, "the walk starts at the repository root")
 	}
 }
+
+// TestREADMEStartsWithTheTwoCommands: README opens with the command that
+// runs the example server and the one that runs every test, and the CI
+// script runs exactly that test command, so that what a newcomer runs is
+// what CI runs.
+func TestREADMEStartsWithTheTwoCommands(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)\n```").FindAllSubmatch(readme, 2)
+	require.Len(t, blocks, 2, "README's first two shell blocks")
+	assert.Equal(t, "go run ./examples/server", string(blocks[0][1]))
+	ci, err := os.ReadFile(filepath.Join(".ci", "run"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^readonly TEST_CMD='([^']+)'$`).FindSubmatch(ci)
+	require.NotNil(t, m, ".ci/run sets TEST_CMD")
+	assert.Equal(t, string(m[1]), string(blocks[1][1]), "README's test command is the one CI runs")
+	assert.Contains(t, string(ci), `$TEST_CMD`, ".ci/run runs TEST_CMD")
+}
