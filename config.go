@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/seedmcp/tenancy/internal/redisx"
 	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/oidcx"
@@ -327,6 +328,10 @@ func (c Config) clientAddr() func(*http.Request) string {
 // withDefaults returns c with every default filled in, or an error for a
 // field no default can repair.
 func (c Config) withDefaults() (Config, error) {
+	if c.Redis != nil && redisx.IsNil(c.Redis) {
+		// A nil *redis.Client in the interface: not unset, not usable.
+		return c, errors.New("tenancy: Config.Redis is a nil client")
+	}
 	switch {
 	case c.Redis == nil && c.Store == nil:
 		return c, errors.New("tenancy: Config.Redis or Config.Store is required")

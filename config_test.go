@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -96,6 +97,9 @@ func TestConfigDefaultTenantIsValidated(t *testing.T) {
 	assert.ErrorContains(t, err, "Config.Redis or Config.Store is required")
 	_, err = Config{Redis: fakeRedis(t), Store: memstore.New(memstore.Config{}).Backend()}.withDefaults()
 	assert.ErrorContains(t, err, "not both")
+	var nilClient *redis.Client
+	_, err = New(Config{Redis: nilClient})
+	assert.ErrorContains(t, err, "Config.Redis is a nil client", "an error from New, not a panic")
 }
 
 func TestNewWarnsWithoutDefaultProvider(t *testing.T) {
