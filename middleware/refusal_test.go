@@ -2,42 +2,26 @@ package middleware
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// logBuffer is a log's output, written by the summary's timer and read by
-// the test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // logLines decodes the JSON lines of buf.
-func logLines(t *testing.T, buf *logBuffer) []map[string]any {
+func logLines(t *testing.T, buf *testlog.Buffer) []map[string]any {
 	t.Helper()
-	buf.mu.Lock()
-	out := bytes.Clone(buf.buf.Bytes())
-	buf.mu.Unlock()
 	var lines []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc := bufio.NewScanner(strings.NewReader(buf.String()))
 	for sc.Scan() {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
@@ -53,7 +37,7 @@ func logLines(t *testing.T, buf *logBuffer) []map[string]any {
 // refusal, instead of a line per request.
 func TestRefusalFloodLogsBoundedLines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf logBuffer
+		var buf testlog.Buffer
 		old := slog.Default()
 		slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
 		defer slog.SetDefault(old)
@@ -110,7 +94,7 @@ func numberOr0(v any) float64 {
 // summary.
 func TestRefusalLogEachAtDebug(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf logBuffer
+		var buf testlog.Buffer
 		logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		hook := LogRefusal(logger)
 		req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
@@ -183,7 +167,7 @@ func TestRefusalLogConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var buf logBuffer
+				var buf testlog.Buffer
 				cfg := tt.cfg
 				cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
 				hook := RefusalLog(cfg)
@@ -213,7 +197,7 @@ func TestRefusalLogConfig(t *testing.T) {
 // starts the next one.
 func TestRefusalLogSummariesApart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf logBuffer
+		var buf testlog.Buffer
 		hook := LogRefusal(slog.New(slog.NewJSONHandler(&buf, nil)))
 		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
 		for range 3 {

@@ -1,37 +1,18 @@
 package oidcx
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/seedmcp/tenancy/tenant"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logFailingProvider sends n requests with well-formed tokens per back-off
 // period, for periods back-off periods, to a tenant whose discovery
@@ -48,7 +29,7 @@ func logFailingProvider(t *testing.T, n, periods int) (string, int) {
 	v := newTestVerifier(t, Config{Now: clk.Now})
 	urls, err := SubdomainURLs("https://seed.example.com", "seed.example.com")
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	mw, err := Bearer(BearerConfig{Verifier: v, URLs: urls, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

@@ -1,46 +1,27 @@
 package hosts_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy"
+	"github.com/seedmcp/tenancy/internal/testlog"
 	"github.com/seedmcp/tenancy/store/memstore"
 )
-
-// syncBuffer is a log's output, written from the Service's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestServiceRefusalsQuiet: with the Service's default refusal hook and a
 // logger at the default level, a thousand requests for made-up tenants
 // write no line each (the summary of them comes a minute later; see
 // middleware's TestRefusalFloodLogsBoundedLines).
 func TestServiceRefusalsQuiet(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	svc, err := tenancy.New(tenancy.Config{
 		Store:          memstore.New(memstore.Config{}).Backend(),
 		MultiTenant:    true,
