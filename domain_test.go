@@ -63,7 +63,7 @@ func TestDomainOfSuspendedTenantWithoutDirectory(t *testing.T) {
 		require.NoError(t, err)
 	}
 	tenants := middleware.NewCache(ms.Tenants(), middleware.CacheConfig{})
-	domains := middleware.NewCache(domainGetter{ms.Tenants(), tenants}, middleware.CacheConfig{})
+	domains := middleware.NewCache(domainGetter(ms.Tenants(), tenants), middleware.CacheConfig{})
 	r := resolve.Domain(func(ctx context.Context, host string) (string, error) {
 		t, err := domains.Get(ctx, host)
 		if err != nil {

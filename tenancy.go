@@ -91,10 +91,10 @@ func New(cfg Config) (*Service, error) {
 		src = middleware.WithFallback(src, &def)
 	}
 	s.cache = middleware.NewCache(src, tenantCache)
-	s.domains = middleware.NewCache(domainGetter{s.store.Tenants(), s.cache}, domainCache)
+	s.domains = middleware.NewCache(domainGetter(s.store.Tenants(), s.cache), domainCache)
 	var issuers resolve.IssuerLookup
 	if l, ok := s.store.Tenants().(store.IssuerLookup); ok && cfg.MultiTenant && cfg.Identification == ByToken {
-		s.issuers = middleware.NewCache(issuerGetter{l, s.cache}, issuerCacheConfig(cfg.Cache))
+		s.issuers = middleware.NewCache(issuerGetter(l, s.cache), issuerCacheConfig(cfg.Cache))
 		issuers = s.lookupIssuer
 	}
 	if s.resolver, err = cfg.resolver(s.lookupDomain, issuers); err != nil {
@@ -472,25 +472,31 @@ func (s *Service) lookupDomain(ctx context.Context, host string) (string, error)
 	return t.ID, nil
 }
 
-// domainGetter adapts the store's domain lookup to the cache, which then
-// bounds, coalesces and serves stale domain answers like tenant answers.
-// It answers with the domain's tenant, read through the tenant cache, so
-// that the domain of an inactive tenant is remembered like a domain nobody
-// registered.
-type domainGetter struct {
-	tenants store.Tenants
-	cache   *middleware.Cache
+// viaTenants adapts a store lookup that names a tenant by another key (a
+// custom domain, an issuer and audience) to a cache, which then bounds,
+// coalesces and serves stale answers for those keys like tenant answers.
+// It answers with the tenant, read through the tenant cache, so that the
+// key of an inactive tenant is remembered like a key that names nobody.
+type viaTenants struct {
+	what   string // "domain", "issuer and audience": for errors
+	lookup func(ctx context.Context, key string) (string, error)
+	cache  *middleware.Cache
 }
 
-func (g domainGetter) Get(ctx context.Context, host string) (*tenant.Tenant, error) {
-	id, err := g.tenants.LookupDomain(ctx, host)
+func (g viaTenants) Get(ctx context.Context, key string) (*tenant.Tenant, error) {
+	id, err := g.lookup(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	if !tenant.ValidID(id) {
-		return nil, fmt.Errorf("tenancy: domain %q names an invalid tenant ID: %w", host, tenant.ErrNotFound)
+		return nil, fmt.Errorf("tenancy: %s %q names an invalid tenant ID: %w", g.what, key, tenant.ErrNotFound)
 	}
 	return g.cache.Get(ctx, id)
+}
+
+// domainGetter is the getter of the domain cache.
+func domainGetter(tenants store.Tenants, cache *middleware.Cache) viaTenants {
+	return viaTenants{what: "domain", lookup: tenants.LookupDomain, cache: cache}
 }
 
 // lookupIssuer finds the tenant of a token's issuer and audience through
@@ -504,28 +510,16 @@ func (s *Service) lookupIssuer(ctx context.Context, issuer, audience string) (st
 	return t.ID, nil
 }
 
-// issuerGetter adapts the store's issuer lookup to a cache keyed by the
-// issuer and the audience joined by a NUL (which neither can hold), so
-// that the pairs of tokens get positive and negative entries, coalesced
-// reads and the miss budget like tenant IDs: a flood of tokens naming
-// made-up pairs costs the store at most the cache's MissesPerSecond reads
-// a second. Like domainGetter it answers with the tenant, read through the
-// tenant cache.
-type issuerGetter struct {
-	tenants store.IssuerLookup
-	cache   *middleware.Cache
-}
-
-func (g issuerGetter) Get(ctx context.Context, key string) (*tenant.Tenant, error) {
-	issuer, audience, _ := strings.Cut(key, "\x00")
-	id, err := g.tenants.LookupIssuer(ctx, issuer, audience)
-	if err != nil {
-		return nil, err
-	}
-	if !tenant.ValidID(id) {
-		return nil, fmt.Errorf("tenancy: issuer %q names an invalid tenant ID: %w", issuer, tenant.ErrNotFound)
-	}
-	return g.cache.Get(ctx, id)
+// issuerGetter is the getter of the issuer cache, keyed by the issuer and
+// the audience joined by a NUL (which neither can hold), so that the pairs
+// of tokens get positive and negative entries, coalesced reads and the
+// miss budget like tenant IDs: a flood of tokens naming made-up pairs
+// costs the store at most the cache's MissesPerSecond reads a second.
+func issuerGetter(tenants store.IssuerLookup, cache *middleware.Cache) viaTenants {
+	return viaTenants{what: "issuer and audience", cache: cache, lookup: func(ctx context.Context, key string) (string, error) {
+		issuer, audience, _ := strings.Cut(key, "\x00")
+		return tenants.LookupIssuer(ctx, issuer, audience)
+	}}
 }
 
 // maxIssuerNegative bounds the pairs nobody trusts that the issuer cache
