@@ -1,9 +1,13 @@
 // Package tenancy makes an existing net/http server multi-tenant. It finds
-// the tenant of every request (by subdomain, path or header), validates it
-// through an in-process cache in front of Redis, keeps each tenant's data in
-// its own Redis namespace, applies each tenant's rate limit, verifies bearer
-// tokens against the tenant's own identity provider, and serves an admin
-// API for the tenants.
+// the tenant of every request (by subdomain or custom domain, path, header,
+// or the issuer and audience of its bearer token), validates it through an
+// in-process cache in front of Redis (or any store of package store, such
+// as the in-memory memstore), keeps each tenant's data in its own Redis
+// namespace, applies each tenant's rate limit, verifies bearer tokens
+// against the tenant's own identity provider, gives each tenant an OAuth
+// authorization server in front of that provider ([Service.OAuthProxy]),
+// counts each tenant's usage per day and keeps its audit trail, and serves
+// an admin API for the tenants, guarded by operator keys and tenant keys.
 //
 // The whole wiring, configured from the environment (each field of [Config]
 // names the variable that sets it):
