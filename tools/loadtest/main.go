@@ -52,12 +52,12 @@ func main() {
 	flag.DurationVar(&o.Duration, "duration", 90*time.Second, "measured window (at most 5 minutes)")
 	flag.DurationVar(&o.FaultAt, "fault-at", 15*time.Second, "when the fault starts, from the start of the window")
 	flag.DurationVar(&o.Sample, "sample", 5*time.Second, "interval of the server's goroutine and memory samples")
-	flag.StringVar(&mixFlag, "mix", "80,15,5", "percentages of metadata, whoami and registration work")
+	flag.StringVar(&mixFlag, "mix", "80,15,5", "percentages of metadata, whoami and login work")
 	flag.StringVar(&o.RedisURL, "redis-url", "", "Redis to use (flushed first!); default: a private redis-server")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the working directory (server log, full /metrics)")
 	flag.Parse()
-	if _, err := fmt.Sscanf(mixFlag, "%d,%d,%d", &o.Mix.meta, &o.Mix.whoami, &o.Mix.register); err != nil ||
-		o.Mix.meta+o.Mix.whoami+o.Mix.register != 100 {
+	if _, err := fmt.Sscanf(mixFlag, "%d,%d,%d", &o.Mix.meta, &o.Mix.whoami, &o.Mix.login); err != nil ||
+		o.Mix.meta+o.Mix.whoami+o.Mix.login != 100 {
 		fmt.Fprintln(os.Stderr, "loadtest: -mix must be three percentages adding up to 100, such as 80,15,5")
 		os.Exit(2)
 	}
@@ -200,20 +200,23 @@ func (e *env) openRedis(ctx context.Context) (func(), error) {
 }
 
 // startProviders starts the identity providers, -providers shared by the
-// tenants and the victim's own, and makes the tenants. The function it
-// returns closes the providers.
+// tenants and the victim's own, and makes the tenants. Each provider
+// logs in a user of its own. The function it returns closes the
+// providers.
 func (e *env) startProviders() func() {
 	providers := make([]*oidctest.Server, e.o.Providers)
 	for i := range providers {
 		providers[i] = oidctest.NewServer()
+		providers[i].SetSubject(fmt.Sprintf("idp%d-user", i))
 	}
 	e.victimP = oidctest.NewServer()
+	e.victimP.SetSubject("victim-idp-user")
 	for i := range e.o.Tenants {
-		idp := providers[i%len(providers)]
+		idp, subject := providers[i%len(providers)], fmt.Sprintf("idp%d-user", i%len(providers))
 		if i == victim {
-			idp = e.victimP
+			idp, subject = e.victimP, "victim-idp-user"
 		}
-		e.tenants = append(e.tenants, makeTenant(i, idp))
+		e.tenants = append(e.tenants, makeTenant(i, idp, subject))
 	}
 	return func() {
 		e.victimP.Close()
@@ -223,7 +226,8 @@ func (e *env) startProviders() func() {
 	}
 }
 
-// startServer builds and starts the example server, creates the tenants
+// startServer builds and starts the example server, registers the
+// tenants' upstream clients with their providers, creates the tenants
 // through its admin API and checks that the changes reach it. The
 // function it returns stops the server, if it was started.
 func (e *env) startServer(ctx context.Context) (func(), error) {
@@ -235,13 +239,18 @@ func (e *env) startServer(ctx context.Context) (func(), error) {
 		return func() {}, err
 	}
 	e.c = newClient("http://"+e.srv.addr, e.rec, e.o.Workers+4)
+	for _, t := range e.tenants {
+		if t.proxied() {
+			t.idp.RegisterClient(t.upstreamClient(e.c.base))
+		}
+	}
 	start := time.Now()
 	if err := e.c.createTenants(ctx, e.tenants); err != nil {
 		return e.srv.stop, err
 	}
 	o := e.o
-	fmt.Fprintf(e.out, "## %s\n\n%d tenants created through the admin API in %.1f s; %d workers, mix %d/%d/%d (metadata/whoami/registration), warm-up %s, window %s\n\n",
-		o.Scenario, o.Tenants, time.Since(start).Seconds(), o.Workers, o.Mix.meta, o.Mix.whoami, o.Mix.register, o.Warmup, o.Duration)
+	fmt.Fprintf(e.out, "## %s\n\n%d tenants created through the admin API in %.1f s; %d workers, mix %d/%d/%d (metadata/whoami/login), warm-up %s, window %s\n\n",
+		o.Scenario, o.Tenants, time.Since(start).Seconds(), o.Workers, o.Mix.meta, o.Mix.whoami, o.Mix.login, o.Warmup, o.Duration)
 	return e.srv.stop, e.propagation(ctx, "before the window")
 }
 
@@ -350,9 +359,10 @@ func (e *env) report(w *window, fault scenario) *result {
 		fmt.Fprintf(out, "\n### Requests of the victim tenant %s in the window\n\n", e.tenants[victim].id)
 		summary(out, e.rec.window(e.window, w.end, func(ev event) bool { return ev.victim }), span)
 	}
-	all := e.rec.window(e.window, w.end, nil)
+	// The requests the server answered: the provider's logins are not.
+	served := e.rec.window(e.window, w.end, func(ev event) bool { return ev.kind != kindIdP })
 	if w.before != nil && w.after != nil && o.Scenario != "redis-restart" {
-		e.commandsPerRequest(out, w.before, w.after, len(all))
+		e.commandsPerRequest(out, w.before, w.after, len(served))
 	}
 	fmt.Fprintf(out, "\n### Server goroutines and memory (every %s)\n\n", o.Sample)
 	sampleTable(out, w.samples)
@@ -516,12 +526,17 @@ func (e *env) sample(ctx context.Context) (sample, error) {
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	// The values may be written as floats ("2.8680192e+07").
+	value := func(v string) int64 {
+		f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return int64(f)
+	}
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			s.goroutines, _ = strconv.ParseInt(v, 10, 64)
+			s.goroutines = value(v)
 		}
 		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
-			s.heapInuse, _ = strconv.ParseInt(v, 10, 64)
+			s.heapInuse = value(v)
 		}
 	}
 	return s, sc.Err()
@@ -617,9 +632,10 @@ func (e *env) dumpMetrics(ctx context.Context) error {
 	_ = os.WriteFile(filepath.Join(e.dir, "metrics.txt"), body, 0o600)
 	show := e.tenants[2].id
 	fmt.Fprintf(e.out, "\n### GET /metrics at the end (%d lines; tenant %s, refusals and gauges shown)\n\n```\n", strings.Count(string(body), "\n"), show)
+	gauges := []string{"go_goroutines ", "go_memstats_heap_inuse_bytes "}
 	for line := range strings.Lines(string(body)) {
 		if strings.Contains(line, `tenant="`+show+`"`) && !strings.Contains(line, "_bucket") || strings.HasPrefix(line, "tenancy_refused_total") ||
-			strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "# TYPE") {
+			slices.ContainsFunc(gauges, func(g string) bool { return strings.HasPrefix(line, g) }) {
 			fmt.Fprint(e.out, line)
 		}
 	}

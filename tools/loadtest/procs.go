@@ -152,6 +152,8 @@ func startServer(bin, redisURL, logFile string) (*serverProc, error) {
 		"MULTI_TENANT_ENABLED=true",
 		"TENANT_IDENTIFICATION=path",
 		"TENANT_ADMIN_API_KEY="+adminKey,
+		// It seals the secrets of the confidential upstream clients.
+		"TENANT_ENCRYPTION_KEY="+encryptionKey,
 		"AUTH_REQUIRED=true",
 		"METRICS_ENABLED=true",
 		// The tenants' test identity providers listen on 127.0.0.1.

@@ -106,12 +106,10 @@ func idpFault(ctx context.Context, e *env, slow bool) func() {
 	end := e.rec.mark("victim's provider restored")
 	return func() {
 
-		victimMCP := func(ev event) bool {
-			return ev.victim && ev.kind != kindMeta && ev.kind != kindRegister && ev.kind != kindAuthorize && ev.kind != kindForeign
-		}
+		victimMCP := func(ev event) bool { return ev.victim && isMCP(ev.kind) }
 		e.recovery("victim, warm verifier (before the PATCH)", start, evict, func(ev event) bool { return victimMCP(ev) && ev.at < evict })
 		e.recovery("victim's MCP requests after the PATCH", evict, end, victimMCP)
-		e.recovery("victim's metadata and registrations", start, end, func(ev event) bool { return ev.victim && !victimMCP(ev) })
+		e.recovery("victim's metadata and logins", start, end, func(ev event) bool { return ev.victim && !victimMCP(ev) })
 		e.recovery("other tenants", start, end, others)
 		// What the victim's failed MCP requests looked like, and how long
 		// they took.
@@ -189,7 +187,8 @@ func suspendDelete(ctx context.Context, e *env) func() {
 		var lastOK, firstRefused time.Duration = -1, -1
 		byStatus := map[int]int{}
 		for _, ev := range e.rec.window(sent, 1<<62, func(ev event) bool { return ev.victim }) {
-			if ev.status == http.StatusOK || ev.status == http.StatusCreated || ev.status == http.StatusAccepted || ev.status == http.StatusNoContent || ev.status == http.StatusFound {
+			if ev.status == http.StatusOK || ev.status == http.StatusCreated || ev.status == http.StatusAccepted || ev.status == http.StatusNoContent ||
+				ev.status == http.StatusFound || ev.status == http.StatusSeeOther {
 				lastOK = max(lastOK, ev.at)
 			} else if firstRefused < 0 && ev.status == http.StatusNotFound {
 				firstRefused = ev.at

@@ -13,15 +13,27 @@ import (
 
 // The kinds of request the workers send.
 const (
-	kindMeta      = "metadata"
-	kindInit      = "mcp-initialize"
-	kindNotify    = "mcp-initialized"
-	kindCall      = "mcp-whoami"
-	kindDelete    = "mcp-delete"
-	kindRegister  = "register"
-	kindAuthorize = "authorize"
-	kindForeign   = "authorize-foreign"
+	kindMeta         = "metadata"
+	kindInit         = "mcp-initialize"
+	kindNotify       = "mcp-initialized"
+	kindCall         = "mcp-whoami"
+	kindDelete       = "mcp-delete"
+	kindRegister     = "register"
+	kindAuthorize    = "authorize"          // the consent page
+	kindAuthorizeOff = "authorize-no-proxy" // a tenant without an upstream client: 404
+	kindApprove      = "consent-approve"
+	kindIdP          = "provider-login" // sent to the tenant's provider, not to the server
+	kindCallback     = "callback"
+	kindToken        = "token"
+	kindRevoke       = "revoke"
+	kindForeign      = "authorize-foreign"
+	kindForeignToken = "mcp-foreign-token"
 )
+
+// isMCP reports whether kind is a request of an MCP session.
+func isMCP(kind string) bool {
+	return kind == kindInit || kind == kindNotify || kind == kindCall || kind == kindDelete
+}
 
 // event is one answered (or failed) request.
 type event struct {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,39 +19,101 @@ import (
 // adminKey is the admin API key the server is started with.
 const adminKey = "load-admin-key"
 
+// encryptionKey is the server's TENANT_ENCRYPTION_KEY, which seals the
+// secrets of the tenants' confidential upstream clients.
+const encryptionKey = "6c6f6164746573742d6b65792d6f662d33322d62797465732d2d2d2d2d2d2d2d"
+
+// How a tenant's OAuth authorization server reaches its provider (the
+// upstream client of its settings, oidc.clientId).
+const (
+	// upstreamNone: no upstream client. The tenant's authorization
+	// server only registers clients (authorize is 404), and its
+	// protected-resource metadata names its provider directly.
+	upstreamNone = iota
+	// upstreamConfidential: a client with a secret (sealed by the
+	// server), the provider's endpoints found by discovery.
+	upstreamConfidential
+	// upstreamPublic: a client without a secret, the provider's
+	// endpoints named in the tenant's settings.
+	upstreamPublic
+)
+
 // loadTenant is one tenant of the run, with what its answers must name.
 type loadTenant struct {
-	id      string
-	issuer  string
-	authURL string // its oidc.authorizationUrl, unique to it
-	token   string // a valid access token for it, subject "user-<id>"
+	id       string
+	idp      *oidctest.Server
+	issuer   string
+	upstream int
+	token    string // a valid access token for it, subject "user-<id>"
+	// loginSubject is the user its provider logs in, the subject of the
+	// tokens a login through its authorization server ends with.
+	loginSubject string
+}
+
+// proxied reports whether the tenant's OAuth authorization server is on.
+func (t loadTenant) proxied() bool { return t.upstream != upstreamNone }
+
+// upstreamClient is the tenant's client at its provider: the provider
+// must accept the tenant's callback as its redirect URI and issue tokens
+// with the tenant's audience.
+func (t loadTenant) upstreamClient(base string) oidctest.Client {
+	c := oidctest.Client{ID: "proxy-" + t.id, Audience: "aud-" + t.id, RedirectURIs: []string{base + "/" + t.id + "/oauth/callback"}}
+	if t.upstream == upstreamConfidential {
+		c.Secret = "secret-" + t.id
+	}
+	return c
 }
 
 // mix is the share, in percent, of each kind of work a worker picks.
-type mix struct{ meta, whoami, register int }
+type mix struct{ meta, whoami, login int }
 
 // client sends the requests of one run and checks their answers.
 type client struct {
 	base string // http://127.0.0.1:port, the server's PUBLIC_URL
 	http *http.Client
 	rec  *recorder
+	regs *registrations
 }
 
 func newClient(base string, rec *recorder, conns int) *client {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
-	return &client{base: base, rec: rec, http: &http.Client{
+	return &client{base: base, rec: rec, regs: newRegistrations(), http: &http.Client{
 		Transport:     tr,
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
 
-// makeTenant returns tenant i's definition, trusting idp.
-func makeTenant(i int, idp *oidctest.Server) loadTenant {
+// makeTenant returns tenant i's definition, trusting idp, whose logins
+// sign in subject. Of every four tenants, two have a confidential
+// upstream client, one a public one, and one none.
+func makeTenant(i int, idp *oidctest.Server, subject string) loadTenant {
 	id := fmt.Sprintf("t%04d", i)
-	t := loadTenant{id: id, issuer: idp.Issuer(), authURL: idp.Issuer() + "/authorize/" + id}
+	t := loadTenant{id: id, idp: idp, issuer: idp.Issuer(), loginSubject: subject}
+	switch i % 4 {
+	case 0, 2:
+		t.upstream = upstreamConfidential
+	case 1:
+		t.upstream = upstreamPublic
+	}
 	t.token = idp.Token(idp.Claims("aud-"+id, "user-"+id))
 	return t
+}
+
+// definition is the tenant as the admin API creates it.
+func (t loadTenant) definition() map[string]any {
+	oidc := map[string]any{"issuer": t.issuer, "audience": "aud-" + t.id}
+	switch t.upstream {
+	case upstreamConfidential:
+		oidc["clientId"], oidc["clientSecret"] = "proxy-"+t.id, "secret-"+t.id
+	case upstreamPublic:
+		oidc["clientId"] = "proxy-" + t.id
+		oidc["authorizationUrl"], oidc["tokenUrl"], oidc["revocationUrl"] = t.idp.AuthorizeURL(), t.idp.TokenURL(), t.idp.RevocationURL()
+	}
+	return map[string]any{
+		"id": t.id, "name": "Tenant " + t.id, "oidc": oidc,
+		"limits": map[string]int{"maxClients": 1000, "maxSessions": 100, "rateLimit": 6000},
+	}
 }
 
 func (c *client) createTenants(ctx context.Context, ts []loadTenant) error {
@@ -61,12 +123,7 @@ func (c *client) createTenants(ctx context.Context, ts []loadTenant) error {
 	for range 8 {
 		wg.Go(func() {
 			for t := range next {
-				body := map[string]any{
-					"id": t.id, "name": "Tenant " + t.id,
-					"oidc":   map[string]string{"issuer": t.issuer, "audience": "aud-" + t.id, "authorizationUrl": t.authURL},
-					"limits": map[string]int{"maxClients": 1000, "maxSessions": 100, "rateLimit": 6000},
-				}
-				if st, b, err := c.admin(ctx, http.MethodPost, "", body); err != nil || st != http.StatusCreated {
+				if st, b, err := c.admin(ctx, http.MethodPost, "", t.definition()); err != nil || st != http.StatusCreated {
 					errs <- fmt.Errorf("loadtest: creating %s: %d %s %v", t.id, st, b, err)
 				}
 			}
@@ -131,9 +188,9 @@ func (w *worker) run(ctx context.Context) {
 		case n < w.mix.meta:
 			w.metadata(ctx, t)
 		case n < w.mix.meta+w.mix.whoami:
-			w.whoami(ctx, t)
+			w.session(ctx, t, t.token, "user-"+t.id)
 		default:
-			w.register(ctx, t)
+			w.login(ctx, t)
 		}
 		if len(w.buf) >= 256 {
 			w.flush()
@@ -159,10 +216,21 @@ type answer struct {
 	body   []byte
 }
 
-// do sends req and records it as kind; ok decides whether the answer is
-// the expected one. It returns false when there was no answer, or when
-// ctx ended first (the run is over: nothing is recorded).
-func (w *worker) do(ctx context.Context, kind string, req *http.Request, ok func(answer) bool) (answer, bool) {
+// check judges an answer: ok when it is one of the expected answers, and
+// leak, when not empty, says how it carries another tenant's data. A
+// refusal (404, 429, 503) is never a leak: at worst it is unexpected.
+type check func(answer) (ok bool, leak string)
+
+// expect accepts the answers with one of the statuses and finds no leak
+// in any answer.
+func expect(statuses ...int) check {
+	return func(a answer) (bool, string) { return slices.Contains(statuses, a.status), "" }
+}
+
+// do sends req and records it as kind, judged by judge; a leak is
+// recorded as a cross-tenant answer. It returns false when there was no
+// answer, or when ctx ended first (the run is over: nothing is recorded).
+func (w *worker) do(ctx context.Context, kind string, req *http.Request, judge check) (answer, bool) {
 	at := w.c.rec.now()
 	resp, err := w.c.http.Do(req)
 	var a answer
@@ -183,7 +251,12 @@ func (w *worker) do(ctx context.Context, kind string, req *http.Request, ok func
 	if (a.status == http.StatusServiceUnavailable || a.status == http.StatusTooManyRequests) && a.header.Get("Retry-After") == "" {
 		w.c.rec.missingRetryAfter(kind)
 	}
-	w.buf = append(w.buf, event{at: at, lat: lat, kind: kind, status: a.status, ok: ok(a), victim: w.victim})
+	ok, leak := judge(a)
+	if leak != "" {
+		w.c.rec.cross("%s", leak)
+		ok = false
+	}
+	w.buf = append(w.buf, event{at: at, lat: lat, kind: kind, status: a.status, ok: ok, victim: w.victim})
 	return a, true
 }
 
@@ -202,36 +275,44 @@ func (w *worker) newRequest(ctx context.Context, method, url string, body string
 	return req
 }
 
-func status(code int) func(answer) bool { return func(a answer) bool { return a.status == code } }
+// metadataURL is the tenant's protected-resource metadata in path mode.
+func (c *client) metadataURL(id string) string {
+	return c.base + "/.well-known/oauth-protected-resource/" + id + "/mcp"
+}
 
-// checkChallenge reports a 401 whose challenge names another tenant's
-// metadata.
-func (w *worker) checkChallenge(t loadTenant, a answer) {
-	if a.status != http.StatusUnauthorized {
-		return
+// challenge judges a 401 of the tenant's MCP endpoint: its challenge
+// must name the tenant's own metadata; naming another's is a leak.
+func (w *worker) challenge(t loadTenant, a answer) string {
+	h := a.header.Get("WWW-Authenticate")
+	if a.status == http.StatusUnauthorized && strings.Contains(h, `resource_metadata="`) &&
+		!strings.Contains(h, `resource_metadata="`+w.c.metadataURL(t.id)+`"`) {
+		return fmt.Sprintf("%s: 401 challenge %q", t.id, h)
 	}
-	want := `resource_metadata="` + w.c.base + "/.well-known/oauth-protected-resource/" + t.id + `/mcp"`
-	if h := a.header.Get("WWW-Authenticate"); !strings.Contains(h, want) {
-		w.c.rec.cross("%s: 401 challenge %q", t.id, h)
-	}
+	return ""
 }
 
 // metadata fetches the tenant's protected-resource metadata and checks
-// that it describes this tenant: its MCP URL and its issuer.
+// that it describes this tenant: its MCP URL, and as its authorization
+// server its own (its base URL) when its upstream client is set, its
+// provider otherwise.
 func (w *worker) metadata(ctx context.Context, t loadTenant) {
-	u := w.c.base + "/.well-known/oauth-protected-resource/" + t.id + "/mcp"
-	a, ok := w.do(ctx, kindMeta, w.newRequest(ctx, http.MethodGet, u, ""), status(http.StatusOK))
-	if !ok || a.status != http.StatusOK {
-		return
+	want := []string{t.issuer}
+	if t.proxied() {
+		want = []string{w.c.base + "/" + t.id}
 	}
-	var m struct {
-		Resource string   `json:"resource"`
-		Servers  []string `json:"authorization_servers"`
-	}
-	if err := json.Unmarshal(a.body, &m); err != nil || m.Resource != w.c.base+"/"+t.id+"/mcp" ||
-		len(m.Servers) != 1 || m.Servers[0] != t.issuer {
-		w.c.rec.cross("%s: metadata %s", t.id, a.body)
-	}
+	w.do(ctx, kindMeta, w.newRequest(ctx, http.MethodGet, w.c.metadataURL(t.id), ""), func(a answer) (bool, string) {
+		var m struct {
+			Resource string   `json:"resource"`
+			Servers  []string `json:"authorization_servers"`
+		}
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &m) != nil {
+			return false, ""
+		}
+		if m.Resource != w.c.base+"/"+t.id+"/mcp" || !slices.Equal(m.Servers, want) {
+			return false, fmt.Sprintf("%s: metadata %s", t.id, a.body)
+		}
+		return true, ""
+	})
 }
 
 const (
@@ -241,11 +322,11 @@ const (
 )
 
 // mcpRequest is a JSON-RPC request of MCP's Streamable HTTP transport to
-// the tenant's endpoint, with its token and session.
-func (w *worker) mcpRequest(ctx context.Context, t loadTenant, method, session, body string) *http.Request {
+// the tenant's endpoint, with a token and a session.
+func (w *worker) mcpRequest(ctx context.Context, t loadTenant, token, method, session, body string) *http.Request {
 	req := w.newRequest(ctx, method, w.c.base+"/"+t.id+"/mcp", body)
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+t.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if session != "" {
 		req.Header.Set("Mcp-Session-Id", session)
 		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
@@ -253,67 +334,35 @@ func (w *worker) mcpRequest(ctx context.Context, t loadTenant, method, session, 
 	return req
 }
 
-// whoami opens an MCP session with the tenant's token, calls whoami,
-// checks that it names this tenant and the token's subject, and ends the
-// session.
-func (w *worker) whoami(ctx context.Context, t loadTenant) {
-	a, ok := w.do(ctx, kindInit, w.mcpRequest(ctx, t, http.MethodPost, "", initializeBody), status(http.StatusOK))
-	w.checkChallenge(t, a)
+// session opens an MCP session at the tenant with token, calls whoami,
+// checks that it names this tenant and subject, and ends the session.
+func (w *worker) session(ctx context.Context, t loadTenant, token, subject string) {
+	a, ok := w.do(ctx, kindInit, w.mcpRequest(ctx, t, token, http.MethodPost, "", initializeBody), func(a answer) (bool, string) {
+		return a.status == http.StatusOK && a.header.Get("Mcp-Session-Id") != "", w.challenge(t, a)
+	})
 	session := a.header.Get("Mcp-Session-Id")
 	if !ok || a.status != http.StatusOK || session == "" {
 		return
 	}
-	two := func(a answer) bool { return a.status/100 == 2 }
-	if a, ok = w.do(ctx, kindNotify, w.mcpRequest(ctx, t, http.MethodPost, session, initializedMsg), two); ok && a.status/100 == 2 {
-		a, ok = w.do(ctx, kindCall, w.mcpRequest(ctx, t, http.MethodPost, session, whoamiCall), status(http.StatusOK))
-		w.checkChallenge(t, a)
-		if ok && a.status == http.StatusOK {
+	two := func(a answer) (bool, string) { return a.status/100 == 2, "" }
+	if a, ok = w.do(ctx, kindNotify, w.mcpRequest(ctx, t, token, http.MethodPost, session, initializedMsg), two); ok && a.status/100 == 2 {
+		w.do(ctx, kindCall, w.mcpRequest(ctx, t, token, http.MethodPost, session, whoamiCall), func(a answer) (bool, string) {
+			if a.status != http.StatusOK {
+				return false, w.challenge(t, a)
+			}
 			var res struct {
 				Result struct {
-					Structured struct{ Tenant, Subject string } `json:"structuredContent"`
+					Structured *struct{ Tenant, Subject string } `json:"structuredContent"`
 				} `json:"result"`
 			}
-			if err := json.Unmarshal(a.body, &res); err != nil || res.Result.Structured.Tenant != t.id ||
-				res.Result.Structured.Subject != "user-"+t.id {
-				w.c.rec.cross("%s: whoami %s", t.id, a.body)
+			if json.Unmarshal(a.body, &res) != nil || res.Result.Structured == nil {
+				return false, ""
 			}
-		}
+			if s := res.Result.Structured; s.Tenant != t.id || s.Subject != subject {
+				return false, fmt.Sprintf("%s: whoami %s", t.id, a.body)
+			}
+			return true, ""
+		})
 	}
-	w.do(ctx, kindDelete, w.mcpRequest(ctx, t, http.MethodDelete, session, ""), two)
-}
-
-// register registers a client with the tenant (RFC 7591), follows the
-// authorization redirect, which must lead to this tenant's authorization
-// URL, and for one registration in four presents the client to another
-// tenant, which must not know it.
-func (w *worker) register(ctx context.Context, t loadTenant) {
-	const redirect = "http://127.0.0.1:9/callback"
-	body := `{"redirect_uris":["` + redirect + `"],"client_name":"load"}`
-	a, ok := w.do(ctx, kindRegister, w.newRequest(ctx, http.MethodPost, w.c.base+"/"+t.id+"/oauth/register", body), status(http.StatusCreated))
-	if !ok || a.status != http.StatusCreated {
-		return
-	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	if err := json.Unmarshal(a.body, &reg); err != nil || reg.ClientID == "" {
-		w.c.rec.cross("%s: registration %s", t.id, a.body)
-		return
-	}
-	w.clients[t.id] = append(w.clients[t.id], reg.ClientID)
-	q := "?response_type=code&client_id=" + url.QueryEscape(reg.ClientID) + "&redirect_uri=" + url.QueryEscape(redirect)
-	a, ok = w.do(ctx, kindAuthorize, w.newRequest(ctx, http.MethodGet, w.c.base+"/"+t.id+"/oauth/authorize"+q, ""), status(http.StatusFound))
-	if ok && a.status == http.StatusFound && !strings.HasPrefix(a.header.Get("Location"), t.authURL+"?") {
-		w.c.rec.cross("%s: authorize redirects to %q", t.id, a.header.Get("Location"))
-	}
-	if w.rnd.IntN(4) == 0 && len(w.ts) > 1 {
-		other := w.ts[w.rnd.IntN(len(w.ts))]
-		if other.id == t.id {
-			return
-		}
-		a, ok = w.do(ctx, kindForeign, w.newRequest(ctx, http.MethodGet, w.c.base+"/"+other.id+"/oauth/authorize"+q, ""), status(http.StatusBadRequest))
-		if ok && a.status != http.StatusBadRequest && a.status/100 != 5 && a.status != http.StatusTooManyRequests {
-			w.c.rec.cross("%s's client on %s: %d %s", t.id, other.id, a.status, a.header.Get("Location"))
-		}
-	}
+	w.do(ctx, kindDelete, w.mcpRequest(ctx, t, token, http.MethodDelete, session, ""), two)
 }
