@@ -345,9 +345,14 @@ func maxLeaseFor(limit int, maxLease time.Duration) int {
 	return int(max(1, min(n, math.MaxInt32)))
 }
 
+// leaseSpan is the share of LeaseTTL a lease is sized to last.
+const leaseSpan = 0.9
+
 // nextSize is the size of the next lease. The first is one request. Then
-// each lease is what the last one's spending rate uses in half a lease
-// lifetime, at most twice the last size (so a burst grows leases step by
+// each lease is what the last one's spending rate uses in nine tenths of
+// a lease lifetime (a lease that lasts as long as it may costs the store
+// the fewest calls, and the tenth left over absorbs a slower moment
+// without letting the lease lapse unspent), at most twice the last size (so a burst grows leases step by
 // step) and at most maxSize. A lease the store could not grant in full
 // leaves the size as it was.
 func (b *budget) nextSize(now, ttl int64) int {
@@ -356,7 +361,7 @@ func (b *budget) nextSize(now, ttl int64) int {
 	}
 	spent := float64(b.granted - b.left - b.owed)
 	elapsed := float64(max(now-b.leasedAt, 1))
-	target := spent * float64(ttl/2) / elapsed
+	target := spent * float64(ttl) * leaseSpan / elapsed
 	return int(max(1, min(target, float64(2*b.size), float64(b.maxSize))))
 }
 

@@ -24,7 +24,8 @@ type RateLimitConfig struct {
 	Key string
 	// LeaseTTL is how long a lease may be spent. What is left of it then
 	// lapses, and goes back to the store with the replica's next lease of
-	// the tenant. Leases are sized to last about half of it.
+	// the tenant. Leases are sized to last about nine tenths of it, so a
+	// tenant costs the store about one call per LeaseTTL and replica.
 	// default: 2 seconds
 	LeaseTTL time.Duration
 	// MaxLease bounds each lease to that much of the tenant's budget:
@@ -110,9 +111,11 @@ const (
 // does not ask the store for each request: it takes a lease, a share of
 // the tenant's budget, in one round trip, and admits requests from it in
 // memory. Leases follow the rate at which the replica spends them, from
-// one request up to MaxLease's worth of the budget, so at a steady rate
-// of a few dozen requests a second or more, well under one request in
-// twenty reaches the store. A lease lapses after LeaseTTL; its unspent
+// one request up to MaxLease's worth of the budget, each sized to last
+// about nine tenths of LeaseTTL: a tenant costs the store about one call
+// per LeaseTTL and replica, so at a steady rate of 11 requests a second or
+// more per replica about one request in twenty reaches the store, and
+// fewer the busier the tenant. A lease lapses after LeaseTTL; its unspent
 // part goes back with the replica's next lease. The requests of a tenant
 // that need the store at the same time share one call.
 //
