@@ -15,9 +15,38 @@
 // in use), starts a few test identity providers (oidcx/oidctest) and a
 // private redis-server on a free port (unless -redis-url names one, which
 // it flushes), creates the tenants through the admin API, each with its
-// own audience and authorization URL, and sends traffic from a fixed number
-// of workers on loopback only, for a fixed time. Every process it starts,
-// it stops.
+// own audience, and sends traffic from a fixed number of workers on
+// loopback only, for a fixed time. Every process it starts, it stops.
+//
+// Three tenants in four have an upstream client (oidc.clientId) at their
+// provider, which the provider (oidctest's authorization server, whose
+// login is automatic) knows with the tenant's callback: their OAuth
+// authorization server is on. Two of them have a confidential client
+// whose endpoints are found by discovery (the server seals the secrets
+// with TENANT_ENCRYPTION_KEY), one a public client with the endpoints in
+// its settings. The fourth has none: its metadata names its provider, and
+// its authorization server only registers clients (authorize is 404).
+//
+// The work of a worker, to a tenant picked at random each time (-mix
+// sets the shares): the protected-resource metadata; an MCP session with
+// a token minted for the tenant (initialize, initialized, whoami, delete);
+// or a login as an MCP client and its user's browser do it: registration,
+// the consent page, approval (to the provider), the provider's login, the
+// callback, the token endpoint, an MCP session with the token, and the
+// revocation of the refresh token. One login in four also presents its
+// client, and its token, to another tenant, which must know neither.
+//
+// Every answer is judged against the tenant it was sent to. An expected
+// answer includes the refusals the server owes: 404 of authorize without
+// an upstream client, and 429 (with Retry-After) of the registration
+// limit once 20 registrations from this one address reached the tenant
+// within a minute (oauthproxy.Config.RegistrationsPerMinute, which the
+// example server leaves at its default). A cross-tenant answer is one
+// that carries another tenant's data: metadata, a consent page, a
+// redirect, a 401 challenge or a whoami naming another tenant, or a
+// client or token of one tenant accepted by another. Refusals never are;
+// they are at worst unexpected answers. The command exits 1 when there
+// was a cross-tenant answer or a registered client was lost.
 //
 // Scenarios: steady (load only), redis-restart (SHUTDOWN SAVE of the
 // private redis-server, then a restart on the same port and data),
