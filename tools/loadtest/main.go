@@ -355,6 +355,7 @@ func (e *env) report(w *window, fault scenario) *result {
 	}
 	fmt.Fprintf(out, "### Requests of the other tenants in the window (%.0f s)\n\n", span.Seconds())
 	summary(out, evs, span)
+	refusals(out, evs)
 	if fault.victim {
 		fmt.Fprintf(out, "\n### Requests of the victim tenant %s in the window\n\n", e.tenants[victim].id)
 		summary(out, e.rec.window(e.window, w.end, func(ev event) bool { return ev.victim }), span)

@@ -157,6 +157,30 @@ func summary(w io.Writer, evs []event, span time.Duration) {
 	}
 }
 
+// refusals writes the expected answers that refuse something (a status
+// of 400 or more), by kind: the other tenants' clients and tokens, the
+// authorize endpoint of tenants without an upstream client, the
+// registration limit.
+func refusals(w io.Writer, evs []event) {
+	byKind := map[string]map[int]int{}
+	for _, e := range evs {
+		if e.ok && e.status >= 400 {
+			if byKind[e.kind] == nil {
+				byKind[e.kind] = map[int]int{}
+			}
+			byKind[e.kind][e.status]++
+		}
+	}
+	if len(byKind) == 0 {
+		return
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		parts = append(parts, k+" "+statusCounts(byKind[k]))
+	}
+	fmt.Fprintf(w, "\nexpected refusals among them: %s\n", strings.Join(parts, ", "))
+}
+
 // statusCounts formats a status histogram as "503×12 0×3", or "none".
 func statusCounts(m map[int]int) string {
 	if len(m) == 0 {
