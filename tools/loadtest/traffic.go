@@ -248,7 +248,9 @@ func (w *worker) do(ctx context.Context, kind string, req *http.Request, judge c
 		w.buf = append(w.buf, event{at: at, lat: lat, kind: kind, victim: w.victim})
 		return a, false
 	}
-	if (a.status == http.StatusServiceUnavailable || a.status == http.StatusTooManyRequests) && a.header.Get("Retry-After") == "" {
+	// The server's refusals must say when to come back; the test
+	// provider's need not.
+	if kind != kindIdP && (a.status == http.StatusServiceUnavailable || a.status == http.StatusTooManyRequests) && a.header.Get("Retry-After") == "" {
 		w.c.rec.missingRetryAfter(kind)
 	}
 	ok, leak := judge(a)
