@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/store"
 )
 
@@ -373,7 +374,7 @@ func (b *budget) admitted(now int64, a *answer) {
 	a.verdict = verdictAdmit
 	a.limit = b.limitHdr
 	a.remaining = b.remainingHeader(int(min(max((now+b.tolerance-tat)/b.interval, 0), int64(b.limit))))
-	a.reset = ceilSeconds(time.Duration(tat - now))
+	a.reset = httpx.CeilSeconds(time.Duration(tat - now))
 }
 
 // refused fills a for a request refused at now.
@@ -381,8 +382,8 @@ func (b *budget) refused(now int64, a *answer) {
 	a.verdict = verdictRefuse
 	a.limit = b.limitHdr
 	a.remaining = intHeader(0)
-	a.reset = ceilSeconds(time.Duration(max(b.tat-now, 0)))
-	a.retryAfter = max(1, ceilSeconds(time.Duration(b.deniedUntil-now)))
+	a.reset = httpx.CeilSeconds(time.Duration(max(b.tat-now, 0)))
+	a.retryAfter = max(1, httpx.CeilSeconds(time.Duration(b.deniedUntil-now)))
 }
 
 // remainingHeader returns the RateLimit-Remaining value of n >= 0.

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/internal/testclock"
 	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/store"
@@ -83,12 +84,12 @@ func TestLeaseHeadersMatchExactLimiter(t *testing.T) {
 			require.Equal(t, d.Allowed, rec.Code == http.StatusOK, what)
 			require.Equal(t, strconv.Itoa(limit), rec.Header().Get("RateLimit-Limit"), what)
 			require.Equal(t, strconv.Itoa(d.Remaining), rec.Header().Get("RateLimit-Remaining"), what)
-			require.Equal(t, strconv.Itoa(ceilSeconds(d.Reset)), rec.Header().Get("RateLimit-Reset"), what)
+			require.Equal(t, strconv.Itoa(httpx.CeilSeconds(d.Reset)), rec.Header().Get("RateLimit-Reset"), what)
 			answers++
 			if !d.Allowed {
 				ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
 				require.NoError(t, err)
-				assert.GreaterOrEqual(t, ra, ceilSeconds(d.RetryAfter), "Retry-After is never earlier than the store's")
+				assert.GreaterOrEqual(t, ra, httpx.CeilSeconds(d.RetryAfter), "Retry-After is never earlier than the store's")
 				break
 			}
 			step := time.Duration(rng.IntN(100)) * time.Millisecond

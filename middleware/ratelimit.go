@@ -197,12 +197,3 @@ func intHeader(n int) []string {
 	}
 	return []string{strconv.Itoa(n)}
 }
-
-// ceilSeconds rounds d up to whole seconds, as the RateLimit and
-// Retry-After headers count them.
-func ceilSeconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return int((d + time.Second - 1) / time.Second)
-}

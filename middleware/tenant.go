@@ -73,7 +73,7 @@ func Tenant(cfg TenantConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
 	}
-	retryAfter := []string{strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second))}
+	retryAfter := []string{strconv.Itoa(httpx.CeilSeconds(cfg.RetryAfter))}
 	rewriter, _ := cfg.Resolver.(resolve.Rewriter)
 
 	return func(next http.Handler) http.Handler {
