@@ -24,4 +24,16 @@
 // and 3 when there was no conflict but keys the store refuses were left in
 // place (again on every later run that finds them). An interrupted run is
 // safe to start again: it finishes the job.
+//
+// With -reindex it migrates nothing, and brings the lists the store keeps
+// beside the tenant records (inactive tenants, custom domains, the claims
+// of OIDC issuers and audiences) in step with tenant records written by an
+// older version of the library, once after an upgrade:
+//
+//	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -reindex
+//
+// It exits 0 when every tenant is listed; 1 when tenants share an issuer
+// and audience with another, named on stderr (change one of each pair
+// through the admin API and run it again); 2 on a Redis failure or an
+// interruption (run it again: it only adds what is missing).
 package main

@@ -13,8 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/seedmcp/tenancy/examples/internal/redisurl"
 	"github.com/seedmcp/tenancy/migrate"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -45,6 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	patterns := fs.String("patterns", strings.Join(migrate.DefaultPatterns(), ","), "comma-separated SCAN patterns of the legacy keys")
 	tenantID := fs.String("tenant", tenant.DefaultID, "tenant the keys move to")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	reindex := fs.Bool("reindex", false, "instead of migrating, bring the store's lists (inactive tenants, custom domains, OIDC issuer and audience claims) in step with the tenant records: once after an upgrade")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: REDIS_URL=redis://host:port migrate [flags]")
 		fs.PrintDefaults()
@@ -73,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitFailure
 	}
 	defer rdb.Close()
+
+	if *reindex {
+		return runReindex(ctx, rdb, opts, stdout, stderr)
+	}
 
 	bar := newProgress(stderr, *quiet)
 	mode := ""
@@ -118,6 +127,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case res.Refused > 0:
 		return exitRefused
 	}
+	return exitOK
+}
+
+// runReindex runs redisstore's Reindex: the store's lists of inactive
+// tenants and custom domains and its claims of OIDC issuers and audiences,
+// kept by Create, Update and Delete, are brought in step with the records
+// written by a version that did not keep them. Tenants that share an
+// issuer and audience with another are named and exit 1: an operator must
+// change one of them.
+func runReindex(ctx context.Context, rdb redis.UniversalClient, opts redisurl.Options, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "reindexing the tenants on %s\n", redisurl.Describe(opts))
+	err := redisstore.New(rdb, redisstore.Config{}).Tenants().Reindex(ctx)
+	switch {
+	case errors.Is(err, store.ErrIssuerAudienceExists):
+		// Joined errors, one line each, each naming a tenant.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "shared: %q\n", line)
+		}
+		fmt.Fprintln(stderr, "migrate: the tenants above share an OIDC issuer and audience with another tenant; change one of each pair through the admin API and run -reindex again")
+		return exitConflict
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "migrate: interrupted; run -reindex again, it only adds what is missing")
+		return exitFailure
+	case err != nil:
+		fmt.Fprintln(stderr, "migrate:", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, "reindexed: every tenant's status, custom domain and issuer and audience are listed")
 	return exitOK
 }
 

@@ -3,13 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/store/redisstore"
 )
 
 type result struct {
@@ -168,4 +174,52 @@ func TestRefusedKeysExitStatus(t *testing.T) {
 	m.Del("session:h")
 	r = runWith(t, url)
 	assert.Equal(t, exitOK, r.code, r.stderr)
+}
+
+// TestReindex: -reindex lists what an older version's tenant records
+// lacked (a suspended tenant, a custom domain, an issuer and audience
+// claim), names the tenants that share an issuer and audience and exits 1
+// until they are changed, and then exits 0.
+func TestReindex(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	url := "redis://" + m.Addr()
+	legacy := func(id, status, domain, audience string) {
+		rec := fmt.Sprintf(`{"id":%q,"name":%q,"domain":%q,"oidc":{"issuer":"https://idp.example.com","audience":%q},`+
+			`"limits":{"maxClients":0,"maxSessions":0,"rateLimit":0},"status":%q}`, id, id, domain, audience, status)
+		require.NoError(t, m.Set(keys.Metadata(id), rec))
+		_, err := m.ZAdd(keys.Index, 0, id)
+		require.NoError(t, err)
+		if domain != "" {
+			require.NoError(t, m.Set(keys.Domain(domain), id))
+		}
+	}
+	legacy("acme", "suspended", "mcp.acme.com", "seed")
+	legacy("gamma", "active", "", "seed") // shares acme's pair
+	legacy("beta", "active", "", "seed-beta")
+
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rdb.Close()
+	tenants := redisstore.New(rdb, redisstore.Config{}).Tenants()
+	_, err := tenants.LookupIssuer(ctx, "https://idp.example.com", "seed-beta")
+	require.ErrorIs(t, err, store.ErrTenantNotFound, "an older version claimed no pair")
+
+	r := runWith(t, url, "-reindex")
+	assert.Equal(t, exitConflict, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `gamma`)
+	assert.Contains(t, r.stderr, "change one of each pair")
+	id, err := tenants.LookupIssuer(ctx, "https://idp.example.com", "seed-beta")
+	require.NoError(t, err)
+	assert.Equal(t, "beta", id, "the pairs nobody shares are claimed")
+	id, err = tenants.LookupDomain(ctx, "mcp.acme.com")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id)
+
+	legacy("gamma", "active", "", "seed-gamma") // the operator changes gamma
+	r = runWith(t, url, "-reindex")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "reindexed")
+	id, err = tenants.LookupIssuer(ctx, "https://idp.example.com", "seed-gamma")
+	require.NoError(t, err)
+	assert.Equal(t, "gamma", id)
 }
