@@ -346,7 +346,8 @@ func TestDirectoryLearnsDespiteOvertakingEvents(t *testing.T) {
 }
 
 // synthetic is a store.Directory of n made-up tenants, a thousand of them
-// inactive and a thousand with a custom domain.
+// inactive, a thousand with a custom domain and a thousand with an issuer
+// and audience.
 type synthetic struct{ n int }
 
 func (s synthetic) list(fn func([]string) error, n int, name func(int) string) error {
@@ -378,6 +379,16 @@ func (s synthetic) Domains(_ context.Context, fn func(hosts, ids []string) error
 		hosts[i], ids[i] = fmt.Sprintf("mcp.tenant-%07d.example.com", i*11), fmt.Sprintf("tenant-%07d", i*11)
 	}
 	return fn(hosts, ids)
+}
+
+func (s synthetic) Issuers(_ context.Context, fn func(pairs, ids []string) error) error {
+	pairs := make([]string, 1000)
+	ids := make([]string, 1000)
+	for i := range pairs {
+		id := fmt.Sprintf("tenant-%07d", i*13)
+		pairs[i], ids[i] = store.IssuerPair("https://idp.example.com/"+id, "mcp"), id
+	}
+	return fn(pairs, ids)
 }
 
 // TestDirectoryMemory measures the heap a loaded directory holds, exact

@@ -29,6 +29,12 @@ const (
 	// SCAN of the whole keyspace. It may hold a domain a moment longer
 	// than its Domain key, never the other way round.
 	Domains = "tenant:domains"
+	// Issuers is a sorted set (all scores 0) of every OIDC issuer and
+	// audience pair that has an OIDC claim key, each as its [Pair] (the hex
+	// digest, never the free text), so that a replica can list the pairs
+	// the way it lists the domains. It may hold a pair a moment longer
+	// than its claim, never the other way round.
+	Issuers = "tenant:issuers"
 )
 
 // Metadata is the key of a tenant's JSON record. It shares the tenant's
@@ -44,10 +50,17 @@ func Domain(host string) string { return "tenant:domain:" + host }
 // NUL byte and audience, in hex), because both are free text of up to a few
 // kilobytes that must stay out of key names and SCAN patterns; a NUL cannot
 // occur in either, so two pairs never hash the same input.
-func OIDC(issuer, audience string) string {
+func OIDC(issuer, audience string) string { return OIDCClaim(Pair(issuer, audience)) }
+
+// Pair is the stable name of an issuer and audience pair: the hex SHA-256
+// of issuer, a NUL byte and audience, which store.IssuerPair computes too.
+func Pair(issuer, audience string) string {
 	sum := sha256.Sum256([]byte(issuer + "\x00" + audience))
-	return "tenant:oidc:" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
+
+// OIDCClaim is the [OIDC] claim key of a pair named by its [Pair].
+func OIDCClaim(pair string) string { return "tenant:oidc:" + pair }
 
 // Prefix is the prefix of every data key of the tenant; Prefix(id)+"*" is
 // the SCAN pattern of a cascade delete. Because the ID is closed by '}', the

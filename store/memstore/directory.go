@@ -36,30 +36,43 @@ func (r *Tenants) InactiveIDs(ctx context.Context, fn func(ids []string) error) 
 
 // Domains lists every custom domain, in order, with the tenant it names.
 func (r *Tenants) Domains(ctx context.Context, fn func(hosts, ids []string) error) error {
-	s := r.s
+	return r.s.claims(ctx, keys.Domain(""), fn)
+}
+
+// Issuers lists every OIDC issuer and audience pair, named by its
+// store.IssuerPair and in order, with the tenant that trusts it: the
+// memory store reads them from the claims, which redisstore keeps a set
+// of.
+func (r *Tenants) Issuers(ctx context.Context, fn func(pairs, ids []string) error) error {
+	return r.s.claims(ctx, keys.OIDCClaim(""), fn)
+}
+
+// claims lists the claim keys under prefix (the name after the prefix,
+// in order) with the tenant each names, in batches.
+func (s *Store) claims(ctx context.Context, prefix string, fn func(names, ids []string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	_, nowMs := s.now()
-	var hosts []string
+	var names []string
 	owner := map[string]string{}
 	for key := range s.keys {
-		if host, ok := strings.CutPrefix(key, keys.Domain("")); ok {
+		if name, ok := strings.CutPrefix(key, prefix); ok {
 			if e := s.get(key, nowMs); e != nil {
-				hosts = append(hosts, host)
-				owner[host] = string(e.value)
+				names = append(names, name)
+				owner[name] = string(e.value)
 			}
 		}
 	}
 	s.mu.Unlock()
-	slices.Sort(hosts)
-	return batches(hosts, func(hosts []string) error {
-		ids := make([]string, len(hosts))
-		for i, h := range hosts {
-			ids[i] = owner[h]
+	slices.Sort(names)
+	return batches(names, func(names []string) error {
+		ids := make([]string, len(names))
+		for i, n := range names {
+			ids[i] = owner[n]
 		}
-		return fn(hosts, ids)
+		return fn(names, ids)
 	})
 }
 

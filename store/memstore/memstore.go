@@ -161,11 +161,12 @@ func (s *Store) Len() int {
 	defer s.mu.Unlock()
 	_, nowMs := s.now()
 	n := 0
-	domains := false
+	domains, issuers := false, false
 	for key := range s.keys {
 		if s.get(key, nowMs) != nil {
 			n++
 			domains = domains || strings.HasPrefix(key, keys.Domain(""))
+			issuers = issuers || strings.HasPrefix(key, keys.OIDCClaim(""))
 		}
 	}
 	inactive := false
@@ -174,9 +175,10 @@ func (s *Store) Len() int {
 			inactive = true
 		}
 	}
-	// The shared sets of redisstore: the index, the custom domains and the
-	// inactive tenants, each a key while it has members.
-	for _, set := range []bool{len(s.index) > 0, domains, inactive} {
+	// The shared sets of redisstore: the index, the custom domains, the
+	// issuer and audience pairs and the inactive tenants, each a key while
+	// it has members.
+	for _, set := range []bool{len(s.index) > 0, domains, issuers, inactive} {
 		if set {
 			n++
 		}

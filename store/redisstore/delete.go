@@ -66,6 +66,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 			if old.Domain != "" {
 				s.unlistDomain(ctx, old.Domain)
 			}
+			if pair, ok := oidcPair(&old); ok {
+				s.unlistPair(ctx, pair)
+			}
 		}
 		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
 		if err != nil {
@@ -157,8 +160,8 @@ func claims(t *tenant.Tenant) []string {
 	if t.Domain != "" {
 		ks = append(ks, keys.Domain(t.Domain))
 	}
-	if pair, ok := oidcKey(t); ok {
-		ks = append(ks, pair)
+	if pair, ok := oidcPair(t); ok {
+		ks = append(ks, keys.OIDCClaim(pair))
 	}
 	return ks
 }

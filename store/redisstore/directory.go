@@ -58,6 +58,38 @@ func (r *Tenants) Domains(ctx context.Context, fn func(hosts, ids []string) erro
 	})
 }
 
+// Issuers lists every OIDC issuer and audience pair with the tenant that
+// trusts it, like Domains: a page of pairs from the set of pairs, then
+// their claim keys in one pipeline. A pair whose claim is gone (being
+// released at this moment) is left out. Two round trips per page.
+func (r *Tenants) Issuers(ctx context.Context, fn func(pairs, ids []string) error) error {
+	s := r.s
+	return s.scanLex(ctx, keys.Issuers, func(page []string) error {
+		cmds := make([]*redis.StringCmd, len(page))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, pair := range page {
+				cmds[i] = p.Get(ctx, keys.OIDCClaim(pair))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redisstore: list issuers: %w", err)
+		}
+		pairs, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
+		for i, cmd := range cmds {
+			id, err := cmd.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("redisstore: list issuers: %w", err)
+			}
+			pairs, ids = append(pairs, page[i]), append(ids, id)
+		}
+		return fn(pairs, ids)
+	})
+}
+
 // scanLex hands the members of the sorted set key (all scores 0) to fn in
 // lexicographic order, a page at a time. Each page starts just after the
 // last member of the one before, so members added or removed meanwhile
@@ -82,11 +114,13 @@ func (s *Store) scanLex(ctx context.Context, key string, fn func([]string) error
 	}
 }
 
-// The set of domains and the set of inactive tenants live in other hash
+// The set of domains, the set of issuer and audience pairs and the set of
+// inactive tenants live in other hash
 // slots than the keys they describe, so they are kept in step with
 // separate commands, ordered so that what a crash or a race can leave
 // behind errs on the harmless side: a domain listed without a key (a
-// replica then looks it up and finds nothing), or a suspended tenant not
+// replica then looks it up and finds nothing), a pair listed without a
+// claim (likewise), or a suspended tenant not
 // listed as inactive (a replica then reads it before refusing it). The
 // other way round, a live domain missing from the set, or an active tenant
 // listed as inactive, would turn a real tenant away.
@@ -139,6 +173,48 @@ func (s *Store) releaseDomain(ctx context.Context, host, id string) {
 	}
 }
 
+// claimPair makes the issuer and audience pair (named by its
+// store.IssuerPair) name id, like claim, and lists it in the set of pairs
+// before and after, for the reasons claimDomain does. what names the pair
+// in errors (its issuer). It reports whether this call claimed it: false,
+// without error, when the pair already named id.
+func (s *Store) claimPair(ctx context.Context, pair, id, what string) (bool, error) {
+	if err := s.rdb.ZAdd(ctx, keys.Issuers, redis.Z{Member: pair}).Err(); err != nil {
+		return false, fmt.Errorf("redisstore: claim %q: %w", what, err)
+	}
+	claimed, err := s.claim(ctx, keys.OIDCClaim(pair), id, store.ErrIssuerAudienceExists, what)
+	if err != nil {
+		return false, err
+	}
+	if err := s.rdb.ZAdd(ctx, keys.Issuers, redis.Z{Member: pair}).Err(); err != nil {
+		if claimed {
+			s.releasePair(ctx, pair, id)
+		}
+		return false, fmt.Errorf("redisstore: claim %q: %w", what, err)
+	}
+	return claimed, nil
+}
+
+// unlistPair removes pair from the set of pairs after its claim was
+// deleted, and lists it again if another tenant claimed it meanwhile. Like
+// unlistDomain, it is best effort.
+func (s *Store) unlistPair(ctx context.Context, pair string) {
+	if s.rdb.ZRem(ctx, keys.Issuers, pair).Err() != nil {
+		return
+	}
+	if n, err := s.rdb.Exists(ctx, keys.OIDCClaim(pair)).Result(); err != nil || n > 0 {
+		_ = s.rdb.ZAdd(ctx, keys.Issuers, redis.Z{Member: pair}).Err()
+	}
+}
+
+// releasePair undoes a pair claim of id and unlists the pair.
+func (s *Store) releasePair(ctx context.Context, pair, id string) {
+	s.undo(ctx, keys.OIDCClaim(pair), id)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	s.unlistPair(ctx, pair)
+}
+
 // listActive takes id off the set of inactive tenants. It runs before an
 // active record is written, so that a crash between the two leaves an
 // inactive tenant unlisted, never an active one listed; and again after,
@@ -186,13 +262,13 @@ func (s *Store) listStatus(ctx context.Context, id string, active bool) error {
 	return nil
 }
 
-// Reindex brings the set of inactive tenants, the set of domains and the
-// claims of OIDC issuers and audiences in step with the tenant records,
-// for data written before they existed (or left behind by a write that
-// did not finish): it lists every tenant whose record is inactive, every
-// custom domain whose key names its tenant, and claims each tenant's
-// issuer and audience unless another tenant holds them. Create, Update and
-// Delete keep all three current, so it needs to run once, after an
+// Reindex brings the set of inactive tenants, the set of domains, the
+// claims of OIDC issuers and audiences and the set of those pairs in step
+// with the tenant records, for data written before they existed (or left
+// behind by a write that did not finish): it lists every tenant whose
+// record is inactive, every custom domain whose key names its tenant, and
+// claims and lists each tenant's issuer and audience unless another tenant
+// holds them. Create, Update and Delete keep all of them current, so it needs to run once, after an
 // upgrade, on a store whose replicas then reload their directories (they
 // do every ten minutes). It reads every record, a page at a time, and
 // returns an error naming the tenants that share an issuer and audience
@@ -236,8 +312,8 @@ func (r *Tenants) Reindex(ctx context.Context) error {
 	return errors.Join(shared...)
 }
 
-// reindex lists one tenant's status and domain and claims its issuer and
-// audience.
+// reindex lists one tenant's status and domain and claims and lists its
+// issuer and audience.
 func (s *Store) reindex(ctx context.Context, t *tenant.Tenant) error {
 	if err := s.listStatus(ctx, t.ID, t.Active()); err != nil {
 		return err
@@ -253,8 +329,8 @@ func (s *Store) reindex(ctx context.Context, t *tenant.Tenant) error {
 			}
 		}
 	}
-	if pair, ok := oidcKey(t); ok {
-		if _, err := s.claim(ctx, pair, t.ID, store.ErrIssuerAudienceExists, t.OIDC.Issuer); err != nil {
+	if pair, ok := oidcPair(t); ok {
+		if _, err := s.claimPair(ctx, pair, t.ID, t.OIDC.Issuer); err != nil {
 			return fmt.Errorf("tenant %q: %w", t.ID, err)
 		}
 	}

@@ -259,9 +259,59 @@ func TestReindex(t *testing.T) {
 		inactive, domains = directoryOf(t, s)
 		assert.Equal(t, []string{"acme"}, inactive)
 		assert.Equal(t, map[string]string{"mcp.acme.com": "acme", "mcp.beta.com": "beta"}, domains)
+		pairs := map[string]string{}
+		require.NoError(t, s.Tenants().Issuers(ctx, func(ps, ids []string) error {
+			for i, p := range ps {
+				pairs[p] = ids[i]
+			}
+			return nil
+		}))
+		assert.Equal(t, map[string]string{
+			store.IssuerPair("https://idp.example.com", "seed"):      "acme",
+			store.IssuerPair("https://idp.example.com", "seed-beta"): "beta",
+		}, pairs, "the pairs claimed are listed, the shared one with its first tenant")
 	}
+	// The listing names a pair as its claim key does.
+	assert.Equal(t, keys.OIDC("https://idp.example.com", "seed"), keys.OIDCClaim(store.IssuerPair("https://idp.example.com", "seed")))
 	// The pairs are claimed now: a new tenant cannot take acme's.
 	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "delta", Name: "delta", Status: tenant.StatusActive,
 		OIDC: tenant.OIDC{Issuer: "https://idp.example.com", Audience: "seed-beta"}})
 	require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+}
+
+// TestIssuersSetFollowsClaims: the set of pairs holds exactly the pairs
+// that are claimed once the writes are done, so that it never grows with
+// pairs nobody trusts any more. A refused claim leaves the pair listed
+// with its holder.
+func TestIssuersSetFollowsClaims(t *testing.T) {
+	ctx := t.Context()
+	s, _, rdb, _ := newMiniredis(t)
+	members := func() []string {
+		t.Helper()
+		got, err := rdb.ZRange(ctx, keys.Issuers, 0, -1).Result()
+		require.NoError(t, err)
+		return got
+	}
+	withPair := func(id, audience string) *tenant.Tenant {
+		tn := active(id, "")
+		tn.OIDC = tenant.OIDC{Issuer: "https://idp.example.com", Audience: audience}
+		return tn
+	}
+	first, second := store.IssuerPair("https://idp.example.com", "one"), store.IssuerPair("https://idp.example.com", "two")
+	acme, err := s.Tenants().Create(ctx, withPair("acme", "one"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{first}, members())
+
+	_, err = s.Tenants().Create(ctx, withPair("beta", "one"))
+	require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+	assert.Equal(t, []string{first}, members(), "a refused create keeps the holder's pair listed")
+
+	acme.OIDC.Audience = "two"
+	_, err = s.Tenants().Update(ctx, acme)
+	require.NoError(t, err)
+	assert.Equal(t, []string{second}, members(), "the pair given up is unlisted")
+
+	_, err = s.Tenants().Delete(ctx, "acme")
+	require.NoError(t, err)
+	assert.Empty(t, members(), "a deleted tenant's pair is unlisted")
 }

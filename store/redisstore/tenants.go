@@ -74,9 +74,10 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 // claimed with SET NX first, then the issuer and audience, then the record
 // with SET NX, then the ID joins the index. A step that fails undoes the
 // ones before it, and a claim is only ever released while it still names
-// this tenant. The set of domains and the set of inactive tenants, which
-// replicas load through [Tenants.Domains] and [Tenants.InactiveIDs], are
-// kept in step around these steps (see directory.go for the order).
+// this tenant. The set of domains, the set of issuer and audience pairs
+// and the set of inactive tenants, which replicas load through
+// [Tenants.Domains], [Tenants.Issuers] and [Tenants.InactiveIDs], are kept
+// in step around these steps (see directory.go for the order).
 func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
 	if err := t.Validate(); err != nil {
@@ -97,16 +98,16 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	// The pair may already name this ID: then the ID is what is taken
 	// (the same tenant created twice), and the claim is not this call's
 	// to release.
-	pair, hasPair := oidcKey(&rec)
+	pair, hasPair := oidcPair(&rec)
 	pairClaimed := false
 	release := func() {
 		s.releaseDomain(ctx, rec.Domain, rec.ID)
 		if pairClaimed {
-			s.undo(ctx, pair, rec.ID)
+			s.releasePair(ctx, pair, rec.ID)
 		}
 	}
 	if hasPair {
-		if pairClaimed, err = s.claim(ctx, pair, rec.ID, store.ErrIssuerAudienceExists, rec.OIDC.Issuer); err != nil {
+		if pairClaimed, err = s.claimPair(ctx, pair, rec.ID, rec.OIDC.Issuer); err != nil {
 			release()
 			return nil, err
 		}
@@ -146,13 +147,14 @@ func (s *Store) claimNew(ctx context.Context, key, id string, taken error, what 
 	return nil
 }
 
-// oidcKey returns the claim key of t's OIDC issuer and audience, and
-// whether t has OIDC settings to claim.
-func oidcKey(t *tenant.Tenant) (string, bool) {
+// oidcPair returns the name of t's OIDC issuer and audience pair (its
+// store.IssuerPair, of which keys.OIDCClaim is the claim key), and whether
+// t has OIDC settings to claim.
+func oidcPair(t *tenant.Tenant) (string, bool) {
 	if !t.OIDC.Configured() {
 		return "", false
 	}
-	return keys.OIDC(t.OIDC.Issuer, t.OIDC.Audience), true
+	return keys.Pair(t.OIDC.Issuer, t.OIDC.Audience), true
 }
 
 // Update replaces the mutable fields of an existing tenant, keeping its ID
@@ -181,7 +183,7 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
-	newPair, hasPair := oidcKey(t)
+	newPair, hasPair := oidcPair(t)
 	// Claims are sticky across attempts: t's domain and issuer never
 	// change, so what one attempt claimed stays claimed for the next.
 	domainClaimed, pairClaimed := false, false
@@ -190,7 +192,7 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 			s.releaseDomain(ctx, t.Domain, t.ID)
 		}
 		if pairClaimed {
-			s.undo(ctx, newPair, t.ID)
+			s.releasePair(ctx, newPair, t.ID)
 		}
 		return nil, err
 	}
@@ -213,9 +215,9 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 				return fail(err)
 			}
 		}
-		oldPair, hadPair := oidcKey(old)
+		oldPair, hadPair := oidcPair(old)
 		if hasPair && newPair != oldPair && !pairClaimed {
-			if pairClaimed, err = s.claim(ctx, newPair, rec.ID, store.ErrIssuerAudienceExists, rec.OIDC.Issuer); err != nil {
+			if pairClaimed, err = s.claimPair(ctx, newPair, rec.ID, rec.OIDC.Issuer); err != nil {
 				return fail(err)
 			}
 		}
@@ -241,9 +243,10 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 			s.unlistDomain(ctx, old.Domain)
 		}
 		if hadPair && oldPair != newPair {
-			if err := delIfValueScript.Run(ctx, s.rdb, []string{oldPair}, rec.ID).Err(); err != nil {
+			if err := delIfValueScript.Run(ctx, s.rdb, []string{keys.OIDCClaim(oldPair)}, rec.ID).Err(); err != nil {
 				return nil, fmt.Errorf("redisstore: release oidc issuer %q: %w", old.OIDC.Issuer, err)
 			}
+			s.unlistPair(ctx, oldPair)
 		}
 		if err := s.publish(ctx, store.EventUpdated, rec.ID); err != nil {
 			return &rec, err

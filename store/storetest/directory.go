@@ -20,12 +20,17 @@ import (
 type listing struct {
 	ids, inactive []string
 	domains       map[string]string
+	// issuers maps each listed store.IssuerPair to its tenant.
+	issuers map[string]string
 }
+
+// pairOf is the name of t's issuer and audience in a listing.
+func pairOf(t *tenant.Tenant) string { return store.IssuerPair(t.OIDC.Issuer, t.OIDC.Audience) }
 
 func readDirectory(t *testing.T, d store.Directory) listing {
 	t.Helper()
 	ctx := t.Context()
-	l := listing{domains: map[string]string{}}
+	l := listing{domains: map[string]string{}, issuers: map[string]string{}}
 	collect := func(into *[]string) func([]string) error {
 		return func(ids []string) error {
 			assert.LessOrEqual(t, len(ids), store.DirectoryBatch)
@@ -43,6 +48,15 @@ func readDirectory(t *testing.T, d store.Directory) listing {
 		}
 		return nil
 	}))
+	require.NoError(t, d.Issuers(ctx, func(pairs, ids []string) error {
+		assert.LessOrEqual(t, len(pairs), store.DirectoryBatch)
+		require.Len(t, ids, len(pairs))
+		for i, p := range pairs {
+			assert.NotContains(t, l.issuers, p, "a pair is listed once")
+			l.issuers[p] = ids[i]
+		}
+		return nil
+	}))
 	slices.Sort(l.ids)
 	slices.Sort(l.inactive)
 	return l
@@ -57,11 +71,12 @@ func directoryOf(t *testing.T, b *Backend) store.Directory {
 }
 
 // testDirectory: the lists a replica loads follow every create, update and
-// delete: the IDs, the inactive IDs and the custom domains.
+// delete: the IDs, the inactive IDs, the custom domains and the OIDC issuer
+// and audience pairs.
 func testDirectory(t *testing.T, b *Backend) {
 	ctx := t.Context()
 	d := directoryOf(t, b)
-	assert.Equal(t, listing{domains: map[string]string{}}, readDirectory(t, d))
+	assert.Equal(t, listing{domains: map[string]string{}, issuers: map[string]string{}}, readDirectory(t, d))
 
 	acme := create(t, b, "acme", "a.example.com")
 	beta := sample("beta", "b.example.com")
@@ -69,37 +84,72 @@ func testDirectory(t *testing.T, b *Backend) {
 	beta, err := b.Tenants.Create(ctx, beta)
 	require.NoError(t, err)
 	gamma := create(t, b, "gamma", "")
+	// delta trusts no identity provider: it lists no pair.
+	delta := sample("delta", "")
+	delta.OIDC = tenant.OIDC{}
+	_, err = b.Tenants.Create(ctx, delta)
+	require.NoError(t, err)
 	assert.Equal(t, listing{
-		ids:      []string{"acme", "beta", "gamma"},
+		ids:      []string{"acme", "beta", "delta", "gamma"},
 		inactive: []string{"beta"},
 		domains:  map[string]string{"a.example.com": "acme", "b.example.com": "beta"},
+		issuers:  map[string]string{pairOf(acme): "acme", pairOf(beta): "beta", pairOf(gamma): "gamma"},
 	}, readDirectory(t, d))
+	acmePair := pairOf(acme)
+
+	// A second tenant that asks for a pair another trusts is refused and
+	// lists nothing: the pair stays its first tenant's.
+	thief := sample("thief", "")
+	thief.OIDC = acme.OIDC
+	_, err = b.Tenants.Create(ctx, thief)
+	require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+	delta.OIDC = acme.OIDC
+	_, err = b.Tenants.Update(ctx, delta)
+	require.ErrorIs(t, err, store.ErrIssuerAudienceExists)
+	delta.OIDC = tenant.OIDC{}
 
 	b.Advance(10 * time.Millisecond)
 	acme.Status, acme.Domain = tenant.StatusSuspended, "a2.example.com"
+	acme.OIDC.Audience = "mcp-acme-2"
 	beta.Status = tenant.StatusActive
 	gamma.Domain = "c.example.com"
+	gamma.OIDC = tenant.OIDC{}
 	for _, tn := range []*tenant.Tenant{acme, beta, gamma} {
 		_, err := b.Tenants.Update(ctx, tn)
 		require.NoError(t, err)
 	}
 	assert.Equal(t, listing{
-		ids:      []string{"acme", "beta", "gamma"},
+		ids:      []string{"acme", "beta", "delta", "gamma"},
 		inactive: []string{"acme"},
 		domains:  map[string]string{"a2.example.com": "acme", "b.example.com": "beta", "c.example.com": "gamma"},
+		issuers:  map[string]string{pairOf(acme): "acme", pairOf(beta): "beta"},
 	}, readDirectory(t, d))
+
+	// The pair acme gave up is free: delta takes it, and it is listed
+	// as delta's.
+	delta.OIDC = sample("acme", "").OIDC
+	require.Equal(t, acmePair, pairOf(delta))
+	_, err = b.Tenants.Update(ctx, delta)
+	require.NoError(t, err)
+	assert.Equal(t, "delta", readDirectory(t, d).issuers[acmePair])
 
 	// A refused change lists nothing: neither the domain it brought nor
 	// the status.
 	refused := sample("acme", "d.example.com")
+	refused.OIDC = acme.OIDC
 	_, err = b.Tenants.Create(ctx, refused)
 	require.ErrorIs(t, err, store.ErrTenantExists)
 
+	assert.Equal(t, "acme", readDirectory(t, d).issuers[pairOf(acme)], "the refused create keeps acme's pair listed")
+
 	_, err = b.Tenants.Delete(ctx, "acme")
+	require.NoError(t, err)
+	_, err = b.Tenants.Delete(ctx, "delta")
 	require.NoError(t, err)
 	assert.Equal(t, listing{
 		ids:     []string{"beta", "gamma"},
 		domains: map[string]string{"b.example.com": "beta", "c.example.com": "gamma"},
+		issuers: map[string]string{pairOf(beta): "beta"},
 	}, readDirectory(t, d))
 
 	// A callback's error stops the listing and is returned.
@@ -108,6 +158,7 @@ func testDirectory(t *testing.T, b *Backend) {
 		"TenantIDs":   func() error { return d.TenantIDs(ctx, func([]string) error { return stop }) },
 		"InactiveIDs": func() error { return d.InactiveIDs(ctx, func([]string) error { return stop }) },
 		"Domains":     func() error { return d.Domains(ctx, func(_, _ []string) error { return stop }) },
+		"Issuers":     func() error { return d.Issuers(ctx, func(_, _ []string) error { return stop }) },
 	} {
 		if name == "InactiveIDs" {
 			continue // empty now: the callback is not called
@@ -138,6 +189,7 @@ func testDirectoryPages(t *testing.T, b *Backend) {
 	l := readDirectory(t, d)
 	assert.Equal(t, want, l.ids)
 	assert.Len(t, l.domains, (n+999)/1000)
+	assert.Len(t, l.issuers, n, "each tenant's issuer and audience")
 }
 
 // testDirectoryRaces: concurrent changes never leave an active tenant
