@@ -25,9 +25,12 @@ import (
 // first segment is not the tenant: the route takes <id> from there, still
 // escaped, so that "%61cme" is refused as malformed rather than read as
 // "acme", and hands the request to the middleware as
-// /<id>/.well-known/oauth-protected-resource. Any other path under the
-// pattern is 404, and so is the metadata of an MCP endpoint at another path
-// than oidcx.DefaultMCPPath under the tenant's base URL.
+// /<id>/.well-known/oauth-protected-resource/mcp. The metadata handler of
+// package oidcx then serves the document when the rest of the path is its
+// resource's path under the tenant (oidcx.ModeURLs.Path, "/mcp" by
+// default, so an MCP endpoint at another path finds its document too), and
+// answers 404 for any other; a path under the pattern without a tenant
+// segment and a path after it is 404 at once.
 //
 // The pattern is for [http.ServeMux], where a pattern ending in "/" matches
 // every path under it. Other routers spell that differently; in chi it is
@@ -51,29 +54,36 @@ func (s *Service) MetadataRoute(meta http.Handler) (string, http.Handler) {
 
 var bodyNoRoute = httpx.ErrorBody("Not found")
 
-// pathMetadata rewrites /.well-known/oauth-protected-resource/<id>/mcp to
-// /<id>/.well-known/oauth-protected-resource for next, the path-mode tenant
-// middleware in front of the metadata handler, which then validates the
-// tenant and answers refusals exactly as on every other route.
+// pathMetadata rewrites /.well-known/oauth-protected-resource/<id><path>
+// to /<id>/.well-known/oauth-protected-resource<path> for next, the
+// path-mode tenant middleware in front of the metadata handler, which then
+// validates the tenant and answers refusals exactly as on every other
+// route; the middleware hands the metadata handler
+// /.well-known/oauth-protected-resource<path>, and the handler serves the
+// document only when <path> is its resource's path (oidcx.ModeURLs.Path,
+// "/mcp" by default).
 func pathMetadata(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), oidcx.WellKnownPath+"/")
-		id, found := strings.CutSuffix(rest, oidcx.DefaultMCPPath)
-		if !ok || !found || id == "" || strings.Contains(id, "/") {
+		id, suffix, found := strings.Cut(rest, "/")
+		if !ok || !found || id == "" || suffix == "" {
 			httpx.WriteJSON(w, http.StatusNotFound, bodyNoRoute)
 			return
 		}
+		suffix = "/" + suffix
 		// Path holds the decoded form and RawPath the escapes the client
 		// sent: the path resolver reads the escaped path, so an escaped
 		// ID stays malformed.
-		decoded, err := url.PathUnescape(id)
+		escaped := "/" + id + oidcx.WellKnownPath + suffix
+		decoded, err := url.PathUnescape(escaped)
 		if err != nil {
-			decoded = id
+			httpx.WriteJSON(w, http.StatusNotFound, bodyNoRoute)
+			return
 		}
 		u := *r.URL
-		u.Path, u.RawPath = "/"+decoded+oidcx.WellKnownPath, ""
-		if decoded != id {
-			u.RawPath = "/" + id + oidcx.WellKnownPath
+		u.Path, u.RawPath = decoded, ""
+		if decoded != escaped {
+			u.RawPath = escaped
 		}
 		r2 := new(http.Request)
 		*r2 = *r

@@ -84,3 +84,47 @@ func TestMetadataRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadataRouteCustomPath: in path mode, an MCP endpoint at another
+// path than /mcp (ModeURLs.Path) finds its document at the URL its bearer
+// challenges name, and the document of any other path is 404.
+func TestMetadataRouteCustomPath(t *testing.T) {
+	const public = "https://seed.example.com"
+	s := newService(t, Config{Redis: fakeRedis(t), MultiTenant: true, Identification: ByPath})
+	createTenant(t, s, "acme", func(tn *tenant.Tenant) {
+		tn.OIDC = tenant.OIDC{Issuer: "https://auth.example.com", Audience: "seed-acme"}
+	})
+	urls, err := s.URLs(public)
+	require.NoError(t, err)
+	urls.Path = "/api/v1/mcp"
+	meta, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls, Logger: quiet})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle(s.MetadataRoute(meta))
+	get := func(target string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		return rec
+	}
+
+	challenge := urls.Metadata(httptest.NewRequest(http.MethodGet, public+"/acme/api/v1/mcp", nil), &tenant.Tenant{ID: "acme"})
+	assert.Equal(t, public+oidcx.WellKnownPath+"/acme/api/v1/mcp", challenge)
+	rec := get(challenge)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var doc oidcx.ResourceMetadata
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+	assert.Equal(t, public+"/acme/api/v1/mcp", doc.Resource)
+
+	for target, want := range map[string]string{
+		public + oidcx.WellKnownPath + "/acme/mcp":          `{"error":"Not found"}`,
+		public + oidcx.WellKnownPath + "/acme/api/v1/mcp/x": `{"error":"Not found"}`,
+		public + oidcx.WellKnownPath + "/acme/api/v1":       `{"error":"Not found"}`,
+		public + oidcx.WellKnownPath + "/globex/api/v1/mcp": `{"error":"Tenant not found or inactive"}`,
+		public + oidcx.WellKnownPath + "/acme/api/v1/%6dcp": `{"error":"Not found"}`,
+	} {
+		rec := get(target)
+		assert.Equal(t, http.StatusNotFound, rec.Code, target)
+		assert.Equal(t, want, rec.Body.String(), target)
+		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), target)
+	}
+}

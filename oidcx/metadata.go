@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/tenant"
@@ -45,7 +46,9 @@ type MetadataConfig struct {
 // metadata of the request's tenant, which an earlier middleware put in the
 // context with [tenant.NewContext]. Mount it where [URLs.Metadata] points:
 // [WellKnownPath] on the tenant's host in subdomain and header modes,
-// WellKnownPath + "/<id>/mcp" in path mode.
+// WellKnownPath + "/<id>/mcp" in path mode (with [ModeURLs.Path] in place
+// of "/mcp"), where it serves the document of that path only and answers
+// 404 for any other.
 //
 // The document is public and read by browser-based clients on other
 // origins, so it is served to any origin (CORS), as RFC 9728 section 3
@@ -61,6 +64,44 @@ func MetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &metadataHandler{cfg: cfg}, nil
+}
+
+// bodyNotFound answers a metadata request for a resource the tenant does
+// not have.
+var bodyNotFound = httpx.ErrorBody("Not found")
+
+// metadataPather is implemented by [ModeURLs]: in path mode, the document
+// of a tenant's resource <base>/<id><Path> is served, with the tenant's
+// segment taken out by the tenant middleware, at WellKnownPath + Path.
+type metadataPather interface {
+	metadataPath() (string, bool)
+}
+
+// metadataPathMatches reports whether path, as the client spelled it
+// (escaped: one spelling only, as for tenant IDs), names the document of
+// tenant id's resource. In path mode a request under WellKnownPath must
+// name exactly the resource's path under the tenant: "/<id>" + Path as the
+// client sends it (WellKnownPath + "/acme/mcp" by default), or Path alone
+// when a tenant middleware took the tenant's segment out, as the path
+// route of package tenancy does. WellKnownPath alone is accepted, for
+// hosts that mount the handler at a tenant's own well-known path. So the
+// document of another path is never served as if it were the MCP
+// endpoint's. Other modes and other URLs put no condition on the path.
+func metadataPathMatches(u URLs, path, id string) bool {
+	p, ok := u.(metadataPather)
+	if !ok {
+		return true
+	}
+	want, ok := p.metadataPath()
+	if !ok {
+		return true
+	}
+	rest, under := strings.CutPrefix(path, WellKnownPath)
+	if !under || rest == "" || rest == want {
+		return true
+	}
+	inTenant, ok := strings.CutPrefix(rest, "/"+id)
+	return ok && inTenant == want
 }
 
 func issuerOf(_ *http.Request, t *tenant.Tenant) []string {
@@ -92,6 +133,10 @@ func (m *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.cfg.Logger.ErrorContext(r.Context(), "oidcx: metadata handler reached without a tenant in the context; install it behind the tenant middleware",
 			"path", r.URL.Path)
 		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
+		return
+	}
+	if !metadataPathMatches(m.cfg.URLs, r.URL.EscapedPath(), t.ID) {
+		httpx.WriteJSON(w, http.StatusNotFound, bodyNotFound)
 		return
 	}
 	body, err := json.Marshal(ResourceMetadata{

@@ -183,3 +183,33 @@ func TestMetadataHandlerAnswers(t *testing.T) {
 	_, err = oidcx.MetadataHandler(oidcx.MetadataConfig{})
 	assert.Error(t, err)
 }
+
+// TestMetadataPathMode: in path mode the handler serves the document of
+// its resource's path only, whether the tenant's segment is still in the
+// path or a middleware took it out, and 404 for another path.
+func TestMetadataPathMode(t *testing.T) {
+	urls, err := oidcx.PathURLs("http://localhost:8080")
+	require.NoError(t, err)
+	urls.Path = "/v2/mcp"
+	h, err := oidcx.MetadataHandler(oidcx.MetadataConfig{URLs: urls})
+	require.NoError(t, err)
+	for path, want := range map[string]int{
+		oidcx.WellKnownPath + "/acme-corp/v2/mcp":     http.StatusOK,
+		oidcx.WellKnownPath + "/v2/mcp":               http.StatusOK, // the tenant's segment taken out
+		oidcx.WellKnownPath:                           http.StatusOK,
+		oidcx.WellKnownPath + "/acme-corp/mcp":        http.StatusNotFound,
+		oidcx.WellKnownPath + "/globex/v2/mcp":        http.StatusNotFound, // another tenant's document
+		oidcx.WellKnownPath + "/acme-corp/v2/mcp/x":   http.StatusNotFound,
+		oidcx.WellKnownPath + "/acme-corp/v2/%6Dcp":   http.StatusNotFound,
+		oidcx.WellKnownPath + "/acme-corp/v2/mcp%2F.": http.StatusNotFound,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://localhost:8080"+path, nil)
+		r = r.WithContext(tenant.NewContext(r.Context(), acmeCorp))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, want, w.Code, path)
+		if want == http.StatusNotFound {
+			assert.Equal(t, `{"error":"Not found"}`, w.Body.String(), path)
+		}
+	}
+}

@@ -139,6 +139,13 @@ func (e *ModeURLs) origin(r *http.Request, t *tenant.Tenant) string {
 	return e.scheme + "://" + host + e.port
 }
 
+// metadataPath returns, in path mode, the resource's path under a
+// tenant's base URL, which follows WellKnownPath in the path the metadata
+// handler is given (see metadataPathMatches).
+func (e *ModeURLs) metadataPath() (string, bool) {
+	return e.path(), e.mode == pathMode
+}
+
 func (e *ModeURLs) path() string {
 	if e.Path == "" {
 		return DefaultMCPPath
