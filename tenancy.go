@@ -76,11 +76,11 @@ func New(cfg Config) (*Service, error) {
 	var src middleware.Getter = s.store.Tenants()
 	tenantCache, domainCache := cfg.Cache, cfg.Cache
 	if cfg.MultiTenant {
-		// The replica knows which tenants and domains exist, so that a
-		// flood of made-up ones costs the store nothing and never keeps a
-		// real tenant from being served. A registry that cannot list
-		// them gets no directory: every uncached ID is then read, within
-		// the cache's miss budget.
+		// The replica knows which tenants, domains and token pairs exist,
+		// so that a flood of made-up ones costs the store nothing and
+		// never keeps a real tenant from being served. A registry that
+		// cannot list them gets no directory: every uncached ID is then
+		// read, within the cache's miss budget.
 		if d, ok := s.store.Tenants().(store.Directory); ok {
 			s.dir = middleware.NewDirectory(d, middleware.DirectoryConfig{Logger: cfg.Logger})
 			tenantCache.Known, domainCache.Known = s.dir, s.dir.Domains()
@@ -94,7 +94,14 @@ func New(cfg Config) (*Service, error) {
 	s.domains = middleware.NewCache(domainGetter(s.store.Tenants(), s.cache), domainCache)
 	var issuers resolve.IssuerLookup
 	if l, ok := s.store.Tenants().(store.IssuerLookup); ok && cfg.MultiTenant && cfg.Identification == ByToken {
-		s.issuers = middleware.NewCache(issuerGetter(l, s.cache), issuerCacheConfig(cfg.Cache))
+		issuerCache := issuerCacheConfig(cfg.Cache)
+		if s.dir != nil {
+			// The directory knows the pairs too: a made-up one is
+			// answered without a read and without spending the miss
+			// budget, and a real one is read without being charged.
+			issuerCache.Known = s.dir.Issuers()
+		}
+		s.issuers = middleware.NewCache(issuerGetter(l, s.cache), issuerCache)
 		issuers = s.lookupIssuer
 	}
 	if s.resolver, err = cfg.resolver(s.lookupDomain, issuers); err != nil {
@@ -513,8 +520,10 @@ func (s *Service) lookupIssuer(ctx context.Context, issuer, audience string) (st
 // issuerGetter is the getter of the issuer cache, keyed by the issuer and
 // the audience joined by a NUL (which neither can hold), so that the pairs
 // of tokens get positive and negative entries, coalesced reads and the
-// miss budget like tenant IDs: a flood of tokens naming made-up pairs
-// costs the store at most the cache's MissesPerSecond reads a second.
+// miss budget like tenant IDs. With the directory's view of the pairs as
+// its Known, a flood of tokens naming made-up pairs costs the store
+// nothing and never keeps a real pair from being read; without a
+// directory, it costs at most the cache's MissesPerSecond reads a second.
 func issuerGetter(tenants store.IssuerLookup, cache *middleware.Cache) viaTenants {
 	return viaTenants{what: "issuer and audience", cache: cache, lookup: func(ctx context.Context, key string) (string, error) {
 		issuer, audience, _ := strings.Cut(key, "\x00")
@@ -528,7 +537,8 @@ func issuerGetter(tenants store.IssuerLookup, cache *middleware.Cache) viaTenant
 const maxIssuerNegative = 1000
 
 // issuerCacheConfig is the tenant cache's configuration for the issuer
-// cache, with fewer negative entries.
+// cache, with fewer negative entries and no Known (the tenant cache's
+// knows tenant IDs, not pairs: New sets the directory's view of pairs).
 func issuerCacheConfig(c middleware.CacheConfig) middleware.CacheConfig {
 	if c.MaxNegative <= 0 || c.MaxNegative > maxIssuerNegative {
 		c.MaxNegative = maxIssuerNegative

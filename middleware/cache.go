@@ -457,8 +457,8 @@ func (c *Cache) InvalidateAll() {
 //
 // With a [Directory] as Known, the event reaches the directory too (a
 // reset makes it reload), and the tenant of a created or updated event is
-// read at once in the background, so that the directory learns its status
-// and custom domain before a request asks for them.
+// read at once in the background, so that the directory learns its status,
+// custom domain and issuer and audience before a request asks for them.
 func (c *Cache) Handle(e store.Event) {
 	if e.Type == store.EventReset {
 		c.InvalidateAll()

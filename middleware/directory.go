@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,7 +37,8 @@ const (
 
 // Known tells a [Cache] which keys exist, so that it answers a key that
 // does not exist without reading the store. [Directory] is the Known of a
-// cache of tenants, and [Directory.Domains] of a cache of custom domains.
+// cache of tenants, [Directory.Domains] of a cache of custom domains, and
+// [Directory.Issuers] of a cache of OIDC issuers and audiences.
 // Presence is called on every request the cache holds nothing fresh for,
 // so it must be fast and safe for concurrent use.
 type Known interface {
@@ -66,7 +68,9 @@ const (
 // DirectoryConfig configures a [Directory]. The zero value is ready to use.
 type DirectoryConfig struct {
 	// MaxExact is how many tenant IDs, and separately how many custom
-	// domains, the directory holds exactly, at about 55 bytes each. Above
+	// domains and how many issuer and audience pairs, the directory holds
+	// exactly, at about 55 bytes each (a pair, held as a 32-byte digest
+	// whatever its length, about 140). Above
 	// it, it holds them in a Bloom filter, at 3 to 12 bytes each (a
 	// million tenants: about 7 MiB). A name the filter wrongly holds
 	// (about 1 in 100,000 made-up names) costs one store read charged to
@@ -93,14 +97,16 @@ type DirectoryConfig struct {
 const maxPending = 1 << 16
 
 // Directory is the replica's knowledge of which tenants exist, which of
-// them are active, and which custom domains exist and whose they are: kept
+// them are active, and which custom domains and OIDC issuer and audience
+// pairs exist and whose they are: kept
 // in memory from a [store.Directory], loaded at start, followed through
 // the tenant events, and loaded again after every [store.EventReset] (the
 // event subscription broke, so events may have been missed) and every
 // [DirectoryConfig.ReloadInterval].
 //
-// Give it to a [Cache] of tenants as its [CacheConfig.Known], and
-// [Directory.Domains] to a cache of custom domains; the tenant cache then
+// Give it to a [Cache] of tenants as its [CacheConfig.Known],
+// [Directory.Domains] to a cache of custom domains and [Directory.Issuers]
+// to a cache of issuers and audiences; the tenant cache then
 // passes it the events of [Cache.Handle] and what its store reads find.
 // Until the first load completes (the store may be down at start), it
 // answers [MayExist] for every key and the caches behave as without it.
@@ -191,6 +197,26 @@ func (v domainView) Presence(host string) Presence {
 	return d.cur.domain(host)
 }
 
+// Issuers returns the directory's view of OIDC issuer and audience pairs,
+// the [Known] of a cache keyed by the issuer, a NUL byte and the audience
+// (the key of token mode): a pair no tenant trusts is [Absent], and a pair
+// of an inactive tenant is [Inactive], both answered without a store read
+// and after the same lookups, like [Directory.Domains]. A pair is tested
+// by its SHA-256, the [store.IssuerPair] the store lists it by.
+func (d *Directory) Issuers() Known { return issuerView{d} }
+
+type issuerView struct{ d *Directory }
+
+func (v issuerView) Presence(key string) Presence {
+	d := v.d
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.cur == nil {
+		return MayExist
+	}
+	return d.cur.issuer(key)
+}
+
 // Run loads the directory, then reloads it after every reset event and
 // every ReloadInterval, until ctx is done; then it returns ctx's error. A
 // load that fails is retried with a back-off of 1 to 30 seconds, and the
@@ -256,7 +282,7 @@ func (d *Directory) Load(ctx context.Context) error {
 	return nil
 }
 
-// read reads the three lists of the store into a new snapshot.
+// read reads the four lists of the store into a new snapshot.
 func (d *Directory) read(ctx context.Context) (*snapshot, error) {
 	s := newSnapshot(d.cfg.MaxExact)
 	err := d.src.TenantIDs(ctx, func(ids []string) error {
@@ -280,6 +306,16 @@ func (d *Directory) read(ctx context.Context) (*snapshot, error) {
 			for i, host := range hosts {
 				if tenant.ValidDomain(host) && tenant.ValidID(ids[i]) {
 					s.setDomain(ids[i], host)
+				}
+			}
+			return nil
+		})
+	}
+	if err == nil {
+		err = d.src.Issuers(ctx, func(pairs, ids []string) error {
+			for i, pair := range pairs {
+				if digest, err := hex.DecodeString(pair); err == nil && len(digest) == 32 && tenant.ValidID(ids[i]) {
+					s.setIssuer(ids[i], string(digest))
 				}
 			}
 			return nil
@@ -387,10 +423,13 @@ type DirectoryStats struct {
 	Inactive int
 	// Domains is the number of custom domains held.
 	Domains int
+	// Issuers is the number of issuer and audience pairs held.
+	Issuers int
 	// Unsettled is the number of tenants named by a created or updated
 	// event whose record has not been read since. While there are any, a
-	// host the directory does not hold may be one of theirs: it is read
-	// from the store (charged to the miss budget) rather than refused.
+	// host or pair the directory does not hold may be one of theirs: it is
+	// read from the store (charged to the miss budget) rather than
+	// refused.
 	Unsettled   int
 	Approximate bool
 	// FilterBytes is the memory of the filters, when names are held in
@@ -415,6 +454,11 @@ func (d *Directory) Stats() DirectoryStats {
 		if s.domainFilter != nil {
 			st.Domains = s.domainFilter.n
 			st.FilterBytes += s.domainFilter.bytes()
+		}
+		st.Issuers = len(s.issuers)
+		if s.issuerFilter != nil {
+			st.Issuers = s.issuerFilter.n
+			st.FilterBytes += s.issuerFilter.bytes()
 		}
 		if s.ids.filter != nil {
 			st.FilterBytes += s.ids.filter.bytes()

@@ -1,13 +1,15 @@
 package middleware
 
 import (
+	"crypto/sha256"
+
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
 // snapshot is what a Directory holds: the tenant IDs, the inactive ones,
-// and the custom domains with their tenants. The Directory's lock guards
-// it.
+// the custom domains and the OIDC issuer and audience pairs with their
+// tenants. The Directory's lock guards it.
 type snapshot struct {
 	max int
 	ids nameSet
@@ -19,10 +21,17 @@ type snapshot struct {
 	domains      map[string]string
 	domainOf     map[string]string
 	domainFilter *filter
+	// issuers maps each issuer and audience pair to its tenant and
+	// issuerOf the other way, like domains and domainOf, with issuerFilter
+	// above max. A pair is held as its 32-byte digest (see pairDigest),
+	// whatever the length of its issuer and audience.
+	issuers      map[string]string
+	issuerOf     map[string]string
+	issuerFilter *filter
 	// unsettled holds the tenants named by a created or updated event and
-	// not read since. Their custom domains are unknown until their cache
-	// reads them, so while any is, a host the snapshot does not hold may
-	// be theirs, and is read rather than refused.
+	// not read since. Their custom domains and pairs are unknown until
+	// their cache reads them, so while any is, a host or pair the snapshot
+	// does not hold may be theirs, and is read rather than refused.
 	unsettled map[string]struct{}
 }
 
@@ -33,6 +42,8 @@ func newSnapshot(max int) *snapshot {
 		inactive:  map[string]struct{}{},
 		domains:   map[string]string{},
 		domainOf:  map[string]string{},
+		issuers:   map[string]string{},
+		issuerOf:  map[string]string{},
 		unsettled: map[string]struct{}{},
 	}
 }
@@ -77,8 +88,50 @@ func (s *snapshot) domain(host string) Presence {
 	return Absent
 }
 
-// apply follows one tenant event. Its status and domain are not in the
-// event: a created or updated tenant is taken off the inactive set (so
+// issuer answers Presence for the key of an issuer cache (the issuer, a
+// NUL byte and the audience), like domain for a host: a pair nobody
+// trusts and a pair of an inactive tenant take the same lookups. In a
+// filter, a pair it does not hold is absent unless a tenant is unsettled.
+func (s *snapshot) issuer(key string) Presence {
+	pair := pairDigest(key)
+	if s.issuerFilter != nil {
+		if s.issuerFilter.has(pair) || len(s.unsettled) > 0 {
+			return MayExist
+		}
+		return Absent
+	}
+	id, ok := s.issuers[pair]
+	in, _ := s.ids.has(id)
+	_, off := s.inactive[id]
+	switch {
+	case ok && in && off:
+		return Inactive
+	case ok && in:
+		return Exists
+	case len(s.unsettled) > 0:
+		return MayExist
+	}
+	return Absent
+}
+
+// pairDigest is how a snapshot holds the pair of an issuer cache's key:
+// the SHA-256 of the key, the raw bytes of its store.IssuerPair.
+func pairDigest(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return string(sum[:])
+}
+
+// pairOf is the digest of t's issuer and audience, "" when t trusts no
+// identity provider.
+func pairOf(t *tenant.Tenant) string {
+	if !t.OIDC.Configured() {
+		return ""
+	}
+	return pairDigest(t.OIDC.Issuer + "\x00" + t.OIDC.Audience)
+}
+
+// apply follows one tenant event. Its status, domain and pair are not in
+// the event: a created or updated tenant is taken off the inactive set (so
 // that it is read, never wrongly refused) until the read its cache makes
 // on the event tells them.
 func (s *snapshot) apply(e store.Event) {
@@ -104,6 +157,7 @@ func (s *snapshot) learn(id string, t *tenant.Tenant) {
 	s.ids.add(id)
 	s.setInactive(id, !t.Active())
 	s.setDomain(id, t.Domain)
+	s.setIssuer(id, pairOf(t))
 }
 
 // forget drops a tenant that no longer exists.
@@ -112,6 +166,7 @@ func (s *snapshot) forget(id string) {
 	s.ids.remove(id)
 	s.setInactive(id, false)
 	s.setDomain(id, "")
+	s.setIssuer(id, "")
 }
 
 func (s *snapshot) setInactive(id string, inactive bool) {
@@ -150,6 +205,37 @@ func (s *snapshot) setDomain(id, host string) {
 			s.domainFilter.add(h)
 		}
 		s.domains, s.domainOf = nil, nil
+	}
+}
+
+// setIssuer makes pair (a digest, "" for none) the issuer and audience of
+// id, dropping the one it had, like setDomain.
+func (s *snapshot) setIssuer(id, pair string) {
+	if s.issuerFilter != nil {
+		if pair != "" && !s.issuerFilter.has(pair) {
+			s.issuerFilter.add(pair)
+		}
+		return
+	}
+	if old, ok := s.issuerOf[id]; ok && old != pair {
+		delete(s.issuerOf, id)
+		if s.issuers[old] == id {
+			delete(s.issuers, old)
+		}
+	}
+	if pair == "" {
+		return
+	}
+	if prev, ok := s.issuers[pair]; ok && prev != id {
+		delete(s.issuerOf, prev)
+	}
+	s.issuers[pair], s.issuerOf[id] = id, pair
+	if len(s.issuers) > s.max {
+		s.issuerFilter = newFilter(2 * len(s.issuers))
+		for p := range s.issuers {
+			s.issuerFilter.add(p)
+		}
+		s.issuers, s.issuerOf = nil, nil
 	}
 }
 
