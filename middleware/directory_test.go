@@ -252,16 +252,48 @@ func TestFloodOfMadeUpIDsCostsRealTenantsNothing(t *testing.T) {
 	cache := NewCache(reads, CacheConfig{Known: dir, MissesPerSecond: 50})
 	subCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = ms.Subscribe(subCtx, cache.Handle) }()
+	// The cache's subscription reports the marks it has seen, so that the
+	// test knows when every event before a mark has reached the cache.
+	marks := make(chan string, 16)
+	go func() {
+		_ = ms.Subscribe(subCtx, func(e store.Event) {
+			cache.Handle(e)
+			if e.Type == store.EventSync {
+				marks <- e.Mark
+			}
+		})
+	}()
 	go func() { _ = dir.Run(subCtx) }()
 	require.NoError(t, dir.Wait(ctx))
+	waitMark := func(mark string) {
+		t.Helper()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		require.NoError(t, ms.Mark(ctx, mark))
+		for {
+			select {
+			case m := <-marks:
+				if m == mark {
+					return
+				}
+			case <-tick.C: // the subscription may not have been made yet
+				require.NoError(t, ms.Mark(ctx, mark))
+			case <-time.After(5 * time.Second):
+				t.Fatalf("mark %q never reached the cache", mark)
+			}
+		}
+	}
+	waitMark("subscribed")
 
 	// Changes made elsewhere just before the flood; the flood starts once
-	// their events have arrived.
+	// their events have reached both the directory and the cache (an
+	// event that reached the cache during the flood would cost it a
+	// second read of the tenant).
 	_, err := ms.Tenants().Create(ctx, &tenant.Tenant{ID: "fresh", Name: "fresh", Status: tenant.StatusActive})
 	require.NoError(t, err)
 	_, err = ms.Tenants().Update(ctx, &tenant.Tenant{ID: "edited", Name: "Edited", Status: tenant.StatusActive})
 	require.NoError(t, err)
+	waitMark("changed")
 	require.Eventually(t, func() bool { return dir.Presence("fresh") == Exists }, 5*time.Second, time.Millisecond)
 	before := reads.reads.Load()
 
