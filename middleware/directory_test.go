@@ -234,6 +234,26 @@ func TestDirectoryFilter(t *testing.T) {
 	t.Logf("filter: %d bytes for %d IDs, %d false positives in 100,000", st.FilterBytes, n+1, wrong)
 }
 
+// TestDirectoryDomainFilterUnsettled: above MaxExact domains, a host the
+// filter does not hold is read, not refused, while a tenant named by an
+// event has not been read yet: it may be that tenant's new domain.
+func TestDirectoryDomainFilterUnsettled(t *testing.T) {
+	const n = 1500
+	var tenants []tenant.Tenant
+	for i := range n {
+		tenants = append(tenants, withDomain(activeTenant(fmt.Sprintf("t%d", i)), fmt.Sprintf("mcp%d.example.com", i)))
+	}
+	_, dir := newLoaded(t, DirectoryConfig{MaxExact: 1000}, tenants...)
+	domains := dir.Domains()
+	require.Equal(t, Absent, domains.Presence("mcp.new.example"), "a made-up host is refused")
+	dir.apply(store.Event{Type: store.EventCreated, TenantID: "new"})
+	assert.Equal(t, MayExist, domains.Presence("mcp.new.example"), "the new tenant's domain is read")
+	fresh := withDomain(activeTenant("new"), "mcp.new.example")
+	dir.learn("new", &fresh)
+	assert.Equal(t, MayExist, domains.Presence("mcp.new.example"), "in the filter now")
+	assert.Equal(t, Absent, domains.Presence("mcp.made-up.example"), "settled again: made-up hosts are refused")
+}
+
 // TestFloodOfMadeUpIDsCostsRealTenantsNothing is the flood of made-up
 // tenant IDs: 10,000 concurrent requests over 2,000 IDs, on a cache whose
 // miss budget alone would be spent in the first fiftieth of them. A tenant

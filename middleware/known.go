@@ -69,7 +69,9 @@ func (s *snapshot) tenant(id string) Presence {
 // of an inactive tenant take the same three lookups.
 func (s *snapshot) domain(host string) Presence {
 	if s.domainFilter != nil {
-		if s.domainFilter.has(host) {
+		// A host the filter does not hold may still be the domain of a
+		// tenant an event named and no read has told about yet.
+		if s.domainFilter.has(host) || len(s.unsettled) > 0 {
 			return MayExist
 		}
 		return Absent
