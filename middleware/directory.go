@@ -305,7 +305,7 @@ func (d *Directory) read(ctx context.Context) (*snapshot, error) {
 		err = d.src.Domains(ctx, func(hosts, ids []string) error {
 			for i, host := range hosts {
 				if tenant.ValidDomain(host) && tenant.ValidID(ids[i]) {
-					s.setDomain(ids[i], host)
+					s.domains.set(ids[i], host)
 				}
 			}
 			return nil
@@ -315,7 +315,7 @@ func (d *Directory) read(ctx context.Context) (*snapshot, error) {
 		err = d.src.Issuers(ctx, func(pairs, ids []string) error {
 			for i, pair := range pairs {
 				if digest, err := hex.DecodeString(pair); err == nil && len(digest) == 32 && tenant.ValidID(ids[i]) {
-					s.setIssuer(ids[i], string(digest))
+					s.issuers.set(ids[i], string(digest))
 				}
 			}
 			return nil
@@ -450,16 +450,8 @@ func (d *Directory) Stats() DirectoryStats {
 		st.Loaded = true
 		st.Tenants, st.Inactive = s.ids.len(), len(s.inactive)
 		st.Approximate = s.ids.filter != nil
-		st.Domains, st.Unsettled = len(s.domains), len(s.unsettled)
-		if s.domainFilter != nil {
-			st.Domains = s.domainFilter.n
-			st.FilterBytes += s.domainFilter.bytes()
-		}
-		st.Issuers = len(s.issuers)
-		if s.issuerFilter != nil {
-			st.Issuers = s.issuerFilter.n
-			st.FilterBytes += s.issuerFilter.bytes()
-		}
+		st.Domains, st.Issuers, st.Unsettled = s.domains.len(), s.issuers.len(), len(s.unsettled)
+		st.FilterBytes += s.domains.filterBytes() + s.issuers.filterBytes()
 		if s.ids.filter != nil {
 			st.FilterBytes += s.ids.filter.bytes()
 		}

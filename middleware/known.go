@@ -15,19 +15,12 @@ type snapshot struct {
 	ids nameSet
 	// inactive holds the inactive tenants, exactly, up to max of them.
 	inactive map[string]struct{}
-	// domains maps each custom domain to its tenant and domainOf the
-	// other way, while there are at most max; above, domainFilter holds
-	// the domains alone and both maps are nil.
-	domains      map[string]string
-	domainOf     map[string]string
-	domainFilter *filter
-	// issuers maps each issuer and audience pair to its tenant and
-	// issuerOf the other way, like domains and domainOf, with issuerFilter
-	// above max. A pair is held as its 32-byte digest (see pairDigest),
-	// whatever the length of its issuer and audience.
-	issuers      map[string]string
-	issuerOf     map[string]string
-	issuerFilter *filter
+	// domains holds each custom domain with its tenant.
+	domains ownedSet
+	// issuers holds each issuer and audience pair with its tenant. A pair
+	// is held as its 32-byte digest (see pairDigest), whatever the length
+	// of its issuer and audience.
+	issuers ownedSet
 	// unsettled holds the tenants named by a created or updated event and
 	// not read since. Their custom domains and pairs are unknown until
 	// their cache reads them, so while any is, a host or pair the snapshot
@@ -40,10 +33,8 @@ func newSnapshot(max int) *snapshot {
 		max:       max,
 		ids:       nameSet{max: max, exact: map[string]struct{}{}},
 		inactive:  map[string]struct{}{},
-		domains:   map[string]string{},
-		domainOf:  map[string]string{},
-		issuers:   map[string]string{},
-		issuerOf:  map[string]string{},
+		domains:   newOwnedSet(max),
+		issuers:   newOwnedSet(max),
 		unsettled: map[string]struct{}{},
 	}
 }
@@ -67,42 +58,25 @@ func (s *snapshot) tenant(id string) Presence {
 
 // domain answers Presence for a host. A host nobody registered and a host
 // of an inactive tenant take the same three lookups.
-func (s *snapshot) domain(host string) Presence {
-	if s.domainFilter != nil {
-		// A host the filter does not hold may still be the domain of a
-		// tenant an event named and no read has told about yet.
-		if s.domainFilter.has(host) || len(s.unsettled) > 0 {
-			return MayExist
-		}
-		return Absent
-	}
-	id, ok := s.domains[host]
-	in, _ := s.ids.has(id)
-	_, off := s.inactive[id]
-	switch {
-	case ok && in && off:
-		return Inactive
-	case ok && in:
-		return Exists
-	case len(s.unsettled) > 0:
-		return MayExist
-	}
-	return Absent
-}
+func (s *snapshot) domain(host string) Presence { return s.owned(&s.domains, host) }
 
 // issuer answers Presence for the key of an issuer cache (the issuer, a
-// NUL byte and the audience), like domain for a host: a pair nobody
-// trusts and a pair of an inactive tenant take the same lookups. In a
-// filter, a pair it does not hold is absent unless a tenant is unsettled.
-func (s *snapshot) issuer(key string) Presence {
-	pair := pairDigest(key)
-	if s.issuerFilter != nil {
-		if s.issuerFilter.has(pair) || len(s.unsettled) > 0 {
+// NUL byte and the audience), like domain for a host.
+func (s *snapshot) issuer(key string) Presence { return s.owned(&s.issuers, pairDigest(key)) }
+
+// owned answers Presence for a name of o: a name nobody has and a name of
+// an inactive tenant take the same lookups. A name the snapshot does not
+// hold (in a filter, one the filter does not hold) may still be the name
+// of a tenant an event named and no read has told about yet: while any
+// tenant is unsettled, it is read rather than refused.
+func (s *snapshot) owned(o *ownedSet, name string) Presence {
+	if o.filter != nil {
+		if o.filter.has(name) || len(s.unsettled) > 0 {
 			return MayExist
 		}
 		return Absent
 	}
-	id, ok := s.issuers[pair]
+	id, ok := o.owner[name]
 	in, _ := s.ids.has(id)
 	_, off := s.inactive[id]
 	switch {
@@ -158,8 +132,8 @@ func (s *snapshot) learn(id string, t *tenant.Tenant) {
 	}
 	s.ids.add(id)
 	s.setInactive(id, !t.Active())
-	s.setDomain(id, t.Domain)
-	s.setIssuer(id, pairOf(t))
+	s.domains.set(id, t.Domain)
+	s.issuers.set(id, pairOf(t))
 }
 
 // forget drops a tenant that no longer exists.
@@ -167,8 +141,8 @@ func (s *snapshot) forget(id string) {
 	delete(s.unsettled, id)
 	s.ids.remove(id)
 	s.setInactive(id, false)
-	s.setDomain(id, "")
-	s.setIssuer(id, "")
+	s.domains.set(id, "")
+	s.issuers.set(id, "")
 }
 
 func (s *snapshot) setInactive(id string, inactive bool) {
@@ -179,66 +153,65 @@ func (s *snapshot) setInactive(id string, inactive bool) {
 	}
 }
 
-// setDomain makes host the custom domain of id ("" for none), dropping the
-// one it had. In a filter, a domain can only be added.
-func (s *snapshot) setDomain(id, host string) {
-	if s.domainFilter != nil {
-		if host != "" && !s.domainFilter.has(host) {
-			s.domainFilter.add(host)
+// ownedSet holds names that each belong to one tenant (custom domains,
+// issuer and audience pairs): exactly, with their tenants both ways, up to
+// max of them, and above, in a filter alone (owner and nameOf are nil).
+type ownedSet struct {
+	max    int
+	owner  map[string]string // name -> tenant
+	nameOf map[string]string // tenant -> name
+	filter *filter
+}
+
+func newOwnedSet(max int) ownedSet {
+	return ownedSet{max: max, owner: map[string]string{}, nameOf: map[string]string{}}
+}
+
+// set makes name the name of id ("" for none), dropping the one it had. In
+// a filter, a name can only be added.
+func (o *ownedSet) set(id, name string) {
+	if o.filter != nil {
+		if name != "" && !o.filter.has(name) {
+			o.filter.add(name)
 		}
 		return
 	}
-	if old, ok := s.domainOf[id]; ok && old != host {
-		delete(s.domainOf, id)
-		if s.domains[old] == id {
-			delete(s.domains, old)
+	if old, ok := o.nameOf[id]; ok && old != name {
+		delete(o.nameOf, id)
+		if o.owner[old] == id {
+			delete(o.owner, old)
 		}
 	}
-	if host == "" {
+	if name == "" {
 		return
 	}
-	if prev, ok := s.domains[host]; ok && prev != id {
-		delete(s.domainOf, prev)
+	if prev, ok := o.owner[name]; ok && prev != id {
+		delete(o.nameOf, prev)
 	}
-	s.domains[host], s.domainOf[id] = id, host
-	if len(s.domains) > s.max {
-		s.domainFilter = newFilter(2 * len(s.domains))
-		for h := range s.domains {
-			s.domainFilter.add(h)
+	o.owner[name], o.nameOf[id] = id, name
+	if len(o.owner) > o.max {
+		o.filter = newFilter(2 * len(o.owner))
+		for n := range o.owner {
+			o.filter.add(n)
 		}
-		s.domains, s.domainOf = nil, nil
+		o.owner, o.nameOf = nil, nil
 	}
 }
 
-// setIssuer makes pair (a digest, "" for none) the issuer and audience of
-// id, dropping the one it had, like setDomain.
-func (s *snapshot) setIssuer(id, pair string) {
-	if s.issuerFilter != nil {
-		if pair != "" && !s.issuerFilter.has(pair) {
-			s.issuerFilter.add(pair)
-		}
-		return
+// len is the number of names held.
+func (o *ownedSet) len() int {
+	if o.filter != nil {
+		return o.filter.n
 	}
-	if old, ok := s.issuerOf[id]; ok && old != pair {
-		delete(s.issuerOf, id)
-		if s.issuers[old] == id {
-			delete(s.issuers, old)
-		}
+	return len(o.owner)
+}
+
+// filterBytes is the memory of the filter, 0 while the names are exact.
+func (o *ownedSet) filterBytes() int {
+	if o.filter != nil {
+		return o.filter.bytes()
 	}
-	if pair == "" {
-		return
-	}
-	if prev, ok := s.issuers[pair]; ok && prev != id {
-		delete(s.issuerOf, prev)
-	}
-	s.issuers[pair], s.issuerOf[id] = id, pair
-	if len(s.issuers) > s.max {
-		s.issuerFilter = newFilter(2 * len(s.issuers))
-		for p := range s.issuers {
-			s.issuerFilter.add(p)
-		}
-		s.issuers, s.issuerOf = nil, nil
-	}
+	return 0
 }
 
 // nameSet holds names exactly, up to max of them, and in a filter above.
