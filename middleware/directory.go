@@ -183,19 +183,7 @@ func (d *Directory) Presence(id string) Presence {
 // domain of an inactive tenant is [Inactive], both answered without a
 // store read and after the same lookups, so that neither the answer nor
 // its time tells them apart.
-func (d *Directory) Domains() Known { return domainView{d} }
-
-type domainView struct{ d *Directory }
-
-func (v domainView) Presence(host string) Presence {
-	d := v.d
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.cur == nil {
-		return MayExist
-	}
-	return d.cur.domain(host)
-}
+func (d *Directory) Domains() Known { return ownedView{d, (*snapshot).domain} }
 
 // Issuers returns the directory's view of OIDC issuer and audience pairs,
 // the [Known] of a cache keyed by the issuer, a NUL byte and the audience
@@ -203,18 +191,23 @@ func (v domainView) Presence(host string) Presence {
 // of an inactive tenant is [Inactive], both answered without a store read
 // and after the same lookups, like [Directory.Domains]. A pair is tested
 // by its SHA-256, the [store.IssuerPair] the store lists it by.
-func (d *Directory) Issuers() Known { return issuerView{d} }
+func (d *Directory) Issuers() Known { return ownedView{d, (*snapshot).issuer} }
 
-type issuerView struct{ d *Directory }
+// ownedView is the Known of the names a snapshot holds with their tenants
+// (custom domains, issuer pairs), answered by presence.
+type ownedView struct {
+	d        *Directory
+	presence func(*snapshot, string) Presence
+}
 
-func (v issuerView) Presence(key string) Presence {
+func (v ownedView) Presence(name string) Presence {
 	d := v.d
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.cur == nil {
 		return MayExist
 	}
-	return d.cur.issuer(key)
+	return v.presence(d.cur, name)
 }
 
 // Run loads the directory, then reloads it after every reset event and

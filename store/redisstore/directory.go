@@ -31,31 +31,7 @@ func (r *Tenants) InactiveIDs(ctx context.Context, fn func(ids []string) error) 
 // (a cluster client splits it by node). A host whose key is gone (a domain
 // being released at this moment) is left out. Two round trips per page.
 func (r *Tenants) Domains(ctx context.Context, fn func(hosts, ids []string) error) error {
-	s := r.s
-	return s.scanLex(ctx, keys.Domains, func(page []string) error {
-		cmds := make([]*redis.StringCmd, len(page))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, host := range page {
-				cmds[i] = p.Get(ctx, keys.Domain(host))
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("redisstore: list domains: %w", err)
-		}
-		hosts, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
-		for i, cmd := range cmds {
-			id, err := cmd.Result()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("redisstore: list domains: %w", err)
-			}
-			hosts, ids = append(hosts, page[i]), append(ids, id)
-		}
-		return fn(hosts, ids)
-	})
+	return r.s.listOwned(ctx, keys.Domains, keys.Domain, "domains", fn)
 }
 
 // Issuers lists every OIDC issuer and audience pair with the tenant that
@@ -63,30 +39,37 @@ func (r *Tenants) Domains(ctx context.Context, fn func(hosts, ids []string) erro
 // their claim keys in one pipeline. A pair whose claim is gone (being
 // released at this moment) is left out. Two round trips per page.
 func (r *Tenants) Issuers(ctx context.Context, fn func(pairs, ids []string) error) error {
-	s := r.s
-	return s.scanLex(ctx, keys.Issuers, func(page []string) error {
+	return r.s.listOwned(ctx, keys.Issuers, keys.OIDCClaim, "issuers", fn)
+}
+
+// listOwned hands fn the members of the sorted set of names set, a page at
+// a time, each with the tenant its key (keyOf) names, read in one pipeline
+// per page (a cluster client splits it by node). A name whose key is gone
+// is left out.
+func (s *Store) listOwned(ctx context.Context, set string, keyOf func(string) string, what string, fn func(names, ids []string) error) error {
+	return s.scanLex(ctx, set, func(page []string) error {
 		cmds := make([]*redis.StringCmd, len(page))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, pair := range page {
-				cmds[i] = p.Get(ctx, keys.OIDCClaim(pair))
+			for i, name := range page {
+				cmds[i] = p.Get(ctx, keyOf(name))
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("redisstore: list issuers: %w", err)
+			return fmt.Errorf("redisstore: list %s: %w", what, err)
 		}
-		pairs, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
+		names, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
 		for i, cmd := range cmds {
 			id, err := cmd.Result()
 			if errors.Is(err, redis.Nil) {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("redisstore: list issuers: %w", err)
+				return fmt.Errorf("redisstore: list %s: %w", what, err)
 			}
-			pairs, ids = append(pairs, page[i]), append(ids, id)
+			names, ids = append(names, page[i]), append(ids, id)
 		}
-		return fn(pairs, ids)
+		return fn(names, ids)
 	})
 }
 
