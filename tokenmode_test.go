@@ -161,12 +161,33 @@ func TestTokenModeFromEnv(t *testing.T) {
 	assert.Equal(t, "https://seed.example.com/mcp", urls.Resource(httptest.NewRequest("GET", "/mcp", nil), &tenant.Tenant{ID: "acme"}), "one URL for every tenant")
 }
 
-// TestTokenModeForgedPayload: a token whose payload names a pair is read
-// only for the pair; its other claims do not matter to the resolver.
+// TestTokenModeForgedPayload: a forged token (alg none) that names a
+// tenant's issuer and audience picks that tenant, as any token naming the
+// pair does, and is then refused by the tenant's bearer check; picking the
+// tenant gives it nothing. The same token naming an unknown pair has no
+// tenant.
 func TestTokenModeForgedPayload(t *testing.T) {
 	enc := base64.RawURLEncoding.EncodeToString
-	token := enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(`{"iss":"https://idp.example","aud":"x","sub":"admin"}`)) + "."
+	forged := func(aud string) string {
+		return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(`{"iss":"https://idp.example","aud":"`+aud+`","sub":"admin"}`)) + "."
+	}
 	s := newService(t, Config{Store: memstore.New(memstore.Config{}).Backend(), MultiTenant: true, Identification: ByToken})
-	rec := get(s.Middleware(whoami), "x", "/mcp", "Authorization", "Bearer "+token)
+	_, err := s.Store().Tenants().Create(context.Background(), &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive,
+		OIDC: tenant.OIDC{Issuer: "https://idp.example", Audience: "x"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Sync(context.Background()))
+
+	rec := get(s.Middleware(whoami), "x", "/mcp", "Authorization", "Bearer "+forged("x"))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "acme /mcp", rec.Body.String(), "the pair picks its tenant, signature unchecked")
+
+	urls, err := s.URLs("https://seed.example.com")
+	require.NoError(t, err)
+	bearer, err := oidcx.Bearer(oidcx.BearerConfig{Verifier: s.Verifier(), URLs: urls})
+	require.NoError(t, err)
+	rec = get(s.Middleware(bearer(whoami)), "x", "/mcp", "Authorization", "Bearer "+forged("x"))
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "the tenant's bearer check refuses the forgery")
+
+	rec = get(s.Middleware(whoami), "x", "/mcp", "Authorization", "Bearer "+forged("y"))
 	assert.Equal(t, http.StatusBadRequest, rec.Code, "an unknown pair, forged or not")
 }
