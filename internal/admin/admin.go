@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seedmcp/tenancy/audit"
 	"github.com/seedmcp/tenancy/internal/httpx"
@@ -433,7 +434,7 @@ func (h *Handler) logLine(ctx context.Context, action, addr string, p principal,
 	}
 	outcome := "ok"
 	if status >= 400 {
-		outcome = rep.msg
+		outcome = cutOutcome(rep.msg)
 	}
 	attrs := []slog.Attr{
 		slog.String("action", action),
@@ -449,6 +450,24 @@ func (h *Handler) logLine(ctx context.Context, action, addr string, p principal,
 		attrs = append(attrs, slog.String("error", rep.cause.Error()))
 	}
 	h.log.LogAttrs(context.WithoutCancel(ctx), level, "admin api", attrs...)
+}
+
+// maxLoggedOutcome bounds the outcome of a log line, in bytes: the message
+// of a 400 can quote a member name of the body, which may be as long as
+// MaxBodyBytes, and the audit trail keeps no more of it than this either.
+const maxLoggedOutcome = 256
+
+// cutOutcome cuts an outcome to maxLoggedOutcome bytes at a character
+// boundary, marked when cut. The answer itself keeps the whole message.
+func cutOutcome(s string) string {
+	if len(s) <= maxLoggedOutcome {
+		return s
+	}
+	n := maxLoggedOutcome
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "...(cut)"
 }
 
 // remoteIP is the default ClientAddr: the IP of the connection's peer.

@@ -659,3 +659,23 @@ func TestPatchKeepsConcurrentChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 7, got.Limits.RateLimit, "the refused patch changed nothing")
 }
+
+// TestLogOutcomeBounded: a 400 that quotes a member name of the body
+// answers the whole message, but its log line keeps a bounded outcome, so
+// a body of one long name cannot write a log line of its size.
+func TestLogOutcomeBounded(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("x", 10_000)
+	for _, q := range []req{
+		{method: "POST", path: "/admin/tenants", body: `{"id":"acme","` + long + `":1}`},
+		{method: "POST", path: "/admin/tenants", body: `{"` + long + `":1,"` + long + `":2}`},
+	} {
+		w := f.do(t, q)
+		require.Equal(t, http.StatusBadRequest, w.Code)
+		assert.Contains(t, w.Body.String(), long, "the answer keeps the whole message")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		assert.Less(t, len(line), 1024, "a log line of %d bytes", len(line))
+		assert.Contains(t, line, `...(cut)`)
+	}
+}
