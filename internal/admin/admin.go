@@ -288,7 +288,17 @@ func notFound() reply { return fail(http.StatusNotFound, "Tenant not found") }
 // op wraps an operation with the key check, the scope check, the answer,
 // the log line and the audit event.
 func (h *Handler) op(action string, sc scope, fn func(*http.Request, principal) reply) http.Handler {
+	change := changes[action]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if change {
+			// A change runs to its end once asked for, whether or not its
+			// client waits for the answer: cut off midway, a delete
+			// would leave the tenant's data (its admin keys among them)
+			// for a new tenant of the same ID, and an update unannounced
+			// to the other replicas. Each store call is bounded by the
+			// store's own timeouts.
+			r = r.WithContext(context.WithoutCancel(r.Context()))
+		}
 		addr := h.cfg.ClientAddr(r)
 		p, rep, ok := h.authorize(r, addr)
 		if ok {
