@@ -217,8 +217,11 @@ func (t *Trail) allowRefusal(k refusalKey, now time.Time) bool {
 			t.dropped.Add(1)
 			return false
 		}
-		k.tenant = strings.Clone(k.tenant)
 	}
+	// The map keeps its own copies: a caller's strings may be parts of
+	// larger ones (a request's), and an assignment replaces the key of an
+	// existing entry too. At most one copy per pair and RefusalInterval.
+	k = refusalKey{strings.Clone(k.tenant), strings.Clone(k.reason)}
 	t.lastRef[k] = now
 	return true
 }

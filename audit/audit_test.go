@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -212,4 +213,29 @@ func TestTextBounded(t *testing.T) {
 	e := f.events(t, "acme")[0]
 	assert.Len(t, e.Fields, maxFields)
 	assert.LessOrEqual(t, len(e.Actor), maxText)
+}
+
+// TestRefusalTrackerKeepsCopies: the tracker keeps copies of the tenant
+// and reason it is given, not the larger strings they may be parts of (a
+// request's host or header), whether the pair is new or seen again.
+func TestRefusalTrackerKeepsCopies(t *testing.T) {
+	f := newFixture(t, Config{}, "acme")
+	shares := func(a, b string) bool {
+		pa, pb := uintptr(unsafe.Pointer(unsafe.StringData(a))), uintptr(unsafe.Pointer(unsafe.StringData(b)))
+		return pa >= pb && pa < pb+uintptr(len(b))
+	}
+	for range 2 {
+		host := strings.Repeat("x", 4096) + " acme invalid_token"
+		id, reason := host[4097:4101], host[4102:]
+		require.Equal(t, "acme", id)
+		f.trail.AuthRefused(id, reason)
+		f.trail.mu.Lock()
+		for k := range f.trail.lastRef {
+			assert.False(t, shares(k.tenant, host), "the tenant ID is a copy")
+			assert.False(t, shares(k.reason, host), "the reason is a copy")
+		}
+		f.trail.mu.Unlock()
+		f.clock.Advance(RefusalInterval)
+	}
+	assert.Len(t, f.events(t, "acme"), 2)
 }
