@@ -175,3 +175,32 @@ func TestTokenCacheBounds(t *testing.T) {
 	assert.Less(t, small.tokens.len(), 5)
 	assert.Positive(t, small.tokens.len())
 }
+
+// A token remembered while its tenant's verifier has since been dropped
+// from the verifier cache (other tenants took its place) is served only
+// while the keys it was checked with are within KeyMaxAge; after that it
+// is checked again, against keys fetched anew.
+func TestTokenCacheEvictedVerifierKeyMaxAge(t *testing.T) {
+	idp := newHostileIdP(t)
+	acme, globex := idp.tenant("acme"), idp.tenant("globex")
+	clk := &testClock{}
+	v := newTestVerifier(t, Config{Now: clk.Now, MaxEntries: 1, KeyMaxAge: 10 * time.Minute})
+	token := idp.token(idp.claims(acme))
+	_, err := v.Verify(t.Context(), acme, token)
+	require.NoError(t, err)
+	_, err = v.Verify(t.Context(), globex, idp.token(idp.claims(globex)))
+	require.NoError(t, err)
+	_, ok := v.cache.get("acme", settingsOf(acme))
+	require.False(t, ok, "acme's verifier dropped for globex's")
+
+	_, err = v.Verify(t.Context(), acme, token)
+	require.NoError(t, err, "within KeyMaxAge, served from memory")
+
+	// The provider withdraws the key.
+	newKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	serveJWKS(idp, jwksOf(jose.JSONWebKey{Key: &newKey.PublicKey, KeyID: "k2", Algorithm: "RS256"}))
+	clk.Advance(10*time.Minute + time.Second)
+	_, err = v.Verify(t.Context(), acme, token)
+	assert.ErrorIs(t, err, ErrInvalidToken, "past KeyMaxAge: checked again, its key is gone")
+}
