@@ -148,6 +148,46 @@ func TestDirectoryUnsettledDomains(t *testing.T) {
 	assert.Equal(t, Absent, dir.Domains().Presence("made.up.com"))
 }
 
+// TestDirectoryEventLiftsInactive: an updated event of a suspended tenant
+// (it may just have been reactivated) takes it off the inactive set until
+// the read the event starts tells its status, so that the requests that
+// come before that read are read from the store, which serves them,
+// rather than refused 404 from what the directory held.
+func TestDirectoryEventLiftsInactive(t *testing.T) {
+	_, dir := newLoaded(t, DirectoryConfig{}, withDomain(suspendedTenant("frozen"), "mcp.frozen.com"))
+	require.Equal(t, Inactive, dir.Presence("frozen"))
+	dir.apply(store.Event{Type: store.EventUpdated, TenantID: "frozen"})
+	assert.Equal(t, Exists, dir.Presence("frozen"), "read, not refused, until the event's read is back")
+	assert.Equal(t, Exists, dir.Domains().Presence("mcp.frozen.com"))
+	dir.learn("frozen", &tenant.Tenant{ID: "frozen", Domain: "mcp.frozen.com", Status: tenant.StatusSuspended})
+	assert.Equal(t, Inactive, dir.Presence("frozen"), "still suspended: refused again")
+	assert.Equal(t, Inactive, dir.Domains().Presence("mcp.frozen.com"))
+}
+
+// TestDirectoryDeleteLeavesNothing: a deleted tenant leaves nothing in the
+// directory, neither its place among the inactive tenants (which are held
+// up to MaxExact) nor its domain or issuer pair, whichever of the event
+// and a read that finds nothing tells it.
+func TestDirectoryDeleteLeavesNothing(t *testing.T) {
+	for _, how := range []string{"event", "read"} {
+		t.Run(how, func(t *testing.T) {
+			_, dir := newLoaded(t, DirectoryConfig{}, withPair(withDomain(suspendedTenant("frozen"), "mcp.frozen.com"), "frozen"))
+			st := dir.Stats()
+			require.Equal(t, [3]int{1, 1, 1}, [3]int{st.Inactive, st.Domains, st.Issuers})
+			if how == "event" {
+				dir.apply(store.Event{Type: store.EventDeleted, TenantID: "frozen"})
+			} else {
+				dir.learn("frozen", nil)
+			}
+			st = dir.Stats()
+			assert.Equal(t, [4]int{0, 0, 0, 0}, [4]int{st.Tenants, st.Inactive, st.Domains, st.Issuers}, "tenants, inactive, domains, pairs")
+			assert.Equal(t, Absent, dir.Presence("frozen"))
+			assert.Equal(t, Absent, dir.Domains().Presence("mcp.frozen.com"))
+			assert.Equal(t, Absent, dir.Issuers().Presence(pairKey("frozen")))
+		})
+	}
+}
+
 // TestDirectoryLoadKeepsChangesMadeMeanwhile: events and reads that come in
 // while a load runs are applied to what the load read, so a tenant
 // created (or suspended) during a reload is not lost by it.
