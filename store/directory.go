@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+
+	"github.com/seedmcp/tenancy/internal/keys"
 )
 
 // Directory is implemented by tenant registries that can list which
@@ -45,10 +45,7 @@ type Directory interface {
 // bytes whatever their length, and a NUL cannot occur in either, so two
 // pairs never share an input. A replica tests a token's pair by the same
 // digest of the same text.
-func IssuerPair(issuer, audience string) string {
-	sum := sha256.Sum256([]byte(issuer + "\x00" + audience))
-	return hex.EncodeToString(sum[:])
-}
+func IssuerPair(issuer, audience string) string { return keys.Pair(issuer, audience) }
 
 // DirectoryBatch is the most entries a [Directory] hands to its callback
 // at once: the page size of its reads.

@@ -135,3 +135,12 @@ func TestClientJSONWithoutExtra(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"client_id":"c1","scope":"mcp"}`, string(out))
 }
+
+// IssuerPair is the digest replicas and stores agree on: the hex SHA-256
+// of the issuer, a NUL byte and the audience, the name redisstore's claim
+// key and set of pairs use too.
+func TestIssuerPair(t *testing.T) {
+	assert.Equal(t, "c7153f01d3e4a4ca5fdb8dc170c5c135b29d9fefcc6cff8f10b5de7f6ef375cc",
+		store.IssuerPair("https://idp.example.com", "seed"))
+	assert.NotEqual(t, store.IssuerPair("https://idp.example.com/a", "b"), store.IssuerPair("https://idp.example.com", "a/b"))
+}

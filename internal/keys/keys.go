@@ -53,7 +53,7 @@ func Domain(host string) string { return "tenant:domain:" + host }
 func OIDC(issuer, audience string) string { return OIDCClaim(Pair(issuer, audience)) }
 
 // Pair is the stable name of an issuer and audience pair: the hex SHA-256
-// of issuer, a NUL byte and audience, which store.IssuerPair computes too.
+// of issuer, a NUL byte and audience, which store.IssuerPair returns.
 func Pair(issuer, audience string) string {
 	sum := sha256.Sum256([]byte(issuer + "\x00" + audience))
 	return hex.EncodeToString(sum[:])
