@@ -85,7 +85,7 @@ func (b *bearer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The tenant middleware answers every request without a tenant
 		// before it gets here; reaching this point is a wiring mistake.
 		b.cfg.Logger.ErrorContext(ctx, "oidcx: bearer middleware reached without a tenant in the context; install it behind the tenant middleware",
-			"path", r.URL.Path)
+			"path", cut(r.URL.Path, 200))
 		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}

@@ -97,3 +97,34 @@ func TestShortenKeepsTheKind(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// A request that reaches the bearer middleware or the metadata handler
+// without a tenant (a wiring mistake, logged on every request) logs its
+// path cut to a few hundred bytes: the path is the client's, up to the
+// server's header limit, and would otherwise be copied into the log whole.
+func TestNoTenantLogCutsPath(t *testing.T) {
+	urls, err := SubdomainURLs("https://seed.example.com", "seed.example.com")
+	require.NoError(t, err)
+	v := newTestVerifier(t, Config{})
+	path := "/" + strings.Repeat("p", 64<<10)
+	for name, build := range map[string]func(*slog.Logger) http.Handler{
+		"bearer": func(l *slog.Logger) http.Handler {
+			mw, err := Bearer(BearerConfig{Verifier: v, URLs: urls, Logger: l})
+			require.NoError(t, err)
+			return mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		},
+		"metadata": func(l *slog.Logger) http.Handler {
+			h, err := MetadataHandler(MetadataConfig{URLs: urls, Logger: l})
+			require.NoError(t, err)
+			return h
+		},
+	} {
+		logs := &testlog.Buffer{}
+		h := build(slog.New(slog.NewTextHandler(logs, nil)))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://acme.seed.example.com"+path, nil))
+		assert.Equal(t, http.StatusInternalServerError, w.Code, name)
+		assert.Contains(t, logs.String(), "without a tenant", name)
+		assert.Less(t, len(logs.String()), 1024, name)
+	}
+}

@@ -131,7 +131,7 @@ func (m *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, ok := tenant.FromContext(r.Context())
 	if !ok {
 		m.cfg.Logger.ErrorContext(r.Context(), "oidcx: metadata handler reached without a tenant in the context; install it behind the tenant middleware",
-			"path", r.URL.Path)
+			"path", cut(r.URL.Path, 200))
 		httpx.WriteJSON(w, http.StatusInternalServerError, bodyServerError)
 		return
 	}
