@@ -125,6 +125,10 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 		release()
 		return nil, fmt.Errorf("redisstore: index tenant %q: %w", rec.ID, err)
 	}
+	// The tenant exists from here on: what follows must run even when
+	// the caller gives up now.
+	ctx, cancel := committed(ctx)
+	defer cancel()
 	// An active tenant is taken off the set too: an earlier tenant of the
 	// same ID may have been left on it by a write that did not finish.
 	listErr := s.listStatus(ctx, rec.ID, rec.Active())
@@ -235,6 +239,10 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		case res < 0:
 			return fail(fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, rec.ID))
 		}
+		// The record is replaced: the old claims are released and the
+		// event published even when the caller gives up now.
+		ctx, cancel := committed(ctx)
+		defer cancel()
 		listErr := s.listStatus(ctx, rec.ID, rec.Active())
 		if old.Domain != "" && old.Domain != rec.Domain {
 			if err := delIfValueScript.Run(ctx, s.rdb, []string{keys.Domain(old.Domain)}, rec.ID).Err(); err != nil {
@@ -277,6 +285,15 @@ func (s *Store) claim(ctx context.Context, key, id string, taken error, what str
 	return false, nil
 }
 
+// committed returns the context of the steps that follow a write that
+// took effect (the set listings, the release of old claims, the event):
+// not canceled with ctx, so that a caller that gives up (a client that
+// hangs up) does not leave a claim naming the tenant or the other
+// replicas unaware of the change, and bounded by undoTimeout.
+func committed(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+}
+
 // undo deletes key while it holds value, to roll back a step of a write
 // that failed later. It runs even when ctx was canceled (the step it undoes
 // did happen), with its own short timeout, and is best effort: when Redis
@@ -284,7 +301,7 @@ func (s *Store) claim(ctx context.Context, key, id string, taken error, what str
 // exist (a domain lookup then finds no tenant; the issuer stays taken until
 // the claim is deleted by hand) or a record without index entry.
 func (s *Store) undo(ctx context.Context, key, value string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	ctx, cancel := committed(ctx)
 	defer cancel()
 	_ = delIfValueScript.Run(ctx, s.rdb, []string{key}, value).Err()
 }

@@ -1,0 +1,107 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/internal/keys"
+	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// hangUp cancels the caller's context once a command that matches has
+// been answered: a client that hangs up just after a write took effect.
+type hangUp struct {
+	match  func(args []any) bool
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (h *hangUp) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *hangUp) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err == nil && h.match(cmd.Args()) {
+			h.once.Do(h.cancel)
+		}
+		return err
+	}
+}
+
+func (h *hangUp) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func argsAre(args []any, want ...string) bool {
+	if len(args) < len(want) {
+		return false
+	}
+	for i, w := range want {
+		if !strings.EqualFold(fmt.Sprint(args[i]), w) {
+			return false
+		}
+	}
+	return true
+}
+
+// A create or update whose caller gives up (an admin client that hangs
+// up) just after the write took effect still finishes what follows it:
+// the old domain and issuer claims are released and the event goes out,
+// so that no claim keeps naming the tenant and every replica hears of the
+// change. Before, the steps after the write ran on the canceled context:
+// the update answered an error though it was made, the old claims stayed,
+// and no event was published.
+func TestWriteFinishesAfterHangUp(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := New(rdb, Config{})
+	acme := &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive, Domain: "a.example.com",
+		OIDC: tenant.OIDC{Issuer: "https://idp.example.com", Audience: "mcp-acme"}}
+
+	sub := rdb.Subscribe(t.Context(), keys.Events)
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(t.Context())
+	require.NoError(t, err)
+	published := func() string {
+		t.Helper()
+		msg, err := sub.ReceiveMessage(t.Context())
+		require.NoError(t, err)
+		return msg.Payload
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	h := &hangUp{cancel: cancel, match: func(args []any) bool { return argsAre(args, "zadd", keys.Index) }}
+	rdb.AddHook(h)
+	_, err = s.Tenants().Create(ctx, acme)
+	require.NoError(t, err)
+	require.Error(t, ctx.Err(), "the caller gave up after the tenant was indexed")
+	assert.Equal(t, `{"type":"created","id":"acme"}`, published())
+
+	ctx, cancel = context.WithCancel(t.Context())
+	h.once, h.cancel = sync.Once{}, cancel
+	h.match = func(args []any) bool {
+		return argsAre(args, "evalsha", replaceScript.Hash()) || argsAre(args, "eval", replaceLua)
+	}
+	moved := *acme
+	moved.Domain, moved.OIDC.Audience = "b.example.com", "mcp-acme-2"
+	_, err = s.Tenants().Update(ctx, &moved)
+	require.NoError(t, err)
+	require.Error(t, ctx.Err(), "the caller gave up after the record was replaced")
+	assert.Equal(t, `{"type":"updated","id":"acme"}`, published())
+	_, err = s.Tenants().LookupDomain(t.Context(), "a.example.com")
+	assert.ErrorIs(t, err, store.ErrTenantNotFound, "the old domain is released")
+	_, err = s.Tenants().LookupIssuer(t.Context(), acme.OIDC.Issuer, acme.OIDC.Audience)
+	assert.ErrorIs(t, err, store.ErrTenantNotFound, "the old issuer and audience are released")
+	n, err := rdb.ZScore(t.Context(), keys.Issuers, keys.Pair(acme.OIDC.Issuer, acme.OIDC.Audience)).Result()
+	assert.ErrorIs(t, err, redis.Nil, "the old pair is unlisted (score %v)", n)
+}
