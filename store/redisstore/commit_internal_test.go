@@ -105,3 +105,52 @@ func TestWriteFinishesAfterHangUp(t *testing.T) {
 	n, err := rdb.ZScore(t.Context(), keys.Issuers, keys.Pair(acme.OIDC.Issuer, acme.OIDC.Audience)).Result()
 	assert.ErrorIs(t, err, redis.Nil, "the old pair is unlisted (score %v)", n)
 }
+
+// after calls fn once a command that matches has been answered.
+type after struct {
+	match func(args []any) bool
+	fn    func()
+	once  sync.Once
+}
+
+func (h *after) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *after) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if h.match(cmd.Args()) {
+			h.once.Do(h.fn)
+		}
+		return err
+	}
+}
+
+func (h *after) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// An issuer and audience claim is listed in the set of pairs before it is
+// made, never after: a replica that loads its directory at the moment
+// between the two must not take a claimed pair for a made-up one (it would
+// refuse the tenant's tokens until its next reload).
+func TestPairListedBeforeClaim(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := New(rdb, Config{})
+	acme := &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive,
+		OIDC: tenant.OIDC{Issuer: "https://idp.example.com", Audience: "mcp-acme"}}
+	pair := keys.Pair(acme.OIDC.Issuer, acme.OIDC.Audience)
+	checked := false
+	rdb.AddHook(&after{
+		match: func(args []any) bool { return argsAre(args, "set", keys.OIDCClaim(pair)) },
+		fn: func() {
+			checked = true
+			_, err := rdb.ZScore(context.Background(), keys.Issuers, pair).Result()
+			assert.NoError(t, err, "the claimed pair is listed")
+		},
+	})
+	_, err := s.Tenants().Create(t.Context(), acme)
+	require.NoError(t, err)
+	require.True(t, checked, "the claim was seen")
+}
