@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -153,4 +154,34 @@ func TestPairListedBeforeClaim(t *testing.T) {
 	_, err := s.Tenants().Create(t.Context(), acme)
 	require.NoError(t, err)
 	require.True(t, checked, "the claim was seen")
+}
+
+// A delete whose caller gives up once the record is gone still takes the
+// tenant off the index and publishes the event, so that the other
+// replicas stop serving it; before, both ran on the canceled context and
+// the other replicas served the deleted tenant until their caches expired.
+func TestDeleteAnnouncedAfterHangUp(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := New(rdb, Config{})
+	acme := &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive}
+	_, err := s.Tenants().Create(t.Context(), acme)
+	require.NoError(t, err)
+	sub := rdb.Subscribe(t.Context(), keys.Events)
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err = sub.Receive(t.Context())
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	rdb.AddHook(&hangUp{cancel: cancel, match: func(args []any) bool { return argsAre(args, "del", keys.Metadata("acme")) }})
+	_, _ = s.Tenants().Delete(ctx, "acme")
+	require.Error(t, ctx.Err(), "the caller gave up after the record was deleted")
+	in, err := rdb.ZScore(t.Context(), keys.Index, "acme").Result()
+	assert.ErrorIs(t, err, redis.Nil, "off the index (score %v)", in)
+	wait, stop := context.WithTimeout(t.Context(), 5*time.Second) // a bound on the wait, not a measure
+	defer stop()
+	msg, err := sub.ReceiveMessage(wait)
+	require.NoError(t, err, "the deleted event is published")
+	assert.Equal(t, `{"type":"deleted","id":"acme"}`, msg.Payload)
 }

@@ -76,7 +76,13 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		}
 		n += removed
 	}
-	if err := s.rdb.ZRem(ctx, keys.Index, id).Err(); err != nil {
+	// The record is gone: the index entry and the event follow even when
+	// the caller gives up now, so that the other replicas stop serving
+	// the tenant. The sweep below stays the caller's to cancel; a retry
+	// finishes it.
+	done, cancel := committed(ctx)
+	defer cancel()
+	if err := s.rdb.ZRem(done, keys.Index, id).Err(); err != nil {
 		return n, fmt.Errorf("redisstore: unindex tenant %q: %w", id, err)
 	}
 	// Announce the delete before the sweep, which may take a while: the
@@ -86,7 +92,7 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	published := n > 0
 	var pubErr error
 	if published {
-		pubErr = s.publish(ctx, store.EventDeleted, id)
+		pubErr = s.publish(done, store.EventDeleted, id)
 	}
 	swept, err := s.sweep(ctx, keys.Prefix(id)+"*")
 	n += swept
