@@ -71,8 +71,10 @@ type Tenants interface {
 // that two concurrent changes never lose one another's fields.
 type Swapper interface {
 	// Swap is Update, made only while the stored tenant is still the one
-	// read: its UpdatedAt equals read.UpdatedAt. Otherwise it returns
-	// ErrConflict and changes nothing.
+	// read: the same record as read, field for field (its UpdatedAt alone,
+	// of a millisecond's resolution, could not tell two changes made
+	// within one millisecond apart). Otherwise it returns ErrConflict and
+	// changes nothing.
 	Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error)
 }
 

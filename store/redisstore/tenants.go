@@ -175,8 +175,8 @@ func (r *Tenants) Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 	return r.update(ctx, nil, t)
 }
 
-// Swap is Update made only while the stored tenant's UpdatedAt is still
-// read's; otherwise it returns [store.ErrConflict].
+// Swap is Update made only while the stored tenant is still read, whole;
+// otherwise it returns [store.ErrConflict].
 func (r *Tenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
 	return r.update(ctx, read, t)
 }
@@ -205,7 +205,7 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		if err != nil {
 			return fail(err)
 		}
-		if read != nil && !old.UpdatedAt.Equal(read.UpdatedAt) {
+		if read != nil && !sameRecord(old, read) {
 			return fail(fmt.Errorf("redisstore: %w: %q", store.ErrConflict, t.ID))
 		}
 		rec := *t
@@ -262,6 +262,16 @@ func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.T
 		return &rec, listErr
 	}
 	return fail(fmt.Errorf("redisstore: update tenant %q: changed concurrently %d times", t.ID, updateAttempts))
+}
+
+// sameRecord reports whether two tenants would be stored as the same
+// record. Comparing whole records rather than UpdatedAt alone keeps two
+// swaps of one read made within one millisecond (the resolution of
+// UpdatedAt) from both passing, as memstore does.
+func sameRecord(a, b *tenant.Tenant) bool {
+	da, errA := json.Marshal(a)
+	db, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(da) == string(db)
 }
 
 // claim makes key name id. It reports whether this call claimed it (false
