@@ -322,3 +322,34 @@ func TestSuspendedRememberedLikeUnknown(t *testing.T) {
 	assert.Equal(t, 0, st.Entries, "a suspended tenant is not kept among the served ones")
 	assert.Equal(t, 2, st.NegativeEntries)
 }
+
+// vouchFor is a Known that vouches for the IDs it holds and is unsure of
+// every other.
+type vouchFor map[string]bool
+
+func (v vouchFor) Presence(id string) Presence {
+	if v[id] {
+		return Exists
+	}
+	return MayExist
+}
+
+// TestCacheVouchedReadIgnoresSpentBudget: once the reads of IDs the Known
+// is unsure of (names a filter wrongly holds, say) have spent the miss
+// budget, a tenant the Known vouches for is still read and served, not
+// refused with ErrBusy: its read is not charged to the budget.
+func TestCacheVouchedReadIgnoresSpentBudget(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	c := NewCache(src, CacheConfig{MissesPerSecond: 2, Known: vouchFor{"acme": true}, Now: newFakeClock().Now})
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := c.Get(ctx, fmt.Sprintf("made-up-%d", i))
+		require.ErrorIs(t, err, tenant.ErrNotFound)
+	}
+	_, err := c.Get(ctx, "made-up-2")
+	require.ErrorIs(t, err, ErrBusy, "the budget is spent")
+	got, err := c.Get(ctx, "acme")
+	require.NoError(t, err, "vouched for: read whatever the budget")
+	assert.Equal(t, "acme", got.ID)
+	assert.EqualValues(t, 3, src.reads.Load())
+}
