@@ -288,6 +288,9 @@ func (c *Cache) fetch(ctx context.Context, id string, old entry, hadOld, charged
 		return nil, errNotFound
 	case hadOld && c.now() < old.stale:
 		return old.answer()
+	case errors.Is(res.Err, ErrUnavailable):
+		// ErrBusy says it already.
+		return nil, res.Err
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, res.Err)
 }

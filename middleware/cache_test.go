@@ -353,3 +353,15 @@ func TestCacheVouchedReadIgnoresSpentBudget(t *testing.T) {
 	assert.Equal(t, "acme", got.ID)
 	assert.EqualValues(t, 3, src.reads.Load())
 }
+
+// TestCacheBusySaysItOnce: the error of a read refused for the miss budget
+// is ErrBusy as it is, for the refusal's log line, not wrapped in
+// ErrUnavailable a second time.
+func TestCacheBusySaysItOnce(t *testing.T) {
+	c := NewCache(newFakeTenants(), CacheConfig{MissesPerSecond: 1, Now: newFakeClock().Now})
+	_, err := c.Get(context.Background(), "made-up-0")
+	require.ErrorIs(t, err, tenant.ErrNotFound)
+	_, err = c.Get(context.Background(), "made-up-1")
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Equal(t, ErrBusy.Error(), err.Error())
+}
