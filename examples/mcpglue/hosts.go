@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/internal/netx"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -72,10 +73,7 @@ func (h Hosts) Allowed(r *http.Request) bool {
 func (h Hosts) Check(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.Allowed(r) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte("{\"error\":\"invalid Host header\"}\n"))
+			httpx.Error(w, http.StatusForbidden, "invalid Host header")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -61,5 +61,7 @@ func TestHosts(t *testing.T) {
 	h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, loopback)))
 	assert.Equal(t, http.StatusForbidden, w.Code)
 	assert.JSONEq(t, `{"error":"invalid Host header"}`, w.Body.String())
+	assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"), "like every refusal of the library")
+	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 	assert.False(t, reached)
 }
