@@ -15,6 +15,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -98,21 +100,11 @@ func New(cfg Config) (*Trail, error) {
 	if cfg.Store == nil {
 		return nil, errors.Join(ErrConfig, errors.New("audit: Store is required"))
 	}
-	if cfg.MaxLen <= 0 {
-		cfg.MaxLen = store.DefaultAuditLength
-	}
-	if cfg.MaxTracked <= 0 {
-		cfg.MaxTracked = DefaultMaxTracked
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	conf.Default(&cfg.MaxLen, store.DefaultAuditLength)
+	conf.Default(&cfg.MaxTracked, DefaultMaxTracked)
+	conf.Default(&cfg.Timeout, DefaultTimeout)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	conf.Clock(&cfg.Now)
 	return &Trail{
 		cfg:     cfg,
 		log:     cfg.Logger,
