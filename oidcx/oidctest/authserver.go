@@ -222,10 +222,6 @@ func withQuery(u string, v url.Values) string {
 // token is the token endpoint: authorization_code (with PKCE) and
 // refresh_token grants.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	c, ok := s.authenticate(w, r)
 	if !ok {
 		return
@@ -264,9 +260,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authenticate parses the form and identifies the client: with its secret
-// (HTTP Basic or the form) when it has one, by client_id otherwise.
+// authenticate refuses a method other than POST, parses the form and
+// identifies the client: with its secret (HTTP Basic or the form) when it
+// has one, by client_id otherwise.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Client, bool) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return Client{}, false
+	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request")
 		return Client{}, false
@@ -367,10 +368,6 @@ func (s *Server) write(w http.ResponseWriter, c Client, subject, scope, nonce, r
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if !s.hasRevocation() {
 		http.NotFound(w, r)
-		return
-	}
-	if r.Method != http.MethodPost {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	c, ok := s.authenticate(w, r)
