@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -129,18 +131,10 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Store == nil {
 		return nil, errors.Join(ErrConfig, errors.New("usage: Store is required"))
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultInterval
-	}
-	if cfg.MaxTenants <= 0 {
-		cfg.MaxTenants = DefaultMaxTenants
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	conf.Default(&cfg.Interval, DefaultInterval)
+	conf.Default(&cfg.MaxTenants, DefaultMaxTenants)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	conf.Clock(&cfg.Now)
 	r := &Recorder{
 		store:      cfg.Store,
 		interval:   cfg.Interval,
