@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -103,25 +105,14 @@ type CacheConfig struct {
 }
 
 func (c *CacheConfig) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.TTL, 30*time.Second)
-	def(&c.NegativeTTL, 5*time.Second)
-	def(&c.StaleTTL, 5*time.Minute)
-	def(&c.LookupTimeout, 2*time.Second)
-	def(&c.RetryInterval, time.Second)
-	if c.MaxEntries <= 0 {
-		c.MaxEntries = 10000
-	}
-	if c.MaxNegative <= 0 {
-		c.MaxNegative = 10000
-	}
-	if c.MissesPerSecond == 0 {
-		c.MissesPerSecond = 200
-	}
+	conf.Default(&c.TTL, 30*time.Second)
+	conf.Default(&c.NegativeTTL, 5*time.Second)
+	conf.Default(&c.StaleTTL, 5*time.Minute)
+	conf.Default(&c.LookupTimeout, 2*time.Second)
+	conf.Default(&c.RetryInterval, time.Second)
+	conf.Default(&c.MaxEntries, 10000)
+	conf.Default(&c.MaxNegative, 10000)
+	c.MissesPerSecond = cmp.Or(c.MissesPerSecond, 200)
 	// A nil Now stays nil: the cache then reads the monotonic clock, and
 	// on a hit the coarse clock, both cheaper than time.Now.
 }

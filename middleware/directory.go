@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -150,15 +152,9 @@ var _ Known = (*Directory)(nil)
 // NewDirectory returns a directory that loads from src. It is empty (every
 // key [MayExist]) until [Directory.Load] or [Directory.Run] loads it.
 func NewDirectory(src store.Directory, cfg DirectoryConfig) *Directory {
-	if cfg.MaxExact <= 0 {
-		cfg.MaxExact = DefaultMaxExact
-	}
-	if cfg.ReloadInterval <= 0 {
-		cfg.ReloadInterval = DefaultReloadInterval
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	conf.Default(&cfg.MaxExact, DefaultMaxExact)
+	conf.Default(&cfg.ReloadInterval, DefaultReloadInterval)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	return &Directory{
 		src:     src,
 		cfg:     cfg,

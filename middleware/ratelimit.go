@@ -1,12 +1,14 @@
 package middleware
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
@@ -67,18 +69,11 @@ func (cfg *RateLimitConfig) setDefaults() error {
 	if err := store.ValidKey(cfg.Key); err != nil {
 		return err
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.LeaseTTL, 2*time.Second)
-	def(&cfg.MaxLease, 3*time.Second)
-	def(&cfg.Timeout, 500*time.Millisecond)
-	def(&cfg.Cooldown, time.Second)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	conf.Default(&cfg.LeaseTTL, 2*time.Second)
+	conf.Default(&cfg.MaxLease, 3*time.Second)
+	conf.Default(&cfg.Timeout, 500*time.Millisecond)
+	conf.Default(&cfg.Cooldown, time.Second)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.OnRefused == nil {
 		cfg.OnRefused = LogRefusal(cfg.Logger)
 	}

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -103,15 +104,11 @@ type refusalLog struct {
 // quiet spell, so no goroutine runs while nothing is refused.
 func RefusalLog(cfg RefusalLogConfig) func(*http.Request, Refusal) {
 	l := &refusalLog{logger: cfg.Logger, level: cfg.Level, interval: cfg.Interval}
-	if l.logger == nil {
-		l.logger = slog.Default()
-	}
+	l.logger = cmp.Or(l.logger, slog.Default())
 	if l.level == nil {
 		l.level = slog.LevelDebug
 	}
-	if l.interval == 0 {
-		l.interval = DefaultSummaryInterval
-	}
+	l.interval = cmp.Or(l.interval, DefaultSummaryInterval)
 	return l.refused
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/resolve"
 	"github.com/seedmcp/tenancy/tenant"
@@ -70,9 +71,7 @@ func Tenant(cfg TenantConfig) (func(http.Handler) http.Handler, error) {
 	if cfg.OnRefused == nil {
 		cfg.OnRefused = LogRefusal(nil)
 	}
-	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = 5 * time.Second
-	}
+	conf.Default(&cfg.RetryAfter, 5*time.Second)
 	retryAfter := []string{strconv.Itoa(httpx.CeilSeconds(cfg.RetryAfter))}
 	rewriter, _ := cfg.Resolver.(resolve.Rewriter)
 
