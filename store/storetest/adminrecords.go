@@ -31,10 +31,7 @@ type AdminRecordsBackend struct {
 // [store.Audit] and [store.AdminKeys] as subtests of t. newBackend is
 // called once per case and must return empty stores.
 func RunAdminRecords(t *testing.T, newBackend func(t *testing.T) AdminRecordsBackend) {
-	for _, c := range []struct {
-		name string
-		run  func(t *testing.T, b *AdminRecordsBackend)
-	}{
+	runCases(t, []testCase[AdminRecordsBackend]{
 		{"UsageAddRead", testUsageAddRead},
 		{"UsageBatchAppliedOnce", testUsageOnce},
 		{"UsageWritersAddUpConcurrently", testUsageConcurrent},
@@ -49,12 +46,7 @@ func RunAdminRecords(t *testing.T, newBackend func(t *testing.T) AdminRecordsBac
 		{"AdminKeyLimitConcurrent", testAdminKeyLimit},
 		{"AdminKeyOfUnknownTenant", testAdminKeyUnknownTenant},
 		{"RecordsCascadeDelete", testRecordsCascade},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := newBackend(t)
-			c.run(t, &b)
-		})
-	}
+	}, newBackend)
 }
 
 func createTenants(t *testing.T, b *AdminRecordsBackend, ids ...string) {

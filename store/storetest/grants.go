@@ -25,10 +25,7 @@ type GrantsBackend struct {
 // RunGrants runs the conformance cases of [store.Grants] as subtests of
 // t. newBackend is called once per case and must return empty stores.
 func RunGrants(t *testing.T, newBackend func(t *testing.T) GrantsBackend) {
-	for _, c := range []struct {
-		name string
-		run  func(t *testing.T, b *GrantsBackend)
-	}{
+	runCases(t, []testCase[GrantsBackend]{
 		{"TakeOnce", testGrantTakeOnce},
 		{"PutDoesNotOverwrite", testGrantPutExists},
 		{"Isolation", testGrantIsolation},
@@ -37,12 +34,7 @@ func RunGrants(t *testing.T, newBackend func(t *testing.T) GrantsBackend) {
 		{"InvalidArguments", testGrantInvalid},
 		{"Delete", testGrantDelete},
 		{"CascadeDelete", testGrantCascade},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := newBackend(t)
-			c.run(t, &b)
-		})
-	}
+	}, newBackend)
 }
 
 func testGrantTakeOnce(t *testing.T, b *GrantsBackend) {

@@ -37,6 +37,18 @@ type Backend struct {
 // skip the subtest (when a server is not available, say). The cases do not
 // call t.Parallel.
 func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
+	runCases(t, cases, newBackend)
+}
+
+// testCase is one case of a suite run on backends of type B.
+type testCase[B any] struct {
+	name string
+	run  func(t *testing.T, b *B)
+}
+
+// runCases runs each case as a subtest of t, on a backend newBackend
+// returns for that subtest.
+func runCases[B any](t *testing.T, cases []testCase[B], newBackend func(t *testing.T) B) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := newBackend(t)
@@ -45,14 +57,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 	}
 }
 
-// testCase is one case of the suite.
-type testCase struct {
-	name string
-	run  func(t *testing.T, b *Backend)
-}
-
 // cases is the suite, in order.
-var cases = []testCase{
+var cases = []testCase[Backend]{
 	{"TenantCRUD", testTenantCRUD},
 	{"TenantValidation", testTenantValidation},
 	{"DuplicateIDAndDomain", testDuplicates},
