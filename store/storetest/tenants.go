@@ -438,34 +438,33 @@ func testIssuerAudienceConcurrent(t *testing.T, b *Backend) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := map[string]int{}
-	for i := range n {
-		wg.Go(func() {
-			_, err := b.Tenants.Create(ctx, withOIDC(fmt.Sprintf("c%d", i), "", "https://idp.example.com", "seed"))
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				won["create"]++
-			} else if !assert.ErrorIs(t, err, store.ErrIssuerAudienceExists) {
-				won["error"]++
-			}
-		})
+	// race runs op for 0..n-1 at once and counts under key the calls
+	// that took the pair.
+	race := func(key string, op func(i int) error) {
+		for i := range n {
+			wg.Go(func() {
+				err := op(i)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won[key]++
+				} else if !assert.ErrorIs(t, err, store.ErrIssuerAudienceExists, "%s %d", key, i) {
+					won["error"]++
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	race("create", func(i int) error {
+		_, err := b.Tenants.Create(ctx, withOIDC(fmt.Sprintf("c%d", i), "", "https://idp.example.com", "seed"))
+		return err
+	})
 	for i := range n {
 		create(t, b, fmt.Sprintf("u%d", i), "")
 	}
-	for i := range n {
-		wg.Go(func() {
-			_, err := b.Tenants.Update(ctx, withOIDC(fmt.Sprintf("u%d", i), "", "https://idp.example.com", "other"))
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				won["update"]++
-			} else if !assert.ErrorIs(t, err, store.ErrIssuerAudienceExists) {
-				won["error"]++
-			}
-		})
-	}
-	wg.Wait()
+	race("update", func(i int) error {
+		_, err := b.Tenants.Update(ctx, withOIDC(fmt.Sprintf("u%d", i), "", "https://idp.example.com", "other"))
+		return err
+	})
 	assert.Equal(t, map[string]int{"create": 1, "update": 1}, won)
 }
