@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,10 +207,11 @@ func testSessionSliding(t *testing.T, b *Backend) {
 	require.NoError(t, err, "an expired session frees its ID and its place")
 }
 
-// admitConcurrently runs n admissions at once and returns how many
-// succeeded and how many were refused with ErrLimit; any other error fails
-// the test.
-func admitConcurrently(t *testing.T, n int, admit func(i int) error) (ok, limited int) {
+// admitConcurrently runs n admissions at once and checks that want of them
+// succeeded and the others were refused with ErrLimit; any other error
+// fails the test. what names the check in the failure messages.
+func admitConcurrently(t *testing.T, n, want int, what string, admit func(i int) error) {
+	t.Helper()
 	var okN, limitN atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -228,7 +230,39 @@ func admitConcurrently(t *testing.T, n int, admit func(i int) error) (ok, limite
 	}
 	close(start)
 	wg.Wait()
-	return int(okN.Load()), int(limitN.Load())
+	assert.Equal(t, want, int(okN.Load()), "%s: admitted", what)
+	assert.Equal(t, n-want, int(limitN.Load()), "%s: refused", what)
+}
+
+// storedIDs returns those of the IDs prefix000 to prefix(n-1) that get
+// finds.
+func storedIDs(n int, prefix string, get func(id string) error) []string {
+	var ids []string
+	for i := range n {
+		if id := fmt.Sprintf("%s%03d", prefix, i); get(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// touchThroughExpiry lets most of the session lifetime pass twice,
+// touching the sessions ids in between: they outlive the untouched ones.
+func touchThroughExpiry(t *testing.T, b *Backend, tenantID string, ids []string) {
+	t.Helper()
+	b.Advance(b.SessionTTL * 7 / 10)
+	for _, id := range ids {
+		require.NoError(t, b.Sessions.Touch(t.Context(), tenantID, id))
+	}
+	b.Advance(b.SessionTTL * 7 / 10)
+}
+
+// getSession is a get for storedIDs: it finds the sessions of tenantID.
+func getSession(ctx context.Context, b *Backend, tenantID string) func(id string) error {
+	return func(id string) error {
+		_, err := b.Sessions.Get(ctx, tenantID, id)
+		return err
+	}
 }
 
 func testClientLimit(t *testing.T, b *Backend) {
@@ -236,35 +270,29 @@ func testClientLimit(t *testing.T, b *Backend) {
 	register := func(tenantID, clientID string, max int) error {
 		return b.Clients.Register(ctx, tenantID, &store.Client{ClientID: clientID}, max)
 	}
-	ok, limited := admitConcurrently(t, 100, func(i int) error {
+	admitConcurrently(t, 100, 10, "100 at once", func(i int) error {
 		return register("acme", fmt.Sprintf("c%03d", i), 10)
 	})
-	assert.Equal(t, 10, ok, "admitted")
-	assert.Equal(t, 90, limited, "refused")
 
 	require.ErrorIs(t, register("acme", "late", 10), store.ErrLimit)
 	require.NoError(t, register("beta", "late", 10), "another tenant has its own count")
 
-	admitted := 0
-	for i := range 100 {
-		if _, err := b.Clients.Get(ctx, "acme", fmt.Sprintf("c%03d", i)); err == nil {
-			admitted++
-			if admitted == 1 {
-				require.NoError(t, b.Clients.Delete(ctx, "acme", fmt.Sprintf("c%03d", i)))
-			}
-		}
+	admitted := storedIDs(100, "c", func(id string) error {
+		_, err := b.Clients.Get(ctx, "acme", id)
+		return err
+	})
+	assert.Len(t, admitted, 10, "exactly the admitted clients were stored")
+	if len(admitted) > 0 {
+		require.NoError(t, b.Clients.Delete(ctx, "acme", admitted[0]))
 	}
-	assert.Equal(t, 10, admitted, "exactly the admitted clients were stored")
 	require.NoError(t, register("acme", "late", 10), "a deleted client frees its place")
 	require.ErrorIs(t, register("acme", "later", 10), store.ErrLimit)
 	require.NoError(t, register("acme", "unlimited", 0), "0 means no limit")
 
 	b.Advance(b.ClientTTL + b.ClientTTL/2)
-	ok, limited = admitConcurrently(t, 20, func(i int) error {
+	admitConcurrently(t, 20, 10, "expired clients stop counting", func(i int) error {
 		return register("acme", fmt.Sprintf("n%03d", i), 10)
 	})
-	assert.Equal(t, 10, ok, "expired clients stop counting")
-	assert.Equal(t, 10, limited)
 }
 
 func testSessionLimit(t *testing.T, b *Backend) {
@@ -273,37 +301,24 @@ func testSessionLimit(t *testing.T, b *Backend) {
 		_, err := b.Sessions.Create(ctx, tenantID, sessionID, "u", max)
 		return err
 	}
-	ok, limited := admitConcurrently(t, 100, func(i int) error {
+	admitConcurrently(t, 100, 10, "100 at once", func(i int) error {
 		return start("acme", fmt.Sprintf("s%03d", i), 10)
 	})
-	assert.Equal(t, 10, ok, "admitted")
-	assert.Equal(t, 90, limited, "refused")
 
 	require.ErrorIs(t, start("acme", "late", 10), store.ErrLimit)
 	require.NoError(t, start("beta", "late", 10), "another tenant has its own count")
 
-	var live []string
-	for i := range 100 {
-		if _, err := b.Sessions.Get(ctx, "acme", fmt.Sprintf("s%03d", i)); err == nil {
-			live = append(live, fmt.Sprintf("s%03d", i))
-		}
-	}
+	live := storedIDs(100, "s", getSession(ctx, b, "acme"))
 	require.Len(t, live, 10, "exactly the admitted sessions were stored")
 	require.NoError(t, b.Sessions.Delete(ctx, "acme", live[0]))
 	require.NoError(t, start("acme", "late", 10), "a deleted session frees its place")
 	require.ErrorIs(t, start("acme", "later", 10), store.ErrLimit)
 
 	// Touched sessions keep counting after the untouched ones expired.
-	b.Advance(b.SessionTTL * 7 / 10)
-	for _, id := range live[1:4] {
-		require.NoError(t, b.Sessions.Touch(ctx, "acme", id))
-	}
-	b.Advance(b.SessionTTL * 7 / 10)
-	ok, limited = admitConcurrently(t, 20, func(i int) error {
+	touchThroughExpiry(t, b, "acme", live[1:4])
+	admitConcurrently(t, 20, 7, "expired sessions stop counting, touched ones still count", func(i int) error {
 		return start("acme", fmt.Sprintf("n%03d", i), 10)
 	})
-	assert.Equal(t, 7, ok, "expired sessions stop counting, touched ones still count")
-	assert.Equal(t, 13, limited)
 }
 
 func testSessionOwners(t *testing.T, b *Backend) {
@@ -345,11 +360,9 @@ func testSessionOwnerLimit(t *testing.T, b *Backend) {
 		_, err := b.Sessions.Admit(ctx, tenantID, id, o, store.SessionLimits{MaxSessions: max, PerOwner: perOwner})
 		return err
 	}
-	ok, limited := admitConcurrently(t, 50, func(i int) error {
+	admitConcurrently(t, 50, 16, "50 at once", func(i int) error {
 		return admit("acme", fmt.Sprintf("a%03d", i), alice, 0, 16)
 	})
-	assert.Equal(t, 16, ok, "admitted")
-	assert.Equal(t, 34, limited, "refused")
 	err := admit("acme", "late", alice, 0, 16)
 	require.ErrorIs(t, err, store.ErrOwnerLimit)
 	require.ErrorIs(t, err, store.ErrLimit, "an owner's limit is a limit")
@@ -360,12 +373,7 @@ func testSessionOwnerLimit(t *testing.T, b *Backend) {
 	require.NoError(t, admit("acme", "anonymous", store.Owner{}, 0, 16))
 	require.NoError(t, admit("beta", "late", alice, 0, 16))
 
-	var live []string
-	for i := range 50 {
-		if _, err := b.Sessions.Get(ctx, "acme", fmt.Sprintf("a%03d", i)); err == nil {
-			live = append(live, fmt.Sprintf("a%03d", i))
-		}
-	}
+	live := storedIDs(50, "a", getSession(ctx, b, "acme"))
 	require.Len(t, live, 16, "exactly the admitted sessions were stored")
 	require.NoError(t, b.Sessions.Delete(ctx, "acme", live[0]))
 	require.NoError(t, admit("acme", "late", alice, 0, 16), "a deleted session frees its owner's place")
@@ -378,14 +386,8 @@ func testSessionOwnerLimit(t *testing.T, b *Backend) {
 	require.NoError(t, admit("acme", "bob1", store.Owner{Subject: "bob"}, 19, 16))
 
 	// Touched sessions keep counting after the untouched ones expired.
-	b.Advance(b.SessionTTL * 7 / 10)
-	for _, id := range live[1:4] {
-		require.NoError(t, b.Sessions.Touch(ctx, "acme", id))
-	}
-	b.Advance(b.SessionTTL * 7 / 10)
-	ok, limited = admitConcurrently(t, 20, func(i int) error {
+	touchThroughExpiry(t, b, "acme", live[1:4])
+	admitConcurrently(t, 20, 13, "expired sessions stop counting, touched ones still count", func(i int) error {
 		return admit("acme", fmt.Sprintf("n%03d", i), alice, 0, 16)
 	})
-	assert.Equal(t, 13, ok, "expired sessions stop counting, touched ones still count")
-	assert.Equal(t, 7, limited)
 }
