@@ -63,11 +63,7 @@ func readDirectory(t *testing.T, d store.Directory) listing {
 }
 
 func directoryOf(t *testing.T, b *Backend) store.Directory {
-	d, ok := b.Tenants.(store.Directory)
-	if !ok {
-		t.Skip("the backend's Tenants is not a store.Directory")
-	}
-	return d
+	return optional[store.Directory](t, b.Tenants, "Tenants")
 }
 
 // testDirectory: the lists a replica loads follow every create, update and

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -47,6 +48,18 @@ func requireRecordNotFound(t *testing.T, err error) {
 	t.Helper()
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.NotErrorIs(t, err, tenant.ErrNotFound, "a missing record must not look like a missing tenant")
+}
+
+// optional returns v, the backend's store named what, as an I, an
+// interface a backend may leave out; when v is not one, the test is
+// skipped.
+func optional[I any](t *testing.T, v any, what string) I {
+	t.Helper()
+	i, ok := v.(I)
+	if !ok {
+		t.Skipf("the backend's %s is not a %v", what, reflect.TypeFor[I]())
+	}
+	return i
 }
 
 // within checks that d lies in [lo, hi].

@@ -14,10 +14,7 @@ import (
 // trusts, whatever its status; a pair that moves or goes with its tenant is
 // found no more. Skipped when the registry is not a store.IssuerLookup.
 func testLookupIssuer(t *testing.T, b *Backend) {
-	l, ok := b.Tenants.(store.IssuerLookup)
-	if !ok {
-		t.Skip("the tenants are not a store.IssuerLookup")
-	}
+	l := optional[store.IssuerLookup](t, b.Tenants, "Tenants")
 	ctx := t.Context()
 	notFound := func(issuer, audience string) {
 		t.Helper()

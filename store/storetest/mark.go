@@ -13,10 +13,7 @@ import (
 // before it, and an invalid mark is refused. Skipped when the events are
 // not a store.Marker.
 func testMark(t *testing.T, b *Backend) {
-	m, ok := b.Events.(store.Marker)
-	if !ok {
-		t.Skip("the events are not a store.Marker")
-	}
+	m := optional[store.Marker](t, b.Events, "Events")
 	ctx := t.Context()
 	events, _ := subscribe(t, b)
 	require.Equal(t, store.Event{Type: store.EventReset}, next(t, events))

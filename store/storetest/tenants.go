@@ -300,10 +300,7 @@ func testListConcurrent(t *testing.T, b *Backend) {
 // testSwap: a conditional update is made only while the tenant is the one
 // read, so a read-modify-write never loses a concurrent change.
 func testSwap(t *testing.T, b *Backend) {
-	sw, ok := b.Tenants.(store.Swapper)
-	if !ok {
-		t.Skip("the backend's Tenants is not a store.Swapper")
-	}
+	sw := optional[store.Swapper](t, b.Tenants, "Tenants")
 	ctx := t.Context()
 	create(t, b, "acme", "")
 	read, err := b.Tenants.Get(ctx, "acme")
