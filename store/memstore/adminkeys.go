@@ -12,15 +12,6 @@ import (
 	"github.com/seedmcp/tenancy/store"
 )
 
-// AdminKeys holds the admin keys of a [Store]'s tenants with the
-// semantics of redisstore's, removed by a tenant's cascade delete.
-type AdminKeys struct{ s *Store }
-
-var _ store.AdminKeys = (*AdminKeys)(nil)
-
-// AdminKeys returns the admin key store of s. It shares s's data.
-func (s *Store) AdminKeys() *AdminKeys { return &AdminKeys{s: s} }
-
 // adminKeys is the tenant's keys by ID.
 type adminKeys map[string]store.AdminKey
 

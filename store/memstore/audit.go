@@ -11,16 +11,6 @@ import (
 	"github.com/seedmcp/tenancy/store"
 )
 
-// Audit holds the audit trails of a [Store]'s tenants with the semantics
-// of redisstore's: events only for a tenant that exists, IDs that grow,
-// the trail capped (here exactly) and removed by a cascade delete.
-type Audit struct{ s *Store }
-
-var _ store.Audit = (*Audit)(nil)
-
-// Audit returns the audit store of s. It shares s's data.
-func (s *Store) Audit() *Audit { return &Audit{s: s} }
-
 // stream is a trail as its entry holds it.
 type stream struct {
 	// Last is the ID of the last event appended: milliseconds and a

@@ -9,16 +9,6 @@ import (
 	"github.com/seedmcp/tenancy/store"
 )
 
-// Grants holds the OAuth grant records of a [Store]'s tenants, with the
-// semantics of redisstore's: single-use Take, expiry, and removal by a
-// tenant's cascade delete.
-type Grants struct{ s *Store }
-
-var _ store.Grants = (*Grants)(nil)
-
-// Grants returns the grant store of s. It shares s's data.
-func (s *Store) Grants() *Grants { return &Grants{s: s} }
-
 // checkGrant validates the arguments every method shares.
 func checkGrant(ctx context.Context, tenantID string, kind store.GrantKind, id string) error {
 	if err := check(ctx, tenantID); err != nil {

@@ -55,12 +55,18 @@ type Store struct {
 
 // Compile-time checks that a Store is every kind of store.
 var (
-	_ store.Tenants  = (*Tenants)(nil)
-	_ store.Swapper  = (*Tenants)(nil)
-	_ store.Clients  = (*Clients)(nil)
-	_ store.Sessions = (*Sessions)(nil)
-	_ store.Limiter  = (*Store)(nil)
-	_ store.Events   = (*Store)(nil)
+	_ store.Tenants   = (*Tenants)(nil)
+	_ store.Swapper   = (*Tenants)(nil)
+	_ store.Clients   = (*Clients)(nil)
+	_ store.Sessions  = (*Sessions)(nil)
+	_ store.Grants    = (*Grants)(nil)
+	_ store.Usage     = (*Usage)(nil)
+	_ store.Audit     = (*Audit)(nil)
+	_ store.AdminKeys = (*AdminKeys)(nil)
+	_ store.Limiter   = (*Store)(nil)
+	_ store.Events    = (*Store)(nil)
+	_ store.Marker    = (*Store)(nil)
+	_ store.Backend   = backend{}
 )
 
 // New returns an empty Store.
@@ -95,6 +101,26 @@ type Clients struct{ s *Store }
 // Sessions holds the sessions of a [Store]'s tenants.
 type Sessions struct{ s *Store }
 
+// Grants holds the OAuth grant records of a [Store]'s tenants, with the
+// semantics of redisstore's: single-use Take, expiry, and removal by a
+// tenant's cascade delete.
+type Grants struct{ s *Store }
+
+// Usage holds the usage counts of a [Store]'s tenants with the semantics
+// of redisstore's: one record per tenant and day under the same key,
+// expiring 400 days after its day, batches applied once per writer, and
+// removal by a tenant's cascade delete.
+type Usage struct{ s *Store }
+
+// Audit holds the audit trails of a [Store]'s tenants with the semantics
+// of redisstore's: events only for a tenant that exists, IDs that grow,
+// the trail capped (here exactly) and removed by a cascade delete.
+type Audit struct{ s *Store }
+
+// AdminKeys holds the admin keys of a [Store]'s tenants with the
+// semantics of redisstore's, removed by a tenant's cascade delete.
+type AdminKeys struct{ s *Store }
+
 // Tenants returns the tenant registry of s.
 func (s *Store) Tenants() *Tenants { return &s.tenants }
 
@@ -103,6 +129,38 @@ func (s *Store) Clients() *Clients { return &s.clients }
 
 // Sessions returns the session store of s.
 func (s *Store) Sessions() *Sessions { return &s.sessions }
+
+// Grants returns the grant store of s. It shares s's data.
+func (s *Store) Grants() *Grants { return &Grants{s: s} }
+
+// Usage returns the usage store of s. It shares s's data.
+func (s *Store) Usage() *Usage { return &Usage{s: s} }
+
+// Audit returns the audit store of s. It shares s's data.
+func (s *Store) Audit() *Audit { return &Audit{s: s} }
+
+// AdminKeys returns the admin key store of s. It shares s's data.
+func (s *Store) AdminKeys() *AdminKeys { return &AdminKeys{s: s} }
+
+// Backend returns s as a [store.Backend], for code that takes any store,
+// such as the root package's Service. The views it hands out are s's own
+// (a *Tenants, a *Clients, ...), and it has s's other methods too, so
+// type assertions reach everything s implements.
+func (s *Store) Backend() store.Backend { return backend{s} }
+
+// backend gives a Store the view methods of store.Backend, which return
+// the store interfaces rather than this package's types. It embeds the
+// Store, so the Limiter, Leaser and Events methods (and the optional
+// ones) are the Store's own.
+type backend struct{ *Store }
+
+func (b backend) Tenants() store.Tenants     { return b.Store.Tenants() }
+func (b backend) Clients() store.Clients     { return b.Store.Clients() }
+func (b backend) Sessions() store.Sessions   { return b.Store.Sessions() }
+func (b backend) Grants() store.Grants       { return b.Store.Grants() }
+func (b backend) Usage() store.Usage         { return b.Store.Usage() }
+func (b backend) Audit() store.Audit         { return b.Store.Audit() }
+func (b backend) AdminKeys() store.AdminKeys { return b.Store.AdminKeys() }
 
 // entry is one Redis key: a string value, a sorted set or limiter state.
 type entry struct {

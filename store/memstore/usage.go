@@ -12,17 +12,6 @@ import (
 	"github.com/seedmcp/tenancy/store"
 )
 
-// Usage holds the usage counts of a [Store]'s tenants with the semantics
-// of redisstore's: one record per tenant and day under the same key,
-// expiring 400 days after its day, batches applied once per writer, and
-// removal by a tenant's cascade delete.
-type Usage struct{ s *Store }
-
-var _ store.Usage = (*Usage)(nil)
-
-// Usage returns the usage store of s. It shares s's data.
-func (s *Store) Usage() *Usage { return &Usage{s: s} }
-
 // usageRecord is one day's counts: a tool's field is "tool:<name>", and
 // "tools" counts the names, as in redisstore's hash.
 type usageRecord map[string]int64

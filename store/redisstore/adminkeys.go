@@ -16,17 +16,6 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// AdminKeys holds the admin keys of a [Store]'s tenants: a hash of records
-// by key ID, tenant:{<id>}:admin-keys, and a hash of last uses,
-// tenant:{<id>}:admin-keys-used, so that noting a use never rewrites a
-// record.
-type AdminKeys struct{ s *Store }
-
-var _ store.AdminKeys = (*AdminKeys)(nil)
-
-// AdminKeys returns the admin key store of s. It costs nothing to ask for.
-func (s *Store) AdminKeys() *AdminKeys { return &AdminKeys{s: s} }
-
 // adminKeyRecord is what the hash holds for a key.
 type adminKeyRecord struct {
 	Hash      string    `json:"hash"`

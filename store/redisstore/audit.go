@@ -13,16 +13,6 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// Audit holds the audit trails of a [Store]'s tenants: one stream per
-// tenant, tenant:{<id>}:audit, whose entries hold the event's JSON in the
-// field "e".
-type Audit struct{ s *Store }
-
-var _ store.Audit = (*Audit)(nil)
-
-// Audit returns the audit store of s. It costs nothing to ask for.
-func (s *Store) Audit() *Audit { return &Audit{s: s} }
-
 // auditField is the stream entry's field that holds the event.
 const auditField = "e"
 

@@ -13,17 +13,6 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// Grants holds the OAuth grant records of a [Store]'s tenants under
-// tenant:{<id>}:oauth:<kind>:<id>, in the tenant's slot: a cascade delete
-// removes them with the rest of the tenant. Every method is one round
-// trip of one command.
-type Grants struct{ s *Store }
-
-var _ store.Grants = (*Grants)(nil)
-
-// Grants returns the grant store of s. It costs nothing to ask for.
-func (s *Store) Grants() *Grants { return &Grants{s: s} }
-
 // grantKey validates the arguments every method shares and returns the
 // record's key.
 func grantKey(tenantID string, kind store.GrantKind, id string) (string, error) {

@@ -79,14 +79,42 @@ type Clients struct{ s *Store }
 // Sessions holds the sessions of a [Store]'s tenants.
 type Sessions struct{ s *Store }
 
+// Grants holds the OAuth grant records of a [Store]'s tenants under
+// tenant:{<id>}:oauth:<kind>:<id>, in the tenant's slot: a cascade delete
+// removes them with the rest of the tenant. Every method is one round
+// trip of one command.
+type Grants struct{ s *Store }
+
+// Usage holds the usage counts of a [Store]'s tenants: one hash per tenant
+// and UTC day, tenant:{<id>}:usage:<date>, with a field per counter and
+// one per tool ("tool:<name>"), expiring 400 days after its day.
+type Usage struct{ s *Store }
+
+// Audit holds the audit trails of a [Store]'s tenants: one stream per
+// tenant, tenant:{<id>}:audit, whose entries hold the event's JSON in the
+// field "e".
+type Audit struct{ s *Store }
+
+// AdminKeys holds the admin keys of a [Store]'s tenants: a hash of records
+// by key ID, tenant:{<id>}:admin-keys, and a hash of last uses,
+// tenant:{<id>}:admin-keys-used, so that noting a use never rewrites a
+// record.
+type AdminKeys struct{ s *Store }
+
 // Compile-time checks that the Store and its views are the stores.
 var (
-	_ store.Tenants  = (*Tenants)(nil)
-	_ store.Swapper  = (*Tenants)(nil)
-	_ store.Clients  = (*Clients)(nil)
-	_ store.Sessions = (*Sessions)(nil)
-	_ store.Limiter  = (*Store)(nil)
-	_ store.Events   = (*Store)(nil)
+	_ store.Tenants   = (*Tenants)(nil)
+	_ store.Swapper   = (*Tenants)(nil)
+	_ store.Clients   = (*Clients)(nil)
+	_ store.Sessions  = (*Sessions)(nil)
+	_ store.Grants    = (*Grants)(nil)
+	_ store.Usage     = (*Usage)(nil)
+	_ store.Audit     = (*Audit)(nil)
+	_ store.AdminKeys = (*AdminKeys)(nil)
+	_ store.Limiter   = (*Store)(nil)
+	_ store.Events    = (*Store)(nil)
+	_ store.Marker    = (*Store)(nil)
+	_ store.Backend   = backend{}
 )
 
 // New returns a Store on rdb. Config left zero take their defaults. The
@@ -157,6 +185,38 @@ func (s *Store) Clients() *Clients { return &s.clients }
 
 // Sessions returns the session store of s.
 func (s *Store) Sessions() *Sessions { return &s.sessions }
+
+// Grants returns the grant store of s. It costs nothing to ask for.
+func (s *Store) Grants() *Grants { return &Grants{s: s} }
+
+// Usage returns the usage store of s. It costs nothing to ask for.
+func (s *Store) Usage() *Usage { return &Usage{s: s} }
+
+// Audit returns the audit store of s. It costs nothing to ask for.
+func (s *Store) Audit() *Audit { return &Audit{s: s} }
+
+// AdminKeys returns the admin key store of s. It costs nothing to ask for.
+func (s *Store) AdminKeys() *AdminKeys { return &AdminKeys{s: s} }
+
+// Backend returns s as a [store.Backend], for code that takes any store,
+// such as the root package's Service. The views it hands out are s's own
+// (a *Tenants, a *Clients, ...), and it has s's other methods too, so
+// type assertions reach everything s implements.
+func (s *Store) Backend() store.Backend { return backend{s} }
+
+// backend gives a Store the view methods of store.Backend, which return
+// the store interfaces rather than this package's types. It embeds the
+// Store, so the Limiter, Leaser and Events methods (and the optional
+// ones) are the Store's own.
+type backend struct{ *Store }
+
+func (b backend) Tenants() store.Tenants     { return b.Store.Tenants() }
+func (b backend) Clients() store.Clients     { return b.Store.Clients() }
+func (b backend) Sessions() store.Sessions   { return b.Store.Sessions() }
+func (b backend) Grants() store.Grants       { return b.Store.Grants() }
+func (b backend) Usage() store.Usage         { return b.Store.Usage() }
+func (b backend) Audit() store.Audit         { return b.Store.Audit() }
+func (b backend) AdminKeys() store.AdminKeys { return b.Store.AdminKeys() }
 
 // LoadScripts loads every Lua script of the store into the script cache of
 // every node, so that even the first call of each is one round trip.

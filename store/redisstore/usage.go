@@ -15,16 +15,6 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// Usage holds the usage counts of a [Store]'s tenants: one hash per tenant
-// and UTC day, tenant:{<id>}:usage:<date>, with a field per counter and
-// one per tool ("tool:<name>"), expiring 400 days after its day.
-type Usage struct{ s *Store }
-
-var _ store.Usage = (*Usage)(nil)
-
-// Usage returns the usage store of s. It costs nothing to ask for.
-func (s *Store) Usage() *Usage { return &Usage{s: s} }
-
 // The fields of a usage hash besides the tools.
 const (
 	fieldServed         = "served"
