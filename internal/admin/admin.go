@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedmcp/tenancy/audit"
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/internal/httpx"
 	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/store"
@@ -159,26 +161,16 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Tenants == nil {
 		return nil, errors.Join(ErrConfig, errors.New("admin: Tenants is required"))
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteIP
 	}
 	// Host names compare without case and without a trailing dot.
 	cfg.BaseDomain = strings.TrimSuffix(strings.ToLower(cfg.BaseDomain), ".")
-	if cfg.MaxFailures <= 0 {
-		cfg.MaxFailures = DefaultMaxFailures
-	}
-	if cfg.FailureWindow <= 0 {
-		cfg.FailureWindow = DefaultFailureWindow
-	}
-	if cfg.MaxTracked <= 0 {
-		cfg.MaxTracked = DefaultMaxTracked
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	conf.Default(&cfg.MaxFailures, DefaultMaxFailures)
+	conf.Default(&cfg.FailureWindow, DefaultFailureWindow)
+	conf.Default(&cfg.MaxTracked, DefaultMaxTracked)
+	conf.Clock(&cfg.Now)
 	h := &Handler{
 		cfg:      cfg,
 		log:      cfg.Logger,
