@@ -97,13 +97,8 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 		return
 	}
 	var g codeGrant
-	switch err := p.takeGrant(ctx, t.ID, store.GrantCode, code, &g); {
-	case errors.Is(err, errNoGrant):
-		writeError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, expired or already used")
-		return
-	case err != nil:
-		p.log.ErrorContext(ctx, "oauthproxy: taking a code", "tenant", t.ID, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+	err := p.takeGrant(ctx, t.ID, store.GrantCode, code, &g)
+	if !p.grantRead(ctx, w, t.ID, err, "taking a code", "the code is unknown, expired or already used") {
 		return
 	}
 	clientID := form.Get("client_id")
@@ -159,13 +154,8 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 		return
 	}
 	var b refreshBinding
-	switch err := p.getGrant(ctx, t.ID, store.GrantRefresh, rt, &b); {
-	case errors.Is(err, errNoGrant):
-		writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
-		return
-	case err != nil:
-		p.log.ErrorContext(ctx, "oauthproxy: reading a refresh binding", "tenant", t.ID, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+	err := p.getGrant(ctx, t.ID, store.GrantRefresh, rt, &b)
+	if !p.grantRead(ctx, w, t.ID, err, "reading a refresh binding", "the refresh token is unknown, expired or revoked") {
 		return
 	}
 	if !equal(b.ClientID, clientID) {
@@ -207,6 +197,23 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 	}
 	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
 	p.answer(w, tok)
+}
+
+// grantRead answers the client when err, from reading the grant a token
+// request presents, is not nil: invalid_grant with unknown for a grant
+// that does not exist (or no longer), 503 for a store that failed, logged
+// as doing. It reports whether the grant was read.
+func (p *Proxy) grantRead(ctx context.Context, w http.ResponseWriter, tenantID string, err error, doing, unknown string) bool {
+	switch {
+	case errors.Is(err, errNoGrant):
+		writeError(w, http.StatusBadRequest, "invalid_grant", unknown)
+		return false
+	case err != nil:
+		p.log.ErrorContext(ctx, "oauthproxy: "+doing, "tenant", tenantID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return false
+	}
+	return true
 }
 
 // refreshUpstream sends the refresh token to the tenant's provider.
