@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/seedmcp/tenancy/audit"
@@ -40,20 +41,32 @@ func (h *Handler) record(ctx context.Context, action, addr string, p principal, 
 	})
 }
 
+// recordsQuery returns the tenant ID in the path of a read of the tenant's
+// records and the request's query, in which each of names may be given at
+// most once.
+func recordsQuery(r *http.Request, names ...string) (string, url.Values, *reply) {
+	id, rep := pathID(r)
+	if rep != nil {
+		return "", nil, rep
+	}
+	q := r.URL.Query()
+	for _, name := range names {
+		if len(q[name]) > 1 {
+			rep := withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
+			return "", nil, &rep
+		}
+	}
+	return id, q, nil
+}
+
 // defaultUsageDays is the range of a usage request without from: the 30
 // days that end with to.
 const defaultUsageDays = 30
 
 func (h *Handler) usage(r *http.Request, _ principal) reply {
-	id, rep := pathID(r)
+	id, q, rep := recordsQuery(r, "from", "to")
 	if rep != nil {
 		return *rep
-	}
-	q := r.URL.Query()
-	for _, name := range []string{"from", "to"} {
-		if len(q[name]) > 1 {
-			return withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
-		}
 	}
 	to := q.Get("to")
 	if to == "" {
@@ -81,15 +94,9 @@ func (h *Handler) usage(r *http.Request, _ principal) reply {
 }
 
 func (h *Handler) audit(r *http.Request, _ principal) reply {
-	id, rep := pathID(r)
+	id, q, rep := recordsQuery(r, "after", "limit")
 	if rep != nil {
 		return *rep
-	}
-	q := r.URL.Query()
-	for _, name := range []string{"after", "limit"} {
-		if len(q[name]) > 1 {
-			return withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
-		}
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
