@@ -2,6 +2,7 @@ package mcpsession
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/tenant"
@@ -157,27 +159,15 @@ func New(next http.Handler, cfg Config) (*Guard, error) {
 	g := &Guard{cfg: cfg, next: next, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL,
 		perCaller: cfg.PerCaller, touchEvery: cfg.TouchEvery,
 		live: map[string]*session{}, stop: make(chan struct{}), swept: make(chan struct{})}
-	if g.log == nil {
-		g.log = slog.Default()
-	}
-	if g.now == nil {
-		g.now = time.Now
-	}
-	if g.ttl <= 0 {
-		g.ttl = DefaultTTL
-	}
-	if g.perCaller == 0 {
-		g.perCaller = DefaultPerCaller
-	}
-	if g.touchEvery == 0 {
-		g.touchEvery = DefaultTouchEvery
-	}
+	g.log = cmp.Or(g.log, slog.Default())
+	conf.Clock(&g.now)
+	conf.Default(&g.ttl, DefaultTTL)
+	g.perCaller = cmp.Or(g.perCaller, DefaultPerCaller)
+	g.touchEvery = cmp.Or(g.touchEvery, DefaultTouchEvery)
 	if g.touchEvery > g.ttl/4 {
 		g.touchEvery = g.ttl / 4
 	}
-	if g.cfg.MaxBodyBytes <= 0 {
-		g.cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
+	conf.Default(&g.cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	go g.sweepEvery(min(g.ttl/4, time.Minute))
 	return g, nil
 }
