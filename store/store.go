@@ -37,6 +37,11 @@ var (
 	// ErrConflict means a tenant changed between the read a conditional
 	// update was based on and the update; read it again and retry.
 	ErrConflict = errors.New("store: tenant changed since it was read")
+	// ErrDeleteUnfinished means an earlier delete of the tenant did not
+	// finish (it failed or was canceled midway) and may have left data:
+	// a tenant created under the same ID now would inherit it. Delete the
+	// tenant again to finish it, then create.
+	ErrDeleteUnfinished = errors.New("store: an earlier delete of this tenant did not finish")
 )
 
 // Tenants is the tenant registry.

@@ -41,6 +41,15 @@ const (
 // slot, so scripts can read a tenant's record beside its data.
 func Metadata(id string) string { return "tenant:metadata:{" + id + "}" }
 
+// Deleting marks a delete of the tenant that has begun and not finished:
+// set before the delete changes anything, removed once every key of the
+// tenant is gone. It shares the tenant's slot, so a script that creates
+// the tenant reads it beside the record, but lies outside [Prefix], so the
+// sweep of the tenant's data never removes it. While it exists the ID
+// cannot be created again: a new tenant would inherit what the unfinished
+// delete left.
+func Deleting(id string) string { return "tenant:deleting:{" + id + "}" }
+
 // Domain maps a custom domain to a tenant ID.
 func Domain(host string) string { return "tenant:domain:" + host }
 

@@ -30,12 +30,28 @@ import (
 // (a delete that was interrupted), the data is still swept; only when
 // nothing at all was removed is the answer [store.ErrTenantNotFound].
 //
+// The data of a delete that was interrupted is never inherited by a tenant
+// created later under the same ID. Before it changes anything, Delete sets
+// the tenant's marker keys.Deleting (in the tenant's slot, outside the
+// swept pattern, not counted in the answer); it removes the marker only
+// once the sweep found every key, and [Tenants.Create] refuses the ID with
+// [store.ErrDeleteUnfinished] while the marker exists. A delete that fails
+// or is canceled midway leaves the marker: the delete must be finished, by
+// calling Delete again (which also clears a marker left with no data), before
+// the ID can be created again. When the marker cannot be set, Delete returns
+// the error and removes nothing.
+//
 // Keys written while the sweep runs (a client registering at that moment)
 // may survive it; they expire with their lifetimes.
 func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	s := r.s
 	if err := tenant.ValidateID(id); err != nil {
 		return 0, fmt.Errorf("redisstore: %w", err)
+	}
+	// The marker goes first, on the caller's context: when it cannot be
+	// set (or the caller gave up already), nothing has been removed.
+	if err := s.rdb.Set(ctx, keys.Deleting(id), "1", 0).Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: mark delete of tenant %q: %w", id, err)
 	}
 	// Off the set of inactive tenants first: a delete that fails later
 	// leaves at worst an inactive tenant unlisted, which replicas read
@@ -98,6 +114,11 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	n += swept
 	if err != nil {
 		return n, fmt.Errorf("redisstore: delete data of tenant %q: %w", id, err)
+	}
+	// Nothing of the tenant is left: the ID may be created again, even
+	// when the caller gives up now.
+	if err := s.rdb.Del(done, keys.Deleting(id)).Err(); err != nil {
+		return n, fmt.Errorf("redisstore: unmark delete of tenant %q: %w", id, err)
 	}
 	if n == 0 {
 		return 0, fmt.Errorf("redisstore: %w: %q", store.ErrTenantNotFound, id)

@@ -27,6 +27,8 @@ var (
 	replaceLua string
 	//go:embed lua/delifvalue.lua
 	delIfValueLua string
+	//go:embed lua/create.lua
+	createLua string
 	//go:embed lua/usage.lua
 	usageLua string
 	//go:embed lua/audit.lua
@@ -42,6 +44,7 @@ var (
 	gcraScript       = redis.NewScript(gcraLua)
 	replaceScript    = redis.NewScript(replaceLua)
 	delIfValueScript = redis.NewScript(delIfValueLua)
+	createScript     = redis.NewScript(createLua)
 
 	usageScript        = redis.NewScript(usageLua)
 	auditScript        = redis.NewScript(auditLua)
@@ -57,6 +60,7 @@ var scripts = map[string]*redis.Script{
 	"gcra":       gcraScript,
 	"replace":    replaceScript,
 	"delifvalue": delIfValueScript,
+	"create":     createScript,
 
 	"usage":        usageScript,
 	"audit":        auditScript,

@@ -68,13 +68,20 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 // issuer and audience another tenant trusts already
 // [store.ErrIssuerAudienceExists], and a taken ID [store.ErrTenantExists].
 //
+// The data of a delete that was interrupted is never inherited by a tenant
+// created later under the same ID: while a [Tenants.Delete] of the ID has
+// begun and not finished (it failed, or its caller gave up, midway), Create
+// refuses with [store.ErrDeleteUnfinished], releasing what it claimed, as
+// for a taken ID. Deleting the tenant again finishes the delete; Create
+// succeeds after it.
+//
 // The domain and issuer claims live in other hash slots than the tenant's
 // keys, so the steps are separate commands, never one script or
 // transaction (that would fail with CROSSSLOT on a cluster): the domain is
 // claimed with SET NX first, then the issuer and audience, then the record
-// with SET NX, then the ID joins the index. A step that fails undoes the
-// ones before it, and a claim is only ever released while it still names
-// this tenant. The set of domains, the set of issuer and audience pairs
+// (by a script that also checks the delete marker, in the record's slot),
+// then the ID joins the index. A step that fails undoes the ones before
+// it, and a claim is only ever released while it still names this tenant. The set of domains, the set of issuer and audience pairs
 // and the set of inactive tenants, which replicas load through
 // [Tenants.Domains], [Tenants.Issuers] and [Tenants.InactiveIDs], are kept
 // in step around these steps (see directory.go for the order).
@@ -112,11 +119,16 @@ func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant,
 			return nil, err
 		}
 	}
-	ok, err := s.rdb.SetNX(ctx, keys.Metadata(rec.ID), data, 0).Result()
-	if err != nil || !ok {
+	// The record is stored only while no delete of the same ID is
+	// unfinished (the create script reads its marker beside the record).
+	stored, err := createScript.Run(ctx, s.rdb, []string{keys.Metadata(rec.ID), keys.Deleting(rec.ID)}, data).Int()
+	if err != nil || stored != 1 {
 		release()
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("redisstore: create tenant %q: %w", rec.ID, err)
+		case stored < 0:
+			return nil, fmt.Errorf("redisstore: %w: %q", store.ErrDeleteUnfinished, rec.ID)
 		}
 		return nil, fmt.Errorf("redisstore: %w: %q", store.ErrTenantExists, rec.ID)
 	}
