@@ -360,6 +360,10 @@ func storeFailure(err error, id string) reply {
 		rep = fail(http.StatusConflict, "OIDC issuer and audience already belong to another tenant")
 	case errors.Is(err, store.ErrExists), errors.Is(err, tenant.ErrExists):
 		rep = fail(http.StatusConflict, "Tenant already exists")
+	case errors.Is(err, store.ErrDeleteUnfinished):
+		// What the unfinished delete left must not pass to a new tenant
+		// of the same ID; deleting again finishes it.
+		rep = fail(http.StatusConflict, "An earlier delete of this tenant did not finish: DELETE the tenant again, then create it")
 	case errors.Is(err, tenant.ErrInvalidID), errors.Is(err, tenant.ErrInvalid):
 		rep = fail(http.StatusBadRequest, "Invalid tenant")
 		rep.cause = err
