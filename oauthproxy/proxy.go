@@ -1,6 +1,7 @@
 package oauthproxy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/keyring"
 	"github.com/seedmcp/tenancy/oidcx"
 	"github.com/seedmcp/tenancy/store"
@@ -172,19 +174,13 @@ func New(cfg Config) (*Proxy, error) {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("oauthproxy: Config.%s must not be negative", d.name)
 		}
-		if *d.v == 0 {
-			*d.v = d.def
-		}
+		*d.v = cmp.Or(*d.v, d.def)
 	}
 	if cfg.RegistrationsPerMinute < -1 {
 		return nil, errors.New("oauthproxy: Config.RegistrationsPerMinute must be -1 (off), 0 (default) or positive")
 	}
-	if cfg.RegistrationsPerMinute == 0 {
-		cfg.RegistrationsPerMinute = DefaultRegistrationsPerMinute
-	}
-	if cfg.ConsentCookie == "" {
-		cfg.ConsentCookie = DefaultConsentCookie
-	}
+	cfg.RegistrationsPerMinute = cmp.Or(cfg.RegistrationsPerMinute, DefaultRegistrationsPerMinute)
+	cfg.ConsentCookie = cmp.Or(cfg.ConsentCookie, DefaultConsentCookie)
 	if !validCookieName(cfg.ConsentCookie) {
 		return nil, fmt.Errorf("oauthproxy: Config.ConsentCookie %q is not a cookie name", cfg.ConsentCookie)
 	}
@@ -201,12 +197,8 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteIP
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	conf.Clock(&cfg.Now)
 	p := &Proxy{
 		cfg:    cfg,
 		issuer: issuerFrom(cfg.URLs),
