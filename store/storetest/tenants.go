@@ -68,6 +68,34 @@ func testTenantCRUD(t *testing.T, b *Backend) {
 	assert.Empty(t, page)
 }
 
+// testSettings: a tenant's settings are stored and read back byte for
+// byte (large numbers, escapes and non-ASCII text included), listed, and
+// replaced by an update.
+func testSettings(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	in := sample("acme", "")
+	in.Settings = `{"big":12345678901234567890,"corsOrigins":["https://app.acme.example"],"note":"caf\u00e9 \"x\" ünï","flags":{"beta":true}}`
+	created, err := b.Tenants.Create(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, in.Settings, created.Settings)
+	got, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, in.Settings, got.Settings)
+	page, _, err := b.Tenants.List(ctx, "", 10)
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	assert.Equal(t, in.Settings, page[0].Settings)
+
+	next := *got
+	next.Settings = `{"flags":{"beta":false}}`
+	_, err = b.Tenants.Update(ctx, &next)
+	require.NoError(t, err)
+	got2, err := b.Tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, tenant.Settings(`{"flags":{"beta":false}}`), got2.Settings)
+
+}
+
 func testTenantValidation(t *testing.T, b *Backend) {
 	ctx := t.Context()
 	for name, edit := range map[string]func(*tenant.Tenant){
@@ -464,4 +492,51 @@ func testIssuerAudienceConcurrent(t *testing.T, b *Backend) {
 		return err
 	})
 	assert.Equal(t, map[string]int{"create": 1, "update": 1}, won)
+}
+
+// testLookupIssuer: a tenant is found by the exact issuer and audience it
+// trusts, whatever its status; a pair that moves or goes with its tenant is
+// found no more. Skipped when the registry is not a store.IssuerLookup.
+func testLookupIssuer(t *testing.T, b *Backend) {
+	l := optional[store.IssuerLookup](t, b.Tenants, "Tenants")
+	ctx := t.Context()
+	notFound := func(issuer, audience string) {
+		t.Helper()
+		_, err := l.LookupIssuer(ctx, issuer, audience)
+		requireTenantNotFound(t, err)
+	}
+	acme := create(t, b, "acme", "")
+	create(t, b, "beta", "")
+	id, err := l.LookupIssuer(ctx, acme.OIDC.Issuer, acme.OIDC.Audience)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id)
+	id, err = l.LookupIssuer(ctx, "https://auth.example.com/beta", "mcp-beta")
+	require.NoError(t, err)
+	assert.Equal(t, "beta", id)
+
+	notFound(acme.OIDC.Issuer, "mcp-beta")
+	notFound(acme.OIDC.Issuer+"/", acme.OIDC.Audience)
+	notFound(acme.OIDC.Issuer, "MCP-ACME")
+	notFound("", acme.OIDC.Audience)
+	notFound(acme.OIDC.Issuer, "")
+
+	acme.Status = tenant.StatusSuspended
+	acme, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	id, err = l.LookupIssuer(ctx, acme.OIDC.Issuer, acme.OIDC.Audience)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id, "whatever its status")
+
+	old := acme.OIDC
+	acme.OIDC.Audience = "mcp-acme-2"
+	_, err = b.Tenants.Update(ctx, acme)
+	require.NoError(t, err)
+	notFound(old.Issuer, old.Audience)
+	id, err = l.LookupIssuer(ctx, old.Issuer, "mcp-acme-2")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", id)
+
+	_, err = b.Tenants.Delete(ctx, "acme")
+	require.NoError(t, err)
+	notFound(old.Issuer, "mcp-acme-2")
 }
