@@ -138,21 +138,13 @@ func (s *Store) claimDomain(ctx context.Context, host, id string, strict bool) (
 // deleted, and lists it again if another tenant claimed it meanwhile. It is
 // best effort: a host left listed only costs a lookup that finds nothing.
 func (s *Store) unlistDomain(ctx context.Context, host string) {
-	if s.rdb.ZRem(ctx, keys.Domains, host).Err() != nil {
-		return
-	}
-	if n, err := s.rdb.Exists(ctx, keys.Domain(host)).Result(); err != nil || n > 0 {
-		_ = s.rdb.ZAdd(ctx, keys.Domains, redis.Z{Member: host}).Err()
-	}
+	s.unlist(ctx, keys.Domains, host, keys.Domain(host))
 }
 
 // releaseDomain undoes a domain claim of id, if host is not empty.
 func (s *Store) releaseDomain(ctx context.Context, host, id string) {
 	if host != "" {
-		s.undo(ctx, keys.Domain(host), id)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
-		defer cancel()
-		s.unlistDomain(ctx, host)
+		s.release(ctx, keys.Domains, host, keys.Domain(host), id)
 	}
 }
 
@@ -182,20 +174,33 @@ func (s *Store) claimPair(ctx context.Context, pair, id, what string) (bool, err
 // deleted, and lists it again if another tenant claimed it meanwhile. Like
 // unlistDomain, it is best effort.
 func (s *Store) unlistPair(ctx context.Context, pair string) {
-	if s.rdb.ZRem(ctx, keys.Issuers, pair).Err() != nil {
-		return
-	}
-	if n, err := s.rdb.Exists(ctx, keys.OIDCClaim(pair)).Result(); err != nil || n > 0 {
-		_ = s.rdb.ZAdd(ctx, keys.Issuers, redis.Z{Member: pair}).Err()
-	}
+	s.unlist(ctx, keys.Issuers, pair, keys.OIDCClaim(pair))
 }
 
 // releasePair undoes a pair claim of id and unlists the pair.
 func (s *Store) releasePair(ctx context.Context, pair, id string) {
-	s.undo(ctx, keys.OIDCClaim(pair), id)
+	s.release(ctx, keys.Issuers, pair, keys.OIDCClaim(pair), id)
+}
+
+// unlist removes member from set after its claim key was deleted, and
+// lists it again if another tenant claimed it meanwhile (or if asking
+// failed). It is best effort.
+func (s *Store) unlist(ctx context.Context, set, member, claim string) {
+	if s.rdb.ZRem(ctx, set, member).Err() != nil {
+		return
+	}
+	if n, err := s.rdb.Exists(ctx, claim).Result(); err != nil || n > 0 {
+		_ = s.rdb.ZAdd(ctx, set, redis.Z{Member: member}).Err()
+	}
+}
+
+// release undoes a claim of id, the key claim, and unlists member from
+// set, on a context the caller's cancel does not reach.
+func (s *Store) release(ctx context.Context, set, member, claim, id string) {
+	s.undo(ctx, claim, id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	s.unlistPair(ctx, pair)
+	s.unlist(ctx, set, member, claim)
 }
 
 // listActive takes id off the set of inactive tenants. It runs before an
