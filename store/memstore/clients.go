@@ -41,16 +41,7 @@ func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client
 // Get returns a live client of the tenant, or an error matching
 // [store.ErrNotFound].
 func (r *Clients) Get(ctx context.Context, tenantID, clientID string) (*store.Client, error) {
-	s := r.s
-	data, err := s.read(ctx, tenantID, clientID, keys.Client)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: client %q of %q: %w", clientID, tenantID, err)
-	}
-	c := new(store.Client)
-	if err := json.Unmarshal(data, c); err != nil {
-		return nil, fmt.Errorf("memstore: decode client %q of %q: %w", clientID, tenantID, err)
-	}
-	return c, nil
+	return readJSON[store.Client](ctx, r.s, tenantID, clientID, "client", keys.Client)
 }
 
 // Delete removes a client of the tenant and frees its place; an unknown
@@ -106,6 +97,20 @@ func (s *Store) addMember(set, member string, expiry int64, ttl time.Duration, n
 	if z.expireAt != 0 && z.expireAt-nowMs < ttl.Milliseconds() {
 		z.expireAt = nowMs + ttl.Milliseconds()
 	}
+}
+
+// readJSON decodes the record keyOf(tenantID, id) into a new T. what names
+// the record in errors ("client", "session").
+func readJSON[T any](ctx context.Context, s *Store, tenantID, id, what string, keyOf func(string, string) string) (*T, error) {
+	data, err := s.read(ctx, tenantID, id, keyOf)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: %s %q of %q: %w", what, id, tenantID, err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("memstore: decode %s %q of %q: %w", what, id, tenantID, err)
+	}
+	return v, nil
 }
 
 // read returns the value of the record keyOf(tenantID, id).

@@ -105,15 +105,7 @@ func (s *Store) owned(tenantID, field string, nowMs int64) int {
 // Get returns a live session of the tenant without extending it, or an
 // error matching [store.ErrNotFound].
 func (r *Sessions) Get(ctx context.Context, tenantID, sessionID string) (*store.Session, error) {
-	data, err := r.s.read(ctx, tenantID, sessionID, keys.Session)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, err)
-	}
-	sess := new(store.Session)
-	if err := json.Unmarshal(data, sess); err != nil {
-		return nil, fmt.Errorf("memstore: decode session %q of %q: %w", sessionID, tenantID, err)
-	}
-	return sess, nil
+	return readJSON[store.Session](ctx, r.s, tenantID, sessionID, "session", keys.Session)
 }
 
 // Touch gives a live session the full session lifetime again, from now,

@@ -45,15 +45,7 @@ func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client
 // Get returns a live client of the tenant, or an error matching
 // [store.ErrNotFound]. One round trip: GET.
 func (r *Clients) Get(ctx context.Context, tenantID, clientID string) (*store.Client, error) {
-	data, err := r.s.readRecord(ctx, tenantID, clientID, keys.Client)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: client %q of %q: %w", clientID, tenantID, err)
-	}
-	c := new(store.Client)
-	if err := json.Unmarshal(data, c); err != nil {
-		return nil, fmt.Errorf("redisstore: decode client %q of %q: %w", clientID, tenantID, err)
-	}
-	return c, nil
+	return readJSON[store.Client](ctx, r.s, tenantID, clientID, "client", keys.Client)
 }
 
 // Delete removes a client of the tenant and frees its place, atomically;
@@ -117,15 +109,7 @@ func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner 
 // Get returns a live session of the tenant without extending it, or an
 // error matching [store.ErrNotFound]. One round trip: GET.
 func (r *Sessions) Get(ctx context.Context, tenantID, sessionID string) (*store.Session, error) {
-	data, err := r.s.readRecord(ctx, tenantID, sessionID, keys.Session)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
-	}
-	sess := new(store.Session)
-	if err := json.Unmarshal(data, sess); err != nil {
-		return nil, fmt.Errorf("redisstore: decode session %q of %q: %w", sessionID, tenantID, err)
-	}
-	return sess, nil
+	return readJSON[store.Session](ctx, r.s, tenantID, sessionID, "session", keys.Session)
 }
 
 // Touch gives a live session the full session lifetime again, from now,
@@ -190,6 +174,20 @@ func (s *Store) admit(ctx context.Context, key, set, member string, value []byte
 		return store.ErrLimit
 	}
 	return nil
+}
+
+// readJSON decodes the record keyOf(tenantID, id) into a new T. what names
+// the record in errors ("client", "session").
+func readJSON[T any](ctx context.Context, s *Store, tenantID, id, what string, keyOf func(string, string) string) (*T, error) {
+	data, err := s.readRecord(ctx, tenantID, id, keyOf)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s %q of %q: %w", what, id, tenantID, err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("redisstore: decode %s %q of %q: %w", what, id, tenantID, err)
+	}
+	return v, nil
 }
 
 // readRecord returns the value of the record keyOf(tenantID, id), after checking
