@@ -53,7 +53,7 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	if err := s.rdb.Set(ctx, keys.Deleting(id), "1", 0).Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: mark delete of tenant %q: %w", id, err)
 	}
-	// Off the set of inactive tenants first: a delete that fails later
+	// Off the set of inactive tenants next: a delete that fails later
 	// leaves at worst an inactive tenant unlisted, which replicas read
 	// before refusing it.
 	if err := s.listActive(ctx, id); err != nil {
@@ -115,8 +115,8 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("redisstore: delete data of tenant %q: %w", id, err)
 	}
-	// Nothing of the tenant is left: the ID may be created again, even
-	// when the caller gives up now.
+	// The sweep is done: the ID may be created again, even when the
+	// caller gives up now.
 	if err := s.rdb.Del(done, keys.Deleting(id)).Err(); err != nil {
 		return n, fmt.Errorf("redisstore: unmark delete of tenant %q: %w", id, err)
 	}
