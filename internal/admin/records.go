@@ -41,20 +41,38 @@ func (h *Handler) record(ctx context.Context, action, addr string, p principal, 
 	})
 }
 
+// query returns the request's query, in which each of names, the
+// parameters the route reads, may be given at most once: with two, the
+// route would act on one while a proxy or log in front of it may have
+// read the other. A query that does not parse is refused too, since
+// url.Values drops a malformed pair ("limit=%zz") silently and could so
+// hide a repeated parameter. Other parameters are ignored.
+func query(r *http.Request, names ...string) (url.Values, *reply) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		rep := fail(http.StatusBadRequest, "Malformed query string")
+		return nil, &rep
+	}
+	for _, name := range names {
+		if len(q[name]) > 1 {
+			rep := fail(http.StatusBadRequest, name+" is repeated")
+			return nil, &rep
+		}
+	}
+	return q, nil
+}
+
 // recordsQuery returns the tenant ID in the path of a read of the tenant's
-// records and the request's query, in which each of names may be given at
-// most once.
+// records and the request's query, as [query] checks it.
 func recordsQuery(r *http.Request, names ...string) (string, url.Values, *reply) {
 	id, rep := pathID(r)
 	if rep != nil {
 		return "", nil, rep
 	}
-	q := r.URL.Query()
-	for _, name := range names {
-		if len(q[name]) > 1 {
-			rep := withTenant(fail(http.StatusBadRequest, name+" is repeated"), id)
-			return "", nil, &rep
-		}
+	q, rep := query(r, names...)
+	if rep != nil {
+		rep.tenant = id
+		return "", nil, rep
 	}
 	return id, q, nil
 }

@@ -118,10 +118,18 @@ func (h *Handler) create(r *http.Request, _ principal) reply {
 }
 
 func (h *Handler) list(r *http.Request, _ principal) reply {
-	q := r.URL.Query()
+	q, rep := query(r, "limit", "cursor")
+	if rep != nil {
+		return *rep
+	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
+		if errors.Is(err, strconv.ErrRange) && s[0] != '-' {
+			// Too large for an int, and so above the cap like any
+			// other large limit.
+			n, err = store.MaxListLimit, nil
+		}
 		if err != nil || n < 1 {
 			return fail(http.StatusBadRequest, "limit must be a positive integer")
 		}
@@ -193,6 +201,12 @@ func (h *Handler) update(r *http.Request, p principal) reply {
 				return refuse(fail(http.StatusForbidden, "Forbidden: a tenant key may change only name and oidc"))
 			}
 		}
+	}
+	// The merged tenant is checked member by member as well, but a
+	// member set to null is gone from it: {"Domain":null} would answer
+	// 200 and remove nothing, so the patch's own names are checked first.
+	if err := checkMembers("", obj, tenantFields); err != nil {
+		return refuse(fail(http.StatusBadRequest, err.Error()))
 	}
 	match, rep := ifMatch(r)
 	if rep != nil {
