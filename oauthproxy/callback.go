@@ -14,11 +14,11 @@ import (
 )
 
 // callback is GET /oauth/callback, where the tenant's provider sends the
-// browser back. The transaction named by state is taken (it works once),
-// checked against the browser's consent cookie, and the provider's code
-// exchanged for its tokens, which wait under a code of the proxy's own,
-// bound to the client, its redirect URI and its PKCE challenge, until the
-// client redeems it.
+// browser back. The transaction named by state is checked against the
+// browser's consent cookie, then taken (it works once), and the
+// provider's code exchanged for its tokens, which wait under a code of
+// the proxy's own, bound to the client, its redirect URI and its PKCE
+// challenge, until the client redeems it.
 func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
 	ctx := r.Context()
 	q, err := url.ParseQuery(r.URL.RawQuery)
@@ -26,15 +26,13 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 		page(w, http.StatusBadRequest, "Invalid request", "The answer of the sign-in service is malformed. Start again from your application.")
 		return
 	}
+	// The transaction is read, checked against the browser's consent
+	// cookie and only then taken: a callback from another browser, sent
+	// by whoever learnt the state, leaves it to the browser that
+	// consented.
+	state := q.Get("state")
 	var tx transaction
-	switch err := p.takeGrant(ctx, t.ID, store.GrantTransaction, q.Get("state"), &tx); {
-	case errors.Is(err, errNoGrant):
-		page(w, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in has expired or was already completed. Start again from your application.")
-		return
-	case err != nil:
-		p.log.ErrorContext(ctx, "oauthproxy: taking a transaction", "tenant", t.ID, "error", err)
-		page(w, failUnavailable.status, failUnavailable.title, failUnavailable.message)
+	if !p.callbackGrant(w, r, t, p.getGrant, "oauthproxy: reading a transaction", state, &tx) {
 		return
 	}
 	req := &tx.Request
@@ -44,6 +42,16 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 			"client_id", req.ClientID, "cookie", ok, "remote", r.RemoteAddr)
 		page(w, http.StatusBadRequest, "Sign-in not accepted",
 			"This sign-in was started in another browser. Start again from your application, in this browser.")
+		return
+	}
+	// Take makes it single use: of two callbacks racing here, one gets
+	// it. What is taken must be what was checked.
+	var taken transaction
+	if !p.callbackGrant(w, r, t, p.takeGrant, "oauthproxy: taking a transaction", state, &taken) {
+		return
+	}
+	if taken != tx {
+		expired(w)
 		return
 	}
 	// RFC 9207: a provider that names itself must be the tenant's.
@@ -87,6 +95,29 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 	}
 	p.log.InfoContext(ctx, "oauthproxy: login", "tenant", t.ID, "client_id", req.ClientID)
 	p.toClient(w, r, t, req, url.Values{"code": {code}}, http.StatusFound)
+}
+
+// callbackGrant reads the transaction of state into tx with read
+// (getGrant or takeGrant), and answers the browser when there is none or
+// the store failed, logging msg.
+func (p *Proxy) callbackGrant(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
+	read func(context.Context, string, store.GrantKind, string, any) error, msg, state string, tx *transaction) bool {
+	switch err := read(r.Context(), t.ID, store.GrantTransaction, state, tx); {
+	case errors.Is(err, errNoGrant):
+		expired(w)
+		return false
+	case err != nil:
+		p.log.ErrorContext(r.Context(), msg, "tenant", t.ID, "error", err)
+		page(w, failUnavailable.status, failUnavailable.title, failUnavailable.message)
+		return false
+	}
+	return true
+}
+
+// expired answers a callback whose transaction is gone.
+func expired(w http.ResponseWriter) {
+	page(w, http.StatusBadRequest, "Sign-in expired",
+		"This sign-in has expired or was already completed. Start again from your application.")
 }
 
 // exchange redeems the provider's code at its token endpoint.
