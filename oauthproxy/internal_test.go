@@ -47,6 +47,10 @@ func TestNewValidates(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
+	bad := ok
+	bad.RefreshTTL = -time.Second
+	_, err = New(bad)
+	assert.EqualError(t, err, "oauthproxy: Config.RefreshTTL must not be negative")
 	p, err := New(ok)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultCodeTTL, p.cfg.CodeTTL)

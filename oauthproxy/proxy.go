@@ -160,21 +160,14 @@ func New(cfg Config) (*Proxy, error) {
 	case cfg.URLs == nil:
 		return nil, errors.New("oauthproxy: Config.URLs is required")
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"UpstreamTimeout", &cfg.UpstreamTimeout, DefaultUpstreamTimeout},
-		{"DiscoveryTTL", &cfg.DiscoveryTTL, DefaultDiscoveryTTL},
-		{"TransactionTTL", &cfg.TransactionTTL, DefaultTransactionTTL},
-		{"CodeTTL", &cfg.CodeTTL, DefaultCodeTTL},
-		{"RefreshTTL", &cfg.RefreshTTL, DefaultRefreshTTL},
-	} {
-		if *d.v < 0 {
-			return nil, fmt.Errorf("oauthproxy: Config.%s must not be negative", d.name)
-		}
-		*d.v = cmp.Or(*d.v, d.def)
+	if err := conf.Durations("oauthproxy: Config.", []conf.Duration{
+		{Name: "UpstreamTimeout", Value: &cfg.UpstreamTimeout, Default: DefaultUpstreamTimeout},
+		{Name: "DiscoveryTTL", Value: &cfg.DiscoveryTTL, Default: DefaultDiscoveryTTL},
+		{Name: "TransactionTTL", Value: &cfg.TransactionTTL, Default: DefaultTransactionTTL},
+		{Name: "CodeTTL", Value: &cfg.CodeTTL, Default: DefaultCodeTTL},
+		{Name: "RefreshTTL", Value: &cfg.RefreshTTL, Default: DefaultRefreshTTL},
+	}); err != nil {
+		return nil, err
 	}
 	if cfg.RegistrationsPerMinute < -1 {
 		return nil, errors.New("oauthproxy: Config.RegistrationsPerMinute must be -1 (off), 0 (default) or positive")

@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/seedmcp/tenancy/internal/conf"
 	"github.com/seedmcp/tenancy/tenant"
 )
 
@@ -153,24 +154,15 @@ type Verifier struct {
 // New returns a Verifier configured by cfg, or an error naming the first
 // invalid field.
 func New(cfg Config) (*Verifier, error) {
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"FetchTimeout", &cfg.FetchTimeout, DefaultFetchTimeout},
-		{"Skew", &cfg.Skew, DefaultSkew},
-		{"KeyRefreshInterval", &cfg.KeyRefreshInterval, DefaultKeyRefreshInterval},
-		{"KeyMaxAge", &cfg.KeyMaxAge, DefaultKeyMaxAge},
-		{"BackoffMin", &cfg.BackoffMin, DefaultBackoffMin},
-		{"BackoffMax", &cfg.BackoffMax, DefaultBackoffMax},
-	} {
-		if *d.v < 0 {
-			return nil, fmt.Errorf("oidcx: Config.%s must not be negative", d.name)
-		}
-		if *d.v == 0 {
-			*d.v = d.def
-		}
+	if err := conf.Durations("oidcx: Config.", []conf.Duration{
+		{Name: "FetchTimeout", Value: &cfg.FetchTimeout, Default: DefaultFetchTimeout},
+		{Name: "Skew", Value: &cfg.Skew, Default: DefaultSkew},
+		{Name: "KeyRefreshInterval", Value: &cfg.KeyRefreshInterval, Default: DefaultKeyRefreshInterval},
+		{Name: "KeyMaxAge", Value: &cfg.KeyMaxAge, Default: DefaultKeyMaxAge},
+		{Name: "BackoffMin", Value: &cfg.BackoffMin, Default: DefaultBackoffMin},
+		{Name: "BackoffMax", Value: &cfg.BackoffMax, Default: DefaultBackoffMax},
+	}); err != nil {
+		return nil, err
 	}
 	if cfg.BackoffMax < cfg.BackoffMin {
 		return nil, errors.New("oidcx: Config.BackoffMax must not be less than BackoffMin")

@@ -475,6 +475,8 @@ func TestNewValidatesConfig(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
+	_, err := oidcx.New(oidcx.Config{KeyMaxAge: -time.Second})
+	assert.EqualError(t, err, "oidcx: Config.KeyMaxAge must not be negative")
 }
 
 func TestAlgorithmsRestrict(t *testing.T) {

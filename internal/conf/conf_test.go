@@ -51,3 +51,43 @@ func TestClock(t *testing.T) {
 	Clock(&now)
 	assert.Equal(t, t0, now())
 }
+
+func TestNonNegative(t *testing.T) {
+	for _, c := range []struct {
+		set, want time.Duration
+		err       bool
+	}{
+		{-time.Nanosecond, -time.Nanosecond, true},
+		{-time.Hour, -time.Hour, true},
+		{0, time.Minute, false},
+		{time.Nanosecond, time.Nanosecond, false},
+		{time.Hour, time.Hour, false},
+	} {
+		d := c.set
+		err := NonNegative("pkg: Config.Timeout", &d, time.Minute)
+		if c.err {
+			assert.EqualError(t, err, "pkg: Config.Timeout must not be negative", "set %v", c.set)
+		} else {
+			assert.NoError(t, err, "set %v", c.set)
+		}
+		assert.Equal(t, c.want, d, "set %v", c.set)
+	}
+}
+
+func TestDurations(t *testing.T) {
+	a, b, c := time.Duration(0), 2*time.Second, time.Duration(0)
+	ds := []Duration{
+		{Name: "A", Value: &a, Default: time.Second},
+		{Name: "B", Value: &b, Default: time.Hour},
+		{Name: "C", Value: &c, Default: time.Minute},
+	}
+	assert.NoError(t, Durations("pkg: Config.", ds))
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, time.Minute}, []time.Duration{a, b, c})
+
+	// The first negative one is named, in order.
+	a, b, c = 0, -time.Second, -time.Minute
+	assert.EqualError(t, Durations("pkg: Config.", ds), "pkg: Config.B must not be negative")
+	assert.Equal(t, time.Second, a, "the ones before it took their defaults")
+
+	assert.NoError(t, Durations("pkg: Config.", nil))
+}
