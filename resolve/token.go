@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/seedmcp/tenancy/internal/jwtx"
 	"github.com/seedmcp/tenancy/tenant"
@@ -38,6 +39,59 @@ type IssuerLookup func(ctx context.Context, issuer, audience string) (string, er
 // request's bearer token.
 type tokenIssuer struct {
 	lookup IssuerLookup
+	read   payloads
+}
+
+// Bounds of the payloads a [Token] resolver remembers. A client sends the
+// same token with every request; the claims of a payload read once are
+// kept, so that a repeated token costs a map lookup rather than a JSON
+// decode. Only payloads that name a usable iss and aud are kept, and
+// when either bound would be passed the whole set is dropped: a flood of
+// distinct tokens costs what it cost without the set, and no more memory
+// than the bounds.
+const (
+	maxPayloads     = 4096
+	maxPayloadBytes = 4 << 20
+)
+
+// payloads maps a token's payload segment, as sent, to its iss and
+// audiences. Reading a payload is a pure function of its bytes, so an
+// entry never goes stale: the tenant is still looked up on every request.
+type payloads struct {
+	mu    sync.RWMutex
+	m     map[string]claimsRead
+	bytes int
+}
+
+// claimsRead is what a payload names; auds is shared and read-only.
+type claimsRead struct {
+	iss  string
+	auds []string
+}
+
+// claims returns the iss and audiences of the payload segment, reading it
+// on the first request that sends it.
+func (p *payloads) claims(payload string) (string, []string, error) {
+	p.mu.RLock()
+	c, ok := p.m[payload]
+	p.mu.RUnlock()
+	if ok {
+		return c.iss, c.auds, nil
+	}
+	iss, auds, err := payloadClaims(payload)
+	if err != nil {
+		return "", nil, err
+	}
+	p.mu.Lock()
+	if p.m == nil || len(p.m) >= maxPayloads || p.bytes+len(payload) > maxPayloadBytes {
+		p.m, p.bytes = make(map[string]claimsRead), 0
+	}
+	if len(payload) <= maxPayloadBytes {
+		p.m[strings.Clone(payload)] = claimsRead{iss: iss, auds: auds}
+		p.bytes += len(payload)
+	}
+	p.mu.Unlock()
+	return iss, auds, nil
 }
 
 var _ Resolver = (*tokenIssuer)(nil)
@@ -103,7 +157,11 @@ func (ti *tokenIssuer) Resolve(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	iss, auds, err := unverifiedClaims(token)
+	payload, err := payloadOf(token)
+	if err != nil {
+		return "", err
+	}
+	iss, auds, err := ti.read.claims(payload)
 	if err != nil {
 		return "", err
 	}
@@ -151,19 +209,25 @@ func bearer(h http.Header) (string, error) {
 	return "", errTokenForm
 }
 
-// unverifiedClaims returns the iss and the audiences of a JWS in compact
-// form, without checking anything but their form. The payload is read by
-// the bearer middleware's rule (jwtx.Members): "iss" and "aud" by their
-// exact names, and a member repeated, also in another case, makes the
-// token malformed, so that the claims that pick the tenant are the ones
-// the verifier then checks. aud is a string or an array of strings (RFC
-// 7519 section 4.1.3).
-func unverifiedClaims(token string) (string, []string, error) {
+// payloadOf returns the payload segment of a JWS in compact form: the
+// second of exactly three parts (a JWE has five).
+func payloadOf(token string) (string, error) {
 	_, rest, ok := strings.Cut(token, ".")
 	payload, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || payload == "" || strings.Contains(sig, ".") {
-		return "", nil, errTokenForm // not three parts (a JWE has five)
+		return "", errTokenForm
 	}
+	return payload, nil
+}
+
+// payloadClaims returns the iss and the audiences of a JWS's payload
+// segment, without checking anything but their form. The payload is read
+// by the bearer middleware's rule (jwtx.Members): "iss" and "aud" by
+// their exact names, and a member repeated, also in another case, makes
+// the token malformed, so that the claims that pick the tenant are the
+// ones the verifier then checks. aud is a string or an array of strings
+// (RFC 7519 section 4.1.3).
+func payloadClaims(payload string) (string, []string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return "", nil, errTokenForm

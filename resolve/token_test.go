@@ -166,3 +166,75 @@ func FuzzToken(f *testing.F) {
 		assert.LessOrEqual(t, p.calls, resolve.MaxTokenAudiences)
 	})
 }
+
+// A repeated token is read once: later requests cost no allocation, and
+// the tenant is still looked up on each of them, so a pair that comes to
+// name a tenant is found at once.
+func TestTokenRepeatedIsReadOnce(t *testing.T) {
+	p := newPairs()
+	res := resolve.Token(p.lookup)
+	r := httptest.NewRequest("GET", "/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+jwt(map[string]any{"iss": iss, "aud": "mcp-new", "sub": "alice"}))
+
+	_, err := res.Resolve(r)
+	require.ErrorIs(t, err, tenant.ErrMissingID, "no tenant trusts the pair yet")
+	p.m[[2]string{iss, "mcp-new"}] = "newco"
+	id, err := res.Resolve(r)
+	require.NoError(t, err)
+	assert.Equal(t, "newco", id, "the lookup is not remembered, only the reading of the token")
+	assert.Equal(t, 2, p.calls)
+
+	allocs := testing.AllocsPerRun(100, func() {
+		if id, err := res.Resolve(r); err != nil || id != "newco" {
+			t.Fatalf("Resolve = %q, %v", id, err)
+		}
+	})
+	assert.Zero(t, allocs, "a repeated token is not decoded again")
+}
+
+// Tokens that differ in any byte of their payload are read apart: one
+// remembered token never answers for another.
+func TestTokenPayloadsReadApart(t *testing.T) {
+	p := newPairs()
+	res := resolve.Token(p.lookup)
+	for range 2 {
+		for aud, want := range map[string]string{"mcp-acme": "acme", "mcp-beta": "beta"} {
+			r := httptest.NewRequest("GET", "/mcp", nil)
+			r.Header.Set("Authorization", "Bearer "+jwt(map[string]any{"iss": iss, "aud": aud}))
+			id, err := res.Resolve(r)
+			require.NoError(t, err)
+			assert.Equal(t, want, id)
+		}
+		// A malformed payload is refused every time, not remembered as
+		// the last good one.
+		r := httptest.NewRequest("GET", "/mcp", nil)
+		r.Header.Set("Authorization", "Bearer "+jwt(`{"iss":"`+iss+`","aud":"mcp-acme","AUD":"mcp-beta"}`))
+		_, err := res.Resolve(r)
+		require.ErrorIs(t, err, tenant.ErrInvalidID)
+	}
+}
+
+// BenchmarkTokenResolve compares a token sent again (its payload read
+// once) with a token never seen (read in full): the lookup is the same
+// map in both.
+func BenchmarkTokenResolve(b *testing.B) {
+	claims := map[string]any{"iss": iss, "aud": []string{"mcp-acme"}, "sub": "alice", "exp": 1999999999, "iat": 1700000000, "scope": "mcp:tools openid profile", "email": "alice@acme.example"}
+	for _, repeated := range []bool{true, false} {
+		name := map[bool]string{true: "repeated", false: "fresh"}[repeated]
+		b.Run(name, func(b *testing.B) {
+			p := newPairs()
+			r := httptest.NewRequest("GET", "/mcp", nil)
+			r.Header.Set("Authorization", "Bearer "+jwt(claims))
+			res := resolve.Token(p.lookup)
+			b.ReportAllocs()
+			for b.Loop() {
+				if !repeated {
+					res = resolve.Token(p.lookup) // nothing remembered
+				}
+				if _, err := res.Resolve(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
