@@ -66,6 +66,9 @@ func fuzzProxy(tb testing.TB) *Proxy {
 		tb.Fatal(err)
 	}
 	ctx := context.Background()
+	if _, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}); err != nil {
+		tb.Fatal(err)
+	}
 	c := &store.Client{ClientID: fuzzClient, RedirectURIs: []string{fuzzRedirect, "https://app.example/cb?x=1"},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "none"}
 	if err := s.Clients().Register(ctx, "acme", c, 0); err != nil {

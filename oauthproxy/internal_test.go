@@ -163,6 +163,10 @@ func TestSealedRecords(t *testing.T) {
 	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
 	require.NoError(t, err)
 	ctx := t.Context()
+	for _, id := range []string{"acme", "globex"} {
+		_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
+		require.NoError(t, err)
+	}
 	require.NoError(t, p.putGrant(ctx, "acme", store.GrantCode, "code-a", &refreshBinding{ClientID: "c"}, time.Minute))
 	idA, _ := derive(store.GrantCode, "acme", "code-a")
 	raw, err := s.Grants().Get(ctx, "acme", store.GrantCode, idA)

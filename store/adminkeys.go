@@ -26,10 +26,11 @@ type AdminKey struct {
 // namespace: they go with a cascade delete, so a key never outlives its
 // tenant.
 type AdminKeys interface {
-	// Create stores k for the tenant. When the tenant does not exist it
-	// returns an error matching [ErrNotFound] and [tenant.ErrNotFound]; an
-	// existing key ID is ErrExists; a tenant that already has max keys
-	// (max <= 0 means MaxAdminKeys) is ErrLimit.
+	// Create stores k for the tenant. A tenant that does not exist is
+	// ErrTenantNotFound (which matches [ErrNotFound] and
+	// [tenant.ErrNotFound]), and nothing is written; an existing key ID is
+	// ErrExists; a tenant that already has max keys (max <= 0 means
+	// MaxAdminKeys) is ErrLimit.
 	Create(ctx context.Context, tenantID string, k AdminKey, max int) error
 	// Get returns the key, or an error matching ErrNotFound.
 	Get(ctx context.Context, tenantID, keyID string) (*AdminKey, error)

@@ -74,9 +74,10 @@ type Audit interface {
 	// Append adds e (its ID is ignored) to the tenant's trail and
 	// returns the event's ID; the trail then keeps about maxLen of the
 	// newest events (a store may keep somewhat more, never fewer; a
-	// maxLen <= 0 means DefaultAuditLength). When the tenant does not
-	// exist nothing is written and the error matches [ErrNotFound] and
-	// [tenant.ErrNotFound], so that no trail outlives its tenant.
+	// maxLen <= 0 means DefaultAuditLength). A tenant that does not exist
+	// is ErrTenantNotFound (which matches [ErrNotFound] and
+	// [tenant.ErrNotFound]), and nothing is written, so that no trail
+	// outlives its tenant.
 	Append(ctx context.Context, tenantID string, e AuditEvent, maxLen int) (string, error)
 	// Read returns up to limit events (normalised by [AuditPage]) after
 	// the event whose ID is after ("" for the oldest kept), oldest first.

@@ -27,7 +27,11 @@ func Example() {
 	_, err = tenants.Get(ctx, "globex")
 	fmt.Println("unknown:", errors.Is(err, store.ErrTenantNotFound), errors.Is(err, tenant.ErrNotFound))
 
-	var sessions store.Sessions = memstore.New(memstore.Config{}).Sessions()
+	s := memstore.New(memstore.Config{})
+	if _, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}); err != nil {
+		panic(err)
+	}
+	var sessions store.Sessions = s.Sessions()
 	_, err = sessions.Get(ctx, "acme", "no-such-session")
 	fmt.Println("session:", errors.Is(err, store.ErrNotFound), errors.Is(err, tenant.ErrNotFound))
 	// Output:
@@ -41,7 +45,11 @@ func Example() {
 // session only while the tenant and its owner are within their limits.
 func ExampleSessions() {
 	ctx := context.Background()
-	var sessions store.Sessions = memstore.New(memstore.Config{}).Sessions()
+	s := memstore.New(memstore.Config{})
+	if _, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}); err != nil {
+		panic(err)
+	}
+	var sessions store.Sessions = s.Sessions()
 	limits := store.SessionLimits{MaxSessions: 2, PerOwner: 1}
 	alice := store.Owner{Issuer: "https://auth.acme.example", Subject: "alice"}
 	bob := store.Owner{Issuer: "https://auth.acme.example", Subject: "bob"}

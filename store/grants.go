@@ -42,7 +42,10 @@ var ErrGrantTTL = errors.New("store: a grant needs a positive lifetime")
 // codes and tokens, never the codes and tokens themselves).
 type Grants interface {
 	// Put stores value for ttl. A live record with the same kind and ID
-	// is ErrExists and stays as it was.
+	// is ErrExists and stays as it was. A tenant that does not exist is
+	// ErrTenantNotFound, and nothing is written (checked in the same
+	// step), so that no grant outlives its tenant; [tenant.DefaultID],
+	// which single-tenant mode serves without a record, is the exception.
 	Put(ctx context.Context, tenantID string, kind GrantKind, id string, value []byte, ttl time.Duration) error
 	// Take returns a live record and removes it in the same step: of two
 	// concurrent Takes of one record, exactly one gets it and the other

@@ -88,7 +88,12 @@ type Swapper interface {
 type Clients interface {
 	// Register stores c under the tenant with the store's client lifetime.
 	// When maxClients > 0 and the tenant already has that many live
-	// clients, it returns ErrLimit; an existing client ID is ErrExists.
+	// clients, it returns ErrLimit; an existing client ID is ErrExists. A
+	// tenant that does not exist is ErrTenantNotFound, and nothing is
+	// written: a registration that arrives during or after the tenant's
+	// delete leaves nothing for a tenant created later under the ID.
+	// [tenant.DefaultID] is the exception, here and for sessions and
+	// grants: single-tenant mode serves it without a record.
 	Register(ctx context.Context, tenantID string, c *Client, maxClients int) error
 	// Get returns a live client of the tenant.
 	Get(ctx context.Context, tenantID, clientID string) (*Client, error)
@@ -100,15 +105,17 @@ type Clients interface {
 type Sessions interface {
 	// Create starts a session. When maxSessions > 0 and the tenant already
 	// has that many live sessions, it returns ErrLimit; an existing session
-	// ID is ErrExists. It is Admit for the owner with subject userID and
-	// no issuer, without a per-owner limit.
+	// ID is ErrExists; a tenant that does not exist is ErrTenantNotFound,
+	// and nothing is written. It is Admit for the owner with subject
+	// userID and no issuer, without a per-owner limit.
 	Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*Session, error)
 	// Admit starts a session of owner. Both limits are checked and the
 	// session stored in one atomic step: at limits.MaxSessions live
 	// sessions of the tenant it returns ErrLimit, and when the owner
 	// already holds limits.PerOwner live sessions of the tenant, an error
 	// matching ErrOwnerLimit (and ErrLimit). An existing session ID is
-	// ErrExists.
+	// ErrExists. A tenant that does not exist is ErrTenantNotFound, and
+	// nothing is written, checked in the same step.
 	Admit(ctx context.Context, tenantID, sessionID string, owner Owner, limits SessionLimits) (*Session, error)
 	// Get returns a live session of the tenant without extending it.
 	Get(ctx context.Context, tenantID, sessionID string) (*Session, error)

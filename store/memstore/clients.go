@@ -11,8 +11,10 @@ import (
 )
 
 // Register stores c under the tenant for the client lifetime. It returns an
-// error matching [store.ErrExists] when the client ID is taken and
-// [store.ErrLimit] when maxClients > 0 live clients exist already.
+// error matching [store.ErrExists] when the client ID is taken,
+// [store.ErrLimit] when maxClients > 0 live clients exist already, and
+// [store.ErrTenantNotFound] when the tenant does not exist (nothing is
+// written).
 func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client, maxClients int) error {
 	s := r.s
 	if err := check(ctx, tenantID); err != nil {
@@ -31,6 +33,9 @@ func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, nowMs := s.now()
+	if s.unrecorded(tenantID, nowMs) {
+		return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, store.ErrTenantNotFound)
+	}
 	err = s.admit(keys.Client(tenantID, c.ClientID), keys.Clients(tenantID), c.ClientID, data, s.clientTTL, maxClients, nowMs)
 	if err != nil {
 		return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // A fake clock makes clients expire without waiting.
@@ -15,8 +16,10 @@ func Example() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	s := memstore.New(memstore.Config{Clock: func() time.Time { return now }})
+	_, err := s.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
+	fmt.Println("create acme:", err)
 
-	err := s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c1"}, 1)
+	err = s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c1"}, 1)
 	fmt.Println("register c1:", err)
 	err = s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c2"}, 1)
 	fmt.Println("register c2 at the limit:", errors.Is(err, store.ErrLimit))
@@ -27,6 +30,7 @@ func Example() {
 	err = s.Clients().Register(ctx, "acme", &store.Client{ClientID: "c2"}, 1)
 	fmt.Println("register c2 again:", err)
 	// Output:
+	// create acme: <nil>
 	// register c1: <nil>
 	// register c2 at the limit: true
 	// c1 after 30 days: true

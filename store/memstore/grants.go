@@ -24,7 +24,8 @@ func checkGrant(ctx context.Context, tenantID string, kind store.GrantKind, id s
 }
 
 // Put stores value under the tenant, kind and id for ttl; a live record
-// there is an error matching [store.ErrExists].
+// there is an error matching [store.ErrExists], and a tenant that does not
+// exist [store.ErrTenantNotFound] (nothing is written).
 func (g *Grants) Put(ctx context.Context, tenantID string, kind store.GrantKind, id string, value []byte, ttl time.Duration) error {
 	if err := checkGrant(ctx, tenantID, kind, id); err != nil {
 		return err
@@ -36,6 +37,9 @@ func (g *Grants) Put(ctx context.Context, tenantID string, kind store.GrantKind,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, nowMs := s.now()
+	if s.unrecorded(tenantID, nowMs) {
+		return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrTenantNotFound)
+	}
 	key := keys.OAuth(tenantID, string(kind), id)
 	if s.get(key, nowMs) != nil {
 		return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrExists)

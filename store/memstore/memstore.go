@@ -7,6 +7,7 @@ import (
 
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // Default lifetimes, the same as redisstore's and as Seed's today.
@@ -180,6 +181,14 @@ type entry struct {
 func (s *Store) now() (time.Time, int64) {
 	t := s.clock().UTC().Truncate(time.Millisecond)
 	return t, t.UnixMilli()
+}
+
+// unrecorded reports whether the tenant has no record, so that its clients,
+// sessions and grants are refused, as redisstore's scripts refuse them.
+// Tenant default is never unrecorded: single-tenant mode serves it from
+// its configuration without a record. The caller holds s.mu.
+func (s *Store) unrecorded(tenantID string, nowMs int64) bool {
+	return tenantID != tenant.DefaultID && s.get(keys.Metadata(tenantID), nowMs) == nil
 }
 
 // get returns the live entry of key, dropping it when it has expired.

@@ -12,8 +12,9 @@ import (
 
 // Create starts a session of userID in the tenant for the session lifetime.
 // It returns an error matching [store.ErrExists] when the session ID is
-// taken and [store.ErrLimit] when maxSessions > 0 live sessions exist
-// already.
+// taken, [store.ErrLimit] when maxSessions > 0 live sessions exist already,
+// and [store.ErrTenantNotFound] when the tenant does not exist (nothing is
+// written).
 func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*store.Session, error) {
 	return r.Admit(ctx, tenantID, sessionID, store.Owner{Subject: userID}, store.SessionLimits{MaxSessions: maxSessions})
 }
@@ -21,8 +22,9 @@ func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID strin
 // Admit starts a session of owner in the tenant for the session lifetime.
 // It returns an error matching [store.ErrExists] when the session ID is
 // taken, [store.ErrLimit] when limits.MaxSessions > 0 live sessions exist
-// already, and [store.ErrOwnerLimit] when limits.PerOwner > 0 and the owner
-// holds that many.
+// already, [store.ErrOwnerLimit] when limits.PerOwner > 0 and the owner
+// holds that many, and [store.ErrTenantNotFound] when the tenant does not
+// exist (nothing is written).
 func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner store.Owner, limits store.SessionLimits) (*store.Session, error) {
 	s := r.s
 	if err := check(ctx, tenantID); err != nil {
@@ -34,6 +36,9 @@ func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now, nowMs := s.now()
+	if s.unrecorded(tenantID, nowMs) {
+		return nil, fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrTenantNotFound)
+	}
 	sess := &store.Session{UserID: owner.Subject, Issuer: owner.Issuer, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
 	data, err := json.Marshal(sess)
 	if err != nil {

@@ -142,14 +142,14 @@ func decodeAdminKey(id, rec, used string) (*store.AdminKey, error) {
 	return k, nil
 }
 
-// Touch records the use with a script that writes only while the key
-// exists. One round trip.
+// Touch records the use with a script that writes only while the tenant
+// and the key exist. One round trip.
 func (a *AdminKeys) Touch(ctx context.Context, tenantID, keyID string, at time.Time) error {
 	if err := adminKeyArgs(tenantID, keyID); err != nil {
 		return err
 	}
 	err := adminKeyUsedScript.Run(ctx, a.s.rdb,
-		[]string{keys.AdminKeys(tenantID), keys.AdminKeysUsed(tenantID)}, keyID, at.UnixMilli()).Err()
+		[]string{keys.Metadata(tenantID), keys.AdminKeys(tenantID), keys.AdminKeysUsed(tenantID)}, keyID, at.UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: note use of admin key of %q: %w", tenantID, err)
 	}

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +42,20 @@ import (
 // the ID can be created again. When the marker cannot be set, Delete returns
 // the error and removes nothing.
 //
-// Keys written while the sweep runs (a client registering at that moment)
-// may survive it; they expire with their lifetimes.
+// Each marker holds a random token of its Delete, which clears it only
+// while it still holds that token: of two Deletes of one ID at once, the
+// one that ends first leaves the other's marker, so the ID stays refused
+// until the last sweep is done.
+//
+// A write that lands in the tenant's namespace while the sweep runs (a
+// request that was in flight during the delete, a replica that still holds
+// the tenant) cannot survive it: every write that creates a record there
+// (a client, a session, a grant, an admin key, an audit event, usage)
+// checks the tenant's record in the same script and writes nothing when
+// it is gone. Rate-limit state may still be written; it holds nothing of
+// value and expires within minutes. Tenant default is the exception for
+// clients, sessions and grants: single-tenant mode serves it without a
+// record.
 func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	s := r.s
 	if err := tenant.ValidateID(id); err != nil {
@@ -50,7 +63,8 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	}
 	// The marker goes first, on the caller's context: when it cannot be
 	// set (or the caller gave up already), nothing has been removed.
-	if err := s.rdb.Set(ctx, keys.Deleting(id), "1", 0).Err(); err != nil {
+	token := rand.Text()
+	if err := s.rdb.Set(ctx, keys.Deleting(id), token, 0).Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: mark delete of tenant %q: %w", id, err)
 	}
 	// Off the set of inactive tenants next: a delete that fails later
@@ -116,8 +130,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		return n, fmt.Errorf("redisstore: delete data of tenant %q: %w", id, err)
 	}
 	// The sweep is done: the ID may be created again, even when the
-	// caller gives up now.
-	if err := s.rdb.Del(done, keys.Deleting(id)).Err(); err != nil {
+	// caller gives up now, unless another Delete set the marker since and
+	// still sweeps.
+	if err := delIfValueScript.Run(done, s.rdb, []string{keys.Deleting(id)}, token).Err(); err != nil {
 		return n, fmt.Errorf("redisstore: unmark delete of tenant %q: %w", id, err)
 	}
 	if n == 0 {

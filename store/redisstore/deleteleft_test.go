@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +253,147 @@ func TestDeletingMarkerKey(t *testing.T) {
 		assert.False(t, strings.HasPrefix(marker, keys.Prefix(id)), "%s is outside the sweep", marker)
 		assert.False(t, strings.HasPrefix(marker, "tenant:{"), "%s is outside every tenant's sweep", marker)
 	}
+}
+
+// testWriteDuringSweep: a request that was in flight when its tenant was
+// deleted writes while the delete sweeps: a client registration, a
+// session, a grant, an admin key, an audit event. Each is refused, so
+// nothing survives the sweep for the tenant created later under the ID.
+func testWriteDuringSweep(t *testing.T, rdb redis.UniversalClient) {
+	ctx := t.Context()
+	s := redisstore.New(rdb, redisstore.Config{})
+	_, err := s.Tenants().Create(ctx, leftAcme)
+	require.NoError(t, err)
+	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("c1"), 0))
+
+	owner := store.Owner{Issuer: "https://idp.example.com", Subject: "u1"}
+	during := map[string]error{}
+	h := &onUnlink{}
+	hookSweep(t, rdb, h)
+	h.arm(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		bg := context.WithoutCancel(ctx)
+		during["Clients.Register"] = s.Clients().Register(bg, "acme", clientNamed("late"), 0)
+		_, during["Sessions.Create"] = s.Sessions().Create(bg, "acme", "late", "u1", 0)
+		_, during["Sessions.Admit"] = s.Sessions().Admit(bg, "acme", "late2", owner, store.SessionLimits{PerOwner: 1})
+		during["Grants.Put"] = s.Grants().Put(bg, "acme", store.GrantCode, "late", []byte("x"), time.Hour)
+		during["AdminKeys.Create"] = s.AdminKeys().Create(bg, "acme", store.AdminKey{ID: "late", Hash: "h", CreatedAt: time.Now()}, 0)
+		_, during["Audit.Append"] = s.Audit().Append(bg, "acme", store.AuditEvent{Action: "late"}, 0)
+		return next(ctx, cmd)
+	})
+	_, err = s.Tenants().Delete(ctx, "acme")
+	require.NoError(t, err)
+	require.Len(t, during, 6, "the writes ran during the sweep")
+	for name, err := range during {
+		assert.ErrorIs(t, err, store.ErrTenantNotFound, "%s during the sweep", name)
+	}
+
+	_, err = s.Tenants().Create(ctx, leftAcme)
+	require.NoError(t, err)
+	_, err = s.Clients().Get(ctx, "acme", "late")
+	assert.ErrorIs(t, err, store.ErrNotFound, "no client survived the sweep")
+	for _, id := range []string{"late", "late2"} {
+		_, err = s.Sessions().Get(ctx, "acme", id)
+		assert.ErrorIs(t, err, store.ErrNotFound, "no session %s survived the sweep", id)
+	}
+	_, err = s.Grants().Get(ctx, "acme", store.GrantCode, "late")
+	assert.ErrorIs(t, err, store.ErrNotFound, "no grant survived the sweep")
+	_, err = s.AdminKeys().Get(ctx, "acme", "late")
+	assert.ErrorIs(t, err, store.ErrNotFound, "no admin key survived the sweep")
+	page, err := s.Audit().Read(ctx, "acme", "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, page, "no audit event survived the sweep")
+}
+
+func TestWriteDuringSweepMiniredis(t *testing.T) {
+	_, _, rdb, _ := newMiniredis(t)
+	testWriteDuringSweep(t, rdb)
+}
+
+func TestWriteDuringSweepRedis(t *testing.T) {
+	testWriteDuringSweep(t, testredis.Standalone(t))
+}
+
+func TestWriteDuringSweepCluster(t *testing.T) {
+	testWriteDuringSweep(t, testredis.Cluster(t))
+}
+
+// unlinks is a go-redis hook that calls fn before each UNLINK is sent,
+// with the UNLINK's number (1 for the first).
+type unlinks struct {
+	n  atomic.Int32
+	fn func(n int32)
+}
+
+func (h *unlinks) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *unlinks) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "unlink" {
+			h.fn(h.n.Add(1))
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *unlinks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// testOverlappingDeletes: a second delete of the ID starts while the first
+// sweeps and is still sweeping when the first ends. The first must not
+// clear the second's marker: the ID stays refused until the second is
+// done.
+func testOverlappingDeletes(t *testing.T, rdb redis.UniversalClient) {
+	ctx := t.Context()
+	s := redisstore.New(rdb, redisstore.Config{})
+	_, err := s.Tenants().Create(ctx, leftAcme)
+	require.NoError(t, err)
+	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("c1"), 0))
+
+	secondSweeps, release, secondDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	var second error
+	hookSweep(t, rdb, &unlinks{fn: func(n int32) {
+		switch n {
+		case 1: // the first delete sweeps: the second starts and reaches its sweep
+			go func() {
+				defer close(secondDone)
+				_, second = s.Tenants().Delete(context.WithoutCancel(ctx), "acme")
+			}()
+			select {
+			case <-secondSweeps:
+			case <-time.After(10 * time.Second):
+				t.Error("the second delete did not reach its sweep")
+			}
+		case 2: // the second delete sweeps: it waits for the first to end
+			close(secondSweeps)
+			<-release
+		}
+	}})
+	_, err = s.Tenants().Delete(ctx, "acme")
+	require.NoError(t, err)
+	assert.True(t, exists(t, rdb, keys.Deleting("acme")), "the first delete left the marker of the second, still sweeping")
+	_, err = s.Tenants().Create(ctx, leftAcme)
+	require.ErrorIs(t, err, store.ErrDeleteUnfinished, "no tenant of the ID while the second delete sweeps")
+
+	releaseOnce.Do(func() { close(release) })
+	<-secondDone
+	require.ErrorIs(t, second, store.ErrTenantNotFound, "the second delete found nothing left")
+	assert.False(t, exists(t, rdb, keys.Deleting("acme")), "the second delete clears its marker")
+	_, err = s.Tenants().Create(ctx, leftAcme)
+	require.NoError(t, err)
+}
+
+func TestOverlappingDeletesMiniredis(t *testing.T) {
+	_, _, rdb, _ := newMiniredis(t)
+	testOverlappingDeletes(t, rdb)
+}
+
+func TestOverlappingDeletesRedis(t *testing.T) {
+	testOverlappingDeletes(t, testredis.Standalone(t))
+}
+
+func TestOverlappingDeletesCluster(t *testing.T) {
+	testOverlappingDeletes(t, testredis.Cluster(t))
 }

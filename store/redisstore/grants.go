@@ -28,8 +28,11 @@ func grantKey(tenantID string, kind store.GrantKind, id string) (string, error) 
 	return keys.OAuth(tenantID, string(kind), id), nil
 }
 
-// Put stores value for ttl with SET NX PX; a live record with the same
-// key is an error matching [store.ErrExists].
+// Put stores value for ttl with SET NX PX, in a script that first checks
+// the tenant's record (see lua/grant.lua): one round trip. A live record
+// with the same key is an error matching [store.ErrExists]; a tenant that
+// does not exist is [store.ErrTenantNotFound], and nothing is written, so
+// that a grant arriving after the tenant's delete cannot outlive it.
 func (g *Grants) Put(ctx context.Context, tenantID string, kind store.GrantKind, id string, value []byte, ttl time.Duration) error {
 	key, err := grantKey(tenantID, kind, id)
 	if err != nil {
@@ -38,12 +41,14 @@ func (g *Grants) Put(ctx context.Context, tenantID string, kind store.GrantKind,
 	if ttl <= 0 {
 		return store.ErrGrantTTL
 	}
-	ok, err := g.s.rdb.SetNX(ctx, key, value, time.Duration(millis(ttl))*time.Millisecond).Result()
-	if err != nil {
+	n, err := grantScript.Run(ctx, g.s.rdb, []string{keys.Metadata(tenantID), key}, value, millis(ttl)).Int()
+	switch {
+	case err != nil:
 		return fmt.Errorf("redisstore: put grant %s of %q: %w", kind, tenantID, err)
-	}
-	if !ok {
+	case n == 0:
 		return fmt.Errorf("redisstore: grant %s of %q: %w", kind, tenantID, store.ErrExists)
+	case n < 0:
+		return fmt.Errorf("redisstore: grant %s of %q: %w", kind, tenantID, store.ErrTenantNotFound)
 	}
 	return nil
 }

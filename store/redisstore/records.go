@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
@@ -14,13 +13,14 @@ import (
 )
 
 // Register stores c under the tenant for the client lifetime. It returns an
-// error matching [store.ErrExists] when the client ID is taken and
-// [store.ErrLimit] when maxClients > 0 live clients exist already. The check
-// and the write are one script over the tenant's keys: 100 concurrent
-// registrations against a limit of 10 admit exactly 10. One round trip.
-//
-// The tenant itself is not looked up: callers register clients of a tenant
-// they have just resolved.
+// error matching [store.ErrExists] when the client ID is taken,
+// [store.ErrLimit] when maxClients > 0 live clients exist already, and
+// [store.ErrTenantNotFound] when the tenant does not exist (nothing is
+// written). The checks and the write are one script over the tenant's keys:
+// 100 concurrent registrations against a limit of 10 admit exactly 10, and
+// a registration that reaches Redis after the tenant's delete leaves
+// nothing for the sweep to miss. Tenant default, which single-tenant mode
+// serves without a record, is not refused. One round trip.
 func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client, maxClients int) error {
 	if err := tenant.ValidateID(tenantID); err != nil {
 		return fmt.Errorf("redisstore: %w", err)
@@ -35,7 +35,8 @@ func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client
 	if err != nil {
 		return fmt.Errorf("redisstore: encode client: %w", err)
 	}
-	err = r.s.admit(ctx, keys.Client(tenantID, c.ClientID), keys.Clients(tenantID), c.ClientID, data, r.s.clientTTL, maxClients)
+	err = r.s.admit(ctx, tenantID, []string{keys.Client(tenantID, c.ClientID), keys.Clients(tenantID)},
+		c.ClientID, data, millis(r.s.clientTTL), maxClients)
 	if err != nil {
 		return fmt.Errorf("redisstore: client %q of %q: %w", c.ClientID, tenantID, err)
 	}
@@ -59,8 +60,9 @@ func (r *Clients) Delete(ctx context.Context, tenantID, clientID string) error {
 
 // Create starts a session of userID in the tenant for the session lifetime.
 // It returns an error matching [store.ErrExists] when the session ID is
-// taken and [store.ErrLimit] when maxSessions > 0 live sessions exist
-// already; like Register, atomically and in one round trip.
+// taken, [store.ErrLimit] when maxSessions > 0 live sessions exist already,
+// and [store.ErrTenantNotFound] when the tenant does not exist (nothing is
+// written); like Register, atomically and in one round trip.
 func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID string, maxSessions int) (*store.Session, error) {
 	return r.Admit(ctx, tenantID, sessionID, store.Owner{Subject: userID}, store.SessionLimits{MaxSessions: maxSessions})
 }
@@ -68,9 +70,10 @@ func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID strin
 // Admit starts a session of owner in the tenant for the session lifetime.
 // It returns an error matching [store.ErrExists] when the session ID is
 // taken, [store.ErrLimit] when limits.MaxSessions > 0 live sessions exist
-// already, and [store.ErrOwnerLimit] when limits.PerOwner > 0 and the owner
-// holds that many. One script checks both limits and stores the session:
-// one round trip.
+// already, [store.ErrOwnerLimit] when limits.PerOwner > 0 and the owner
+// holds that many, and [store.ErrTenantNotFound] when the tenant does not
+// exist (nothing is written). One script checks the tenant and both limits
+// and stores the session: one round trip.
 func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner store.Owner, limits store.SessionLimits) (*store.Session, error) {
 	if err := tenant.ValidateID(tenantID); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
@@ -90,17 +93,7 @@ func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner 
 		keyList = append(keyList, keys.SessionOwners(tenantID))
 		args = append(args, owner.Field(), limits.PerOwner)
 	}
-	n, err := admitScript.Run(ctx, r.s.rdb, keyList, args...).Int()
-	switch {
-	case err != nil:
-	case n == 0:
-		err = store.ErrExists
-	case n == -1:
-		err = store.ErrLimit
-	case n < 0:
-		err = store.ErrOwnerLimit
-	}
-	if err != nil {
+	if err := r.s.admit(ctx, tenantID, keyList, args...); err != nil {
 		return nil, fmt.Errorf("redisstore: session %q of %q: %w", sessionID, tenantID, err)
 	}
 	return sess, nil
@@ -128,7 +121,7 @@ func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error 
 		return fmt.Errorf("redisstore: encode time: %w", err)
 	}
 	n, err := touchScript.Run(ctx, r.s.rdb,
-		[]string{keys.Session(tenantID, sessionID), keys.Sessions(tenantID), keys.SessionOwners(tenantID)},
+		[]string{keys.Metadata(tenantID), keys.Session(tenantID, sessionID), keys.Sessions(tenantID), keys.SessionOwners(tenantID)},
 		sessionID, at, millis(r.s.sessionTTL)).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: touch session %q of %q: %w", sessionID, tenantID, err)
@@ -162,16 +155,22 @@ func (r *Sessions) Delete(ctx context.Context, tenantID, sessionID string) error
 	return nil
 }
 
-// admit runs the admit script: see lua/admit.lua.
-func (s *Store) admit(ctx context.Context, key, set, member string, value []byte, ttl time.Duration, max int) error {
-	n, err := admitScript.Run(ctx, s.rdb, []string{key, set}, member, value, millis(ttl), max).Int()
+// admit runs the admit script (see lua/admit.lua) on the tenant's
+// metadata key followed by keyList, the record key, the tenant's set and
+// the optional owners' hash, with args, and turns its answer into an error.
+func (s *Store) admit(ctx context.Context, tenantID string, keyList []string, args ...any) error {
+	n, err := admitScript.Run(ctx, s.rdb, append([]string{keys.Metadata(tenantID)}, keyList...), args...).Int()
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
 		return store.ErrExists
-	case n < 0:
+	case n == -1:
 		return store.ErrLimit
+	case n == -2:
+		return store.ErrOwnerLimit
+	case n < 0:
+		return store.ErrTenantNotFound
 	}
 	return nil
 }

@@ -20,6 +20,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// createTenants stores an active tenant of each ID: clients, sessions and
+// grants are stored only for a tenant that exists.
+func createTenants(t *testing.T, s *redisstore.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: id, Name: id, Status: tenant.StatusActive})
+		require.NoError(t, err, "create %s", id)
+	}
+}
+
 // testCascadeBatches deletes a tenant with more keys than a batch and checks
 // the count, that SCAN and bounded UNLINKs did it (never KEYS), and that a
 // tenant whose ID extends the deleted one keeps everything.
@@ -129,6 +139,7 @@ func TestSubscribeIgnoresMalformedEvents(t *testing.T) {
 func testTouchForeignLayout(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	s := redisstore.New(rdb, redisstore.Config{})
+	createTenants(t, s, "acme")
 	const legacy = `{"lastAccessedAt":"2025-01-01T00:00:00Z","createdAt":"2025-01-01T00:00:00Z","tenantId":"acme","userId":"u/1"}`
 	require.NoError(t, rdb.Set(ctx, keys.Session("acme", "s1"), legacy, time.Minute).Err())
 	require.NoError(t, s.Sessions().Touch(ctx, "acme", "s1"))
@@ -211,6 +222,7 @@ func TestRedisErrorsPassThrough(t *testing.T) {
 func testPermanentIndexSetStaysPermanent(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	s := redisstore.New(rdb, redisstore.Config{})
+	createTenants(t, s, "acme")
 	require.NoError(t, rdb.ZAdd(ctx, keys.Clients("acme"), redis.Z{Score: math.Inf(1), Member: "legacy"}).Err())
 	require.NoError(t, s.Clients().Register(ctx, "acme", clientNamed("new"), 0))
 	ttl, err := rdb.PTTL(ctx, keys.Clients("acme")).Result()

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/testredis"
@@ -41,6 +42,8 @@ func testRoundTrips(t *testing.T, rdb redis.UniversalClient) {
 		{"Sessions.Get", 1, func() error { _, err := s.Sessions().Get(ctx, "acme", "s1"); return err }},
 		{"Sessions.Touch", 1, func() error { return s.Sessions().Touch(ctx, "acme", "s1") }},
 		{"Sessions.Delete", 1, func() error { return s.Sessions().Delete(ctx, "acme", "s1") }},
+		{"Grants.Put", 1, func() error { return s.Grants().Put(ctx, "acme", store.GrantCode, "g1", []byte("x"), time.Minute) }},
+		{"Grants.Take", 1, func() error { _, err := s.Grants().Take(ctx, "acme", store.GrantCode, "g1"); return err }},
 		{"Limiter.Allow", 1, func() error { _, err := s.Allow(ctx, "acme", "k", 100); return err }},
 		{"Limiter.Allow unlimited", 0, func() error { _, err := s.Allow(ctx, "acme", "k", 0); return err }},
 	} {

@@ -5,7 +5,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/internal/lua"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // The Lua scripts, one file each under lua/, where each explains its keys,
@@ -37,9 +39,11 @@ var (
 	adminKeyLua string
 	//go:embed lua/adminkeyused.lua
 	adminKeyUsedLua string
+	//go:embed lua/grant.lua
+	grantLua string
 
-	admitScript      = redis.NewScript(lua.Extend + admitLua)
-	touchScript      = redis.NewScript(lua.Extend + touchLua)
+	admitScript      = redis.NewScript(lua.Extend + unrecorded + admitLua)
+	touchScript      = redis.NewScript(lua.Extend + unrecorded + touchLua)
 	removeScript     = redis.NewScript(removeLua)
 	gcraScript       = redis.NewScript(gcraLua)
 	replaceScript    = redis.NewScript(replaceLua)
@@ -50,7 +54,15 @@ var (
 	auditScript        = redis.NewScript(auditLua)
 	adminKeyScript     = redis.NewScript(adminKeyLua)
 	adminKeyUsedScript = redis.NewScript(adminKeyUsedLua)
+	grantScript        = redis.NewScript(unrecorded + grantLua)
 )
+
+// unrecorded goes ahead of the scripts that store a tenant's clients,
+// sessions and grants, which write nothing for a tenant without a record:
+// it names the record of tenant default, which single-tenant mode serves
+// from its configuration without one, and whose writes are therefore not
+// refused.
+var unrecorded = "local default_metadata = '" + keys.Metadata(tenant.DefaultID) + "'\n"
 
 // scripts lists every script by name, for tests that load them all.
 var scripts = map[string]*redis.Script{
@@ -66,4 +78,5 @@ var scripts = map[string]*redis.Script{
 	"audit":        auditScript,
 	"adminkey":     adminKeyScript,
 	"adminkeyused": adminKeyUsedScript,
+	"grant":        grantScript,
 }

@@ -26,6 +26,7 @@ func testOwnerIndex(t *testing.T, rdb redis.UniversalClient) {
 	rdb.AddHook(c)
 	s := redisstore.New(rdb, redisstore.Config{SessionTTL: ttl})
 	require.NoError(t, s.LoadScripts(ctx))
+	createTenants(t, s, "acme")
 	ss := s.Sessions()
 	alice := store.Owner{Issuer: "https://idp.example", Subject: "alice"}
 	limits := store.SessionLimits{MaxSessions: 100, PerOwner: 3}

@@ -100,6 +100,7 @@ func TestScriptsOnCluster(t *testing.T) {
 		node, err := rdb.MasterForKey(ctx, keys.Prefix(id))
 		require.NoError(t, err)
 		masters[node.String()] = true
+		createTenants(t, s, id)
 
 		for i := range 3 {
 			d, err := s.Allow(ctx, id, "k", 2)

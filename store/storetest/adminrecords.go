@@ -46,15 +46,8 @@ func RunAdminRecords(t *testing.T, newBackend func(t *testing.T) AdminRecordsBac
 		{"AdminKeyLimitConcurrent", testAdminKeyLimit},
 		{"AdminKeyOfUnknownTenant", testAdminKeyUnknownTenant},
 		{"RecordsCascadeDelete", testRecordsCascade},
+		{"WritesNeedTheTenant", testRecordsNeedTheTenant},
 	}, newBackend)
-}
-
-func createTenants(t *testing.T, b *AdminRecordsBackend, ids ...string) {
-	t.Helper()
-	for _, id := range ids {
-		_, err := b.Tenants.Create(t.Context(), sample(id, ""))
-		require.NoError(t, err, "create %s", id)
-	}
 }
 
 func delta(id, date string, served int64, tools map[string]int64) store.UsageDelta {
@@ -70,7 +63,7 @@ func readDays(t *testing.T, b *AdminRecordsBackend, id, from, to string) []store
 
 func testUsageAddRead(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme", "acme-corp")
+	createTenants(t, b.Tenants, "acme", "acme-corp")
 	err := b.Usage.Add(ctx, store.UsageBatch{Writer: "w1", Seq: 1, Deltas: []store.UsageDelta{
 		{TenantID: "acme", Date: "2026-01-05", UsageCounts: store.UsageCounts{
 			Served: 10, RateLimited: 2, AuthRefused: 3, SessionsOpened: 4, Logins: 5,
@@ -101,7 +94,7 @@ func testUsageAddRead(t *testing.T, b *AdminRecordsBackend) {
 
 func testUsageOnce(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	batch := store.UsageBatch{Writer: "w1", Seq: 7, Deltas: []store.UsageDelta{delta("acme", "2026-01-05", 5, nil)}}
 	require.NoError(t, b.Usage.Add(ctx, batch))
 	require.NoError(t, b.Usage.Add(ctx, batch), "a batch sent again after a lost answer")
@@ -119,7 +112,7 @@ func testUsageOnce(t *testing.T, b *AdminRecordsBackend) {
 
 func testUsageConcurrent(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme", "globex")
+	createTenants(t, b.Tenants, "acme", "globex")
 	const writers, batches = 4, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*batches)
@@ -146,7 +139,7 @@ func testUsageConcurrent(t *testing.T, b *AdminRecordsBackend) {
 
 func testUsageToolNames(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	// Two writers each bring 40 names, 16 of them shared: 64 distinct
 	// names fit, 16 more do not. Each call is counted once either way.
 	tools := func(from, to int) map[string]int64 {
@@ -184,7 +177,7 @@ func testUsageToolNames(t *testing.T, b *AdminRecordsBackend) {
 
 func testUsageUnknownTenant(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	require.NoError(t, b.Usage.Add(ctx, store.UsageBatch{Writer: "w1", Seq: 1, Deltas: []store.UsageDelta{
 		delta("ghost", "2026-01-05", 5, nil),
 		delta("acme", "2026-01-05", 1, nil),
@@ -192,14 +185,14 @@ func testUsageUnknownTenant(t *testing.T, b *AdminRecordsBackend) {
 	assert.True(t, readDays(t, b, "ghost", "2026-01-05", "2026-01-05")[0].Zero(), "no counts without the tenant")
 	// Created later, the tenant starts from nothing: the dropped counts
 	// were not kept anywhere.
-	createTenants(t, b, "ghost")
+	createTenants(t, b.Tenants, "ghost")
 	assert.True(t, readDays(t, b, "ghost", "2026-01-05", "2026-01-05")[0].Zero())
 	assert.Equal(t, int64(1), readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Served)
 }
 
 func testUsageInvalid(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	ok := delta("acme", "2026-01-05", 1, nil)
 	for name, batch := range map[string]store.UsageBatch{
 		"no writer":       {Seq: 1, Deltas: []store.UsageDelta{ok}},
@@ -239,7 +232,7 @@ func event(action string) store.AuditEvent {
 
 func testAuditAppendRead(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme", "acme-corp")
+	createTenants(t, b.Tenants, "acme", "acme-corp")
 	var ids []string
 	for i := range 25 {
 		id, err := b.Audit.Append(ctx, "acme", event(fmt.Sprintf("a%d", i)), 0)
@@ -281,7 +274,7 @@ func testAuditAppendRead(t *testing.T, b *AdminRecordsBackend) {
 
 func testAuditCapped(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	const length, appended = 10, 400
 	var last string
 	for i := range appended {
@@ -317,7 +310,7 @@ func testAuditUnknownTenant(t *testing.T, b *AdminRecordsBackend) {
 
 func testAuditInvalid(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	for _, c := range []string{"x", "1", "1-", "-1", "1-1-1", "+1-0", "0x1-0", "18446744073709551616-0", "1-2 "} {
 		_, err := b.Audit.Read(ctx, "acme", c, 0)
 		require.ErrorIs(t, err, store.ErrAuditCursor, "cursor %q", c)
@@ -333,7 +326,7 @@ func testAuditInvalid(t *testing.T, b *AdminRecordsBackend) {
 
 func testAdminKeyLifecycle(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme", "acme-corp")
+	createTenants(t, b.Tenants, "acme", "acme-corp")
 	created := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	k1 := store.AdminKey{ID: "k1", Hash: "aa", CreatedAt: created}
 	k2 := store.AdminKey{ID: "k2", Hash: "bb", CreatedAt: created.Add(time.Second)}
@@ -377,7 +370,7 @@ func testAdminKeyLifecycle(t *testing.T, b *AdminRecordsBackend) {
 
 func testAdminKeyLimit(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	const max, tries = 5, 20
 	var wg sync.WaitGroup
 	results := make(chan error, tries)
@@ -406,14 +399,14 @@ func testAdminKeyUnknownTenant(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
 	err := b.AdminKeys.Create(ctx, "ghost", store.AdminKey{ID: "k1", Hash: "h", CreatedAt: time.Now()}, 0)
 	requireTenantNotFound(t, err)
-	createTenants(t, b, "ghost")
+	createTenants(t, b.Tenants, "ghost")
 	_, err = b.AdminKeys.Get(ctx, "ghost", "k1")
 	requireRecordNotFound(t, err)
 }
 
 func testRecordsCascade(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b, "acme", "acme-corp")
+	createTenants(t, b.Tenants, "acme", "acme-corp")
 	for _, id := range []string{"acme", "acme-corp"} {
 		require.NoError(t, b.Usage.Add(ctx, store.UsageBatch{Writer: "w", Seq: 1, Deltas: []store.UsageDelta{delta(id, "2026-01-05", 1, nil)}}))
 		_, err := b.Audit.Append(ctx, id, event("x"), 0)
@@ -426,7 +419,7 @@ func testRecordsCascade(t *testing.T, b *AdminRecordsBackend) {
 	assert.Equal(t, int64(1+1+1+1+1+1+1), n,
 		"metadata, issuer claim, usage day, usage writer, audit trail, admin keys, their last uses")
 
-	createTenants(t, b, "acme")
+	createTenants(t, b.Tenants, "acme")
 	assert.True(t, readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Zero(), "usage went with the tenant")
 	require.NoError(t, b.Usage.Add(ctx, store.UsageBatch{Writer: "w", Seq: 1, Deltas: []store.UsageDelta{delta("acme", "2026-01-05", 2, nil)}}))
 	assert.Equal(t, int64(2), readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Served,
@@ -443,4 +436,31 @@ func testRecordsCascade(t *testing.T, b *AdminRecordsBackend) {
 	assert.Len(t, page, 1)
 	_, err = b.AdminKeys.Get(ctx, "acme-corp", "k1")
 	require.NoError(t, err)
+}
+
+// testRecordsNeedTheTenant: an admin key or an audit event is stored only
+// while its tenant exists. A write for an ID never created, or created
+// then deleted (a request in flight during the delete), is an error
+// matching [store.ErrTenantNotFound], and the tenant created later under
+// the ID finds neither.
+func testRecordsNeedTheTenant(t *testing.T, b *AdminRecordsBackend) {
+	ctx := t.Context()
+	createTenants(t, b.Tenants, "gone")
+	_, err := b.Tenants.Delete(ctx, "gone")
+	require.NoError(t, err)
+	for _, id := range []string{"never", "gone"} {
+		err := b.AdminKeys.Create(ctx, id, store.AdminKey{ID: "k1", Hash: "h", CreatedAt: time.Now()}, 0)
+		require.ErrorIs(t, err, store.ErrTenantNotFound, "admin key of %s", id)
+		_, err = b.Audit.Append(ctx, id, event("x"), 0)
+		require.ErrorIs(t, err, store.ErrTenantNotFound, "audit of %s", id)
+		createTenants(t, b.Tenants, id)
+		_, err = b.AdminKeys.Get(ctx, id, "k1")
+		requireRecordNotFound(t, err)
+		keys, err := b.AdminKeys.List(ctx, id)
+		require.NoError(t, err)
+		assert.Empty(t, keys, "admin keys of %s", id)
+		page, err := b.Audit.Read(ctx, id, "", 0)
+		require.NoError(t, err)
+		assert.Empty(t, page, "audit of %s", id)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/store/storetest"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 // newBackend is what a backend's test file gives the suite: fresh, empty
@@ -37,6 +38,7 @@ func newBackend(*testing.T) storetest.Backend {
 func Example() {
 	ctx := context.Background()
 	b := newBackend(nil)
+	_, _ = b.Tenants.Create(ctx, &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive})
 	_ = b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1"}, 0)
 	_, err := b.Clients.Get(ctx, "acme", "c1")
 	fmt.Println("registered:", err)

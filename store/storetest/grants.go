@@ -34,11 +34,13 @@ func RunGrants(t *testing.T, newBackend func(t *testing.T) GrantsBackend) {
 		{"InvalidArguments", testGrantInvalid},
 		{"Delete", testGrantDelete},
 		{"CascadeDelete", testGrantCascade},
+		{"WritesNeedTheTenant", testGrantNeedsTheTenant},
 	}, newBackend)
 }
 
 func testGrantTakeOnce(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	value := []byte("v\x00\xff{}")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantCode, "c1", value, time.Minute))
 	got, err := b.Grants.Get(ctx, "acme", store.GrantCode, "c1")
@@ -55,6 +57,7 @@ func testGrantTakeOnce(t *testing.T, b *GrantsBackend) {
 
 func testGrantPutExists(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantTransaction, "t1", []byte("first"), time.Minute))
 	err := b.Grants.Put(ctx, "acme", store.GrantTransaction, "t1", []byte("second"), time.Minute)
 	require.ErrorIs(t, err, store.ErrExists)
@@ -66,6 +69,7 @@ func testGrantPutExists(t *testing.T, b *GrantsBackend) {
 
 func testGrantIsolation(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "acme-corp")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantCode, "same", []byte("a"), time.Minute))
 	for _, tc := range []struct {
 		tenant string
@@ -91,6 +95,7 @@ func testGrantIsolation(t *testing.T, b *GrantsBackend) {
 
 func testGrantExpiry(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantCode, "short", []byte("x"), 500*time.Millisecond))
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantCode, "long", []byte("y"), time.Hour))
 	b.Advance(1200 * time.Millisecond)
@@ -104,6 +109,7 @@ func testGrantExpiry(t *testing.T, b *GrantsBackend) {
 
 func testGrantConcurrentTake(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantCode, "race", []byte("x"), time.Minute))
 	var wg sync.WaitGroup
 	var won, lost atomic.Int32
@@ -154,6 +160,7 @@ func testGrantInvalid(t *testing.T, b *GrantsBackend) {
 
 func testGrantDelete(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	require.NoError(t, b.Grants.Put(ctx, "acme", store.GrantRefresh, "r", []byte("x"), time.Minute))
 	require.NoError(t, b.Grants.Delete(ctx, "acme", store.GrantRefresh, "r"))
 	_, err := b.Grants.Get(ctx, "acme", store.GrantRefresh, "r")
@@ -180,4 +187,30 @@ func testGrantCascade(t *testing.T, b *GrantsBackend) {
 		require.NoError(t, err, "a tenant whose ID extends the deleted one's keeps its grants")
 		assert.Equal(t, []byte("acme-corp"), got)
 	}
+}
+
+// testGrantNeedsTheTenant: a grant is stored only while its tenant exists.
+// A Put for an ID never created, or created then deleted (a request in
+// flight during the delete), is an error matching
+// [store.ErrTenantNotFound], and the tenant created later under the ID
+// finds no grant.
+func testGrantNeedsTheTenant(t *testing.T, b *GrantsBackend) {
+	ctx := t.Context()
+	createTenants(t, b.Tenants, "gone")
+	_, err := b.Tenants.Delete(ctx, "gone")
+	require.NoError(t, err)
+	for _, id := range []string{"never", "gone"} {
+		for _, kind := range []store.GrantKind{store.GrantTransaction, store.GrantCode, store.GrantRefresh} {
+			err := b.Grants.Put(ctx, id, kind, "g", []byte("x"), time.Hour)
+			require.ErrorIs(t, err, store.ErrTenantNotFound, "%s of %s", kind, id)
+		}
+		createTenants(t, b.Tenants, id)
+		for _, kind := range []store.GrantKind{store.GrantTransaction, store.GrantCode, store.GrantRefresh} {
+			_, err := b.Grants.Get(ctx, id, kind, "g")
+			requireRecordNotFound(t, err)
+		}
+	}
+	// Tenant default is the exception: single-tenant mode serves it from
+	// its configuration, with or without a record.
+	require.NoError(t, b.Grants.Put(ctx, tenant.DefaultID, store.GrantCode, "g", []byte("x"), time.Hour))
 }

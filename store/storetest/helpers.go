@@ -34,6 +34,17 @@ func create(t *testing.T, b *Backend, id, domain string) *tenant.Tenant {
 	return got
 }
 
+// createTenants stores sample(id, "") for each of ids in tenants and fails
+// the test on error: clients, sessions, grants and the admin records are
+// stored only for a tenant that exists.
+func createTenants(t *testing.T, tenants store.Tenants, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		_, err := tenants.Create(t.Context(), sample(id, ""))
+		require.NoError(t, err, "create %s", id)
+	}
+}
+
 // requireTenantNotFound checks that err is a missing tenant for both the
 // store and the tenant package.
 func requireTenantNotFound(t *testing.T, err error) {

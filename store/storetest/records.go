@@ -29,6 +29,7 @@ var goodKeys = []string{
 
 func testInvalidKeys(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	for _, key := range badKeys {
 		calls := map[string]func() error{
 			"Clients.Register": func() error {
@@ -64,6 +65,7 @@ func testInvalidKeys(t *testing.T, b *Backend) {
 
 func testClientRoundTrip(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	in := &store.Client{
 		ClientID:                "c1",
 		ClientSecret:            "s3cret",
@@ -95,6 +97,7 @@ func testClientRoundTrip(t *testing.T, b *Backend) {
 // maxClients, and extensions with other names still round-trip exactly.
 func testClientMemberNames(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	good := []string{"https://good.example/cb"}
 	for _, member := range []string{"Redirect_Uris", "REDIRECT_URIS", "Token_Endpoint_Auth_Method", "Client_Id", "redirect_uri\u017f"} {
 		c := &store.Client{
@@ -126,8 +129,51 @@ func testClientMemberNames(t *testing.T, b *Backend) {
 	assert.Equal(t, good, got.RedirectURIs)
 }
 
+// testWritesNeedTheTenant: a client or a session is stored only while its
+// tenant exists. A write for an ID never created, or created then deleted
+// (a request in flight during the delete, a replica that still holds the
+// tenant), is an error matching [store.ErrTenantNotFound] and leaves
+// nothing: the tenant created later under the ID finds no client and no
+// session, and has every place free under its limits. Tenant default,
+// which single-tenant mode serves without a record, is the exception.
+func testWritesNeedTheTenant(t *testing.T, b *Backend) {
+	ctx := t.Context()
+	create(t, b, "gone", "")
+	_, err := b.Tenants.Delete(ctx, "gone")
+	require.NoError(t, err)
+	owner := store.Owner{Issuer: "https://idp.example.com", Subject: "u1"}
+	for _, id := range []string{"never", "gone"} {
+		err := b.Clients.Register(ctx, id, &store.Client{ClientID: "c1"}, 10)
+		require.ErrorIs(t, err, store.ErrTenantNotFound, "Clients.Register of %s", id)
+		_, err = b.Sessions.Create(ctx, id, "s1", "u1", 10)
+		require.ErrorIs(t, err, store.ErrTenantNotFound, "Sessions.Create of %s", id)
+		_, err = b.Sessions.Admit(ctx, id, "s2", owner, store.SessionLimits{MaxSessions: 10, PerOwner: 5})
+		require.ErrorIs(t, err, store.ErrTenantNotFound, "Sessions.Admit of %s", id)
+
+		create(t, b, id, "")
+		_, err = b.Clients.Get(ctx, id, "c1")
+		requireRecordNotFound(t, err)
+		for _, s := range []string{"s1", "s2"} {
+			_, err = b.Sessions.Get(ctx, id, s)
+			requireRecordNotFound(t, err)
+		}
+		// Nothing counts against the new tenant's limits.
+		require.NoError(t, b.Clients.Register(ctx, id, &store.Client{ClientID: "c2"}, 1), id)
+		_, err = b.Sessions.Admit(ctx, id, "s3", owner, store.SessionLimits{MaxSessions: 1, PerOwner: 1})
+		require.NoError(t, err, id)
+	}
+
+	// Tenant default is the exception: single-tenant mode serves it from
+	// its configuration, with or without a record.
+	require.NoError(t, b.Clients.Register(ctx, tenant.DefaultID, &store.Client{ClientID: "c1"}, 0))
+	_, err = b.Sessions.Admit(ctx, tenant.DefaultID, "s1", owner, store.SessionLimits{PerOwner: 1})
+	require.NoError(t, err)
+	require.NoError(t, b.Sessions.Touch(ctx, tenant.DefaultID, "s1"))
+}
+
 func testClientIsolation(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "beta")
 	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1", ClientName: "acme's"}, 0))
 	require.NoError(t, b.Clients.Register(ctx, "beta", &store.Client{ClientID: "c1", ClientName: "beta's"}, 0),
 		"the same client ID in another tenant is another client")
@@ -161,6 +207,7 @@ func testClientIsolation(t *testing.T, b *Backend) {
 
 func testSessionIsolation(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "beta")
 	sa, err := b.Sessions.Create(ctx, "acme", "s1", "alice", 0)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", sa.UserID)
@@ -205,6 +252,7 @@ func testSessionIsolation(t *testing.T, b *Backend) {
 
 func testClientExpiry(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	ttl := b.ClientTTL
 	require.NoError(t, b.Clients.Register(ctx, "acme", &store.Client{ClientID: "c1"}, 0))
 	b.Advance(ttl / 2)
@@ -220,6 +268,7 @@ func testClientExpiry(t *testing.T, b *Backend) {
 
 func testSessionSliding(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	ttl := b.SessionTTL
 	step := ttl * 3 / 5
 	created, err := b.Sessions.Create(ctx, "acme", "s1", "alice", 0)
@@ -305,6 +354,7 @@ func getSession(ctx context.Context, b *Backend, tenantID string) func(id string
 
 func testClientLimit(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "beta")
 	register := func(tenantID, clientID string, max int) error {
 		return b.Clients.Register(ctx, tenantID, &store.Client{ClientID: clientID}, max)
 	}
@@ -335,6 +385,7 @@ func testClientLimit(t *testing.T, b *Backend) {
 
 func testSessionLimit(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "beta")
 	start := func(tenantID, sessionID string, max int) error {
 		_, err := b.Sessions.Create(ctx, tenantID, sessionID, "u", max)
 		return err
@@ -361,6 +412,7 @@ func testSessionLimit(t *testing.T, b *Backend) {
 
 func testSessionOwners(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
 	alice := store.Owner{Issuer: "https://idp.acme.example", Subject: "alice"}
 	s, err := b.Sessions.Admit(ctx, "acme", "s1", alice, store.SessionLimits{})
 	require.NoError(t, err)
@@ -393,6 +445,7 @@ func testSessionOwners(t *testing.T, b *Backend) {
 
 func testSessionOwnerLimit(t *testing.T, b *Backend) {
 	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme", "beta")
 	alice := store.Owner{Issuer: "https://idp.acme.example", Subject: "alice"}
 	admit := func(tenantID, id string, o store.Owner, max, perOwner int) error {
 		_, err := b.Sessions.Admit(ctx, tenantID, id, o, store.SessionLimits{MaxSessions: max, PerOwner: perOwner})

@@ -73,6 +73,7 @@ var cases = []testCase[Backend]{
 	{"InvalidKeys", testInvalidKeys},
 	{"ClientRoundTrip", testClientRoundTrip},
 	{"ClientMemberNames", testClientMemberNames},
+	{"WritesNeedTheTenant", testWritesNeedTheTenant},
 	{"ClientIsolation", testClientIsolation},
 	{"SessionIsolation", testSessionIsolation},
 	{"ClientExpiry", testClientExpiry},

@@ -1,6 +1,7 @@
 -- delifvalue deletes a key only while it holds the given value: a custom
 -- domain key is removed only while it still names the tenant that gives it
--- up, never after another tenant has taken the domain.
+-- up, never after another tenant has taken the domain; a delete marker only
+-- while it holds the token of the delete that clears it.
 --
 -- KEYS[1]  the key
 -- ARGV[1]  the value it must hold

@@ -4,6 +4,12 @@
 -- earlier lease left unspent.
 --
 -- KEYS[1]  the limiter state: the theoretical arrival time (unix us)
+--
+-- Unlike the scripts that store a tenant's records, this one does not check
+-- that the tenant exists: a state written while the tenant's delete sweeps
+-- may outlive the sweep, but it holds nothing of value and expires within
+-- minutes (when the burst is full again).
+--
 -- ARGV[1]  the limit: requests per minute, also the burst (> 0)
 -- ARGV[2]  want: how many requests to take (>= 0)
 -- ARGV[3]  unused: how many requests of an earlier lease to give back (>= 0)
