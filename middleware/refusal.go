@@ -22,6 +22,12 @@ const (
 	ReasonSuspended   Reason = "suspended"
 	ReasonUnavailable Reason = "unavailable"
 	ReasonRateLimited Reason = "rate_limited"
+	// ReasonHungUp is a request whose client went away (its context
+	// was canceled) while the tenant was being read: the 503 written
+	// reaches no one, and the store is not to blame, so it is counted
+	// apart from ReasonUnavailable and does not raise the summary's
+	// level.
+	ReasonHungUp Reason = "hung_up"
 )
 
 // MaxIdentifierLog bounds [Refusal.Identifier]: a malformed identifier can
@@ -79,7 +85,7 @@ type RefusalLogConfig struct {
 // any other Reason counts as "other".
 var reasons = [...]Reason{
 	ReasonMissing, ReasonInvalid, ReasonNotFound, ReasonSuspended,
-	ReasonUnavailable, ReasonRateLimited, "other",
+	ReasonUnavailable, ReasonRateLimited, ReasonHungUp, "other",
 }
 
 // refusalLog is the state of one RefusalLog hook.

@@ -152,6 +152,11 @@ func TestRefusalLogConfig(t *testing.T) {
 			summary: map[string]float64{"not_found": 1, "unavailable": 1, "total": 2},
 		},
 		{
+			name: "a client hanging up is no outage: Info", refuse: []Reason{ReasonHungUp, ReasonNotFound},
+			wait: time.Minute, levels: []string{"INFO"},
+			summary: map[string]float64{"hung_up": 1, "not_found": 1, "total": 2},
+		},
+		{
 			name: "a reason of its own counts as other", refuse: []Reason{"teapot"},
 			wait: time.Minute, levels: []string{"INFO"}, summary: map[string]float64{"other": 1, "total": 1},
 		},

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -96,7 +97,7 @@ func Tenant(cfg TenantConfig) (func(http.Handler) http.Handler, error) {
 				return
 			default:
 				w.Header()["Retry-After"] = retryAfter
-				refuse(w, r, &cfg, Refusal{Reason: ReasonUnavailable, Status: http.StatusServiceUnavailable, TenantID: id, Err: err}, bodyUnavailable)
+				refuse(w, r, &cfg, Refusal{Reason: unavailable(r), Status: http.StatusServiceUnavailable, TenantID: id, Err: err}, bodyUnavailable)
 				return
 			}
 			if rewriter != nil {
@@ -129,8 +130,19 @@ func refuseResolve(w http.ResponseWriter, r *http.Request, cfg *TenantConfig, re
 		// A resolver that looks hosts up (custom domains) failed to reach
 		// its store.
 		w.Header()["Retry-After"] = retryAfter
-		refuse(w, r, cfg, Refusal{Reason: ReasonUnavailable, Status: http.StatusServiceUnavailable, Err: err}, bodyUnavailable)
+		refuse(w, r, cfg, Refusal{Reason: unavailable(r), Status: http.StatusServiceUnavailable, Err: err}, bodyUnavailable)
 	}
+}
+
+// unavailable is the reason of a 503: ReasonHungUp when the client
+// canceled the request while its tenant was being read, else
+// ReasonUnavailable. A deadline that ran out is the store's slowness,
+// not a hang-up.
+func unavailable(r *http.Request) Reason {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		return ReasonHungUp
+	}
+	return ReasonUnavailable
 }
 
 func refuse(w http.ResponseWriter, r *http.Request, cfg *TenantConfig, f Refusal, body []byte) {

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -210,4 +211,47 @@ func TestTenantConfigErrors(t *testing.T) {
 	assert.Error(t, err)
 	_, err = Tenant(TenantConfig{Resolver: headerResolver(t)})
 	assert.Error(t, err)
+}
+
+// TestTenantHangUpIsNotAnOutage: a client that goes away while its tenant
+// is read is counted as a hang-up, not as the store failing, so it does
+// not raise the refusal summary to Warn; a store that fails, or is too
+// slow for the request's deadline, still is ReasonUnavailable.
+func TestTenantHangUpIsNotAnOutage(t *testing.T) {
+	src := newFakeTenants(activeTenant("acme"))
+	src.delay = time.Hour
+	var got []Reason
+	var mu sync.Mutex
+	h := newTenantHandler(t, TenantConfig{Tenants: src, OnRefused: func(_ *http.Request, f Refusal) {
+		mu.Lock()
+		got = append(got, f.Reason)
+		mu.Unlock()
+	}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest(http.MethodGet, "/mcp", nil).WithContext(ctx)
+	req.Header.Set("X-Tenant-ID", "acme")
+	time.AfterFunc(20*time.Millisecond, cancel)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer dcancel()
+	req = httptest.NewRequest(http.MethodGet, "/mcp", nil).WithContext(dctx)
+	req.Header.Set("X-Tenant-ID", "acme")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	down := newFakeTenants(activeTenant("acme"))
+	down.down.Store(true)
+	h = newTenantHandler(t, TenantConfig{Tenants: down, OnRefused: func(_ *http.Request, f Refusal) {
+		mu.Lock()
+		got = append(got, f.Reason)
+		mu.Unlock()
+	}})
+	serve(h, "X-Tenant-ID", "acme")
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []Reason{ReasonHungUp, ReasonUnavailable, ReasonUnavailable}, got)
 }
