@@ -445,10 +445,7 @@ func testRecordsCascade(t *testing.T, b *AdminRecordsBackend) {
 // the ID finds neither.
 func testRecordsNeedTheTenant(t *testing.T, b *AdminRecordsBackend) {
 	ctx := t.Context()
-	createTenants(t, b.Tenants, "gone")
-	_, err := b.Tenants.Delete(ctx, "gone")
-	require.NoError(t, err)
-	for _, id := range []string{"never", "gone"} {
+	for _, id := range unknownTenants(t, b.Tenants) {
 		err := b.AdminKeys.Create(ctx, id, store.AdminKey{ID: "k1", Hash: "h", CreatedAt: time.Now()}, 0)
 		require.ErrorIs(t, err, store.ErrTenantNotFound, "admin key of %s", id)
 		_, err = b.Audit.Append(ctx, id, event("x"), 0)

@@ -196,10 +196,7 @@ func testGrantCascade(t *testing.T, b *GrantsBackend) {
 // finds no grant.
 func testGrantNeedsTheTenant(t *testing.T, b *GrantsBackend) {
 	ctx := t.Context()
-	createTenants(t, b.Tenants, "gone")
-	_, err := b.Tenants.Delete(ctx, "gone")
-	require.NoError(t, err)
-	for _, id := range []string{"never", "gone"} {
+	for _, id := range unknownTenants(t, b.Tenants) {
 		for _, kind := range []store.GrantKind{store.GrantTransaction, store.GrantCode, store.GrantRefresh} {
 			err := b.Grants.Put(ctx, id, kind, "g", []byte("x"), time.Hour)
 			require.ErrorIs(t, err, store.ErrTenantNotFound, "%s of %s", kind, id)

@@ -45,6 +45,16 @@ func createTenants(t *testing.T, tenants store.Tenants, ids ...string) {
 	}
 }
 
+// unknownTenants returns two IDs that have no tenant in tenants: one never
+// created, and one created then deleted.
+func unknownTenants(t *testing.T, tenants store.Tenants) []string {
+	t.Helper()
+	createTenants(t, tenants, "gone")
+	_, err := tenants.Delete(t.Context(), "gone")
+	require.NoError(t, err)
+	return []string{"never", "gone"}
+}
+
 // requireTenantNotFound checks that err is a missing tenant for both the
 // store and the tenant package.
 func requireTenantNotFound(t *testing.T, err error) {

@@ -138,11 +138,8 @@ func testClientMemberNames(t *testing.T, b *Backend) {
 // which single-tenant mode serves without a record, is the exception.
 func testWritesNeedTheTenant(t *testing.T, b *Backend) {
 	ctx := t.Context()
-	create(t, b, "gone", "")
-	_, err := b.Tenants.Delete(ctx, "gone")
-	require.NoError(t, err)
 	owner := store.Owner{Issuer: "https://idp.example.com", Subject: "u1"}
-	for _, id := range []string{"never", "gone"} {
+	for _, id := range unknownTenants(t, b.Tenants) {
 		err := b.Clients.Register(ctx, id, &store.Client{ClientID: "c1"}, 10)
 		require.ErrorIs(t, err, store.ErrTenantNotFound, "Clients.Register of %s", id)
 		_, err = b.Sessions.Create(ctx, id, "s1", "u1", 10)
@@ -166,7 +163,7 @@ func testWritesNeedTheTenant(t *testing.T, b *Backend) {
 	// Tenant default is the exception: single-tenant mode serves it from
 	// its configuration, with or without a record.
 	require.NoError(t, b.Clients.Register(ctx, tenant.DefaultID, &store.Client{ClientID: "c1"}, 0))
-	_, err = b.Sessions.Admit(ctx, tenant.DefaultID, "s1", owner, store.SessionLimits{PerOwner: 1})
+	_, err := b.Sessions.Admit(ctx, tenant.DefaultID, "s1", owner, store.SessionLimits{PerOwner: 1})
 	require.NoError(t, err)
 	require.NoError(t, b.Sessions.Touch(ctx, tenant.DefaultID, "s1"))
 }
