@@ -54,12 +54,17 @@ type Tenants interface {
 	// clock, stores it and returns the stored record. A taken ID or domain
 	// is ErrExists. Unlike the admin API, Create fills in no default: t
 	// needs its Status (tenant.StatusActive for a tenant to be served).
+	// While a Delete of the same ID has not finished (it failed or was
+	// canceled midway, or is still running), Create answers
+	// ErrDeleteUnfinished: a new tenant never inherits the data of an
+	// old one of the same ID.
 	Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
 	// Update replaces the mutable fields of an existing tenant (ID and
 	// CreatedAt are kept), sets UpdatedAt and returns the stored record.
 	Update(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
 	// Delete removes the tenant and every key of its data, and returns how
-	// many keys were removed.
+	// many keys were removed. A Delete that fails midway is finished by
+	// calling it again; until then the ID cannot be created again.
 	//
 	// Create, Update and Delete publish an event for the other replicas;
 	// when that alone fails, they return their result with an error

@@ -52,9 +52,10 @@ type Config struct {
 //
 // The store interfaces share method names (Tenants.Get and Clients.Get,
 // for example), so one type cannot implement them all: a Store is the
-// [store.Limiter] and the [store.Events], and hands out the other three as
-// views with [Store.Tenants], [Store.Clients] and [Store.Sessions]. The
-// views cost nothing to ask for.
+// [store.Limiter] and the [store.Events], and hands out the others as
+// views: [Store.Tenants], [Store.Clients], [Store.Sessions],
+// [Store.Grants], [Store.Usage], [Store.Audit] and [Store.AdminKeys].
+// The views cost nothing to ask for; [Store.Backend] gathers them all.
 type Store struct {
 	tenants  Tenants
 	clients  Clients
