@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -90,7 +91,11 @@ func compactObject(data []byte) (Settings, error) {
 	return Settings(buf.String()), nil
 }
 
-// validate checks settings set in Go rather than decoded from JSON.
+// validate checks settings before they are stored: compact, and no
+// object in them has two members whose names are equal without case.
+// encoding/json reads such members into one struct field (the last one
+// wins) and into two map entries, so a check that reads one of them and a
+// host that reads the other would disagree about the tenant's settings.
 func (s Settings) validate() error {
 	if s == "" {
 		return nil
@@ -102,7 +107,61 @@ func (s Settings) validate() error {
 	if c != s {
 		return invalid("settings", "must be compact JSON (use NewSettings)")
 	}
+	if name, ok := repeatedMember([]byte(s)); ok {
+		return invalid("settings", fmt.Sprintf("member %q repeats a member of its object (names are compared without case)", name))
+	}
 	return nil
+}
+
+// repeatedMember returns the first member name, at any depth of the
+// valid JSON data, that equals another name of its object without case
+// (folded as encoding/json and the token verifier fold them).
+func repeatedMember(data []byte) (string, bool) {
+	type object struct {
+		seen map[string]struct{}
+		name bool // the next string is a member name
+	}
+	var stack []*object // nil entries are arrays
+	top := func() *object {
+		if len(stack) == 0 {
+			return nil
+		}
+		return stack[len(stack)-1]
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // the end: data is valid JSON
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, &object{seen: map[string]struct{}{}, name: true})
+				continue
+			case '[':
+				stack = append(stack, nil)
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if o := top(); o != nil && o.name {
+				folded := strings.ToLower(strings.ToUpper(v))
+				if _, dup := o.seen[folded]; dup {
+					return v, true
+				}
+				o.seen[folded] = struct{}{}
+				o.name = false
+				continue
+			}
+		}
+		// A value ended: in an object, a name comes next.
+		if o := top(); o != nil {
+			o.name = true
+		}
+	}
 }
 
 // Decode decodes the settings into v, as json.Unmarshal does (members v

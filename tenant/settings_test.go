@@ -128,3 +128,36 @@ func TestSetting(t *testing.T) {
 	assert.Equal(t, 3, all.MaxTools)
 	require.NoError(t, tenant.Settings("").Decode(&all), "no settings decode as {}")
 }
+
+// TestSettingsRepeatedMembers: two members of one object whose names are
+// equal without case are refused at any depth, since encoding/json reads
+// them as one field; the same name in different objects is fine.
+func TestSettingsRepeatedMembers(t *testing.T) {
+	tn := tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}
+	for _, bad := range []string{
+		`{"a":1,"a":2}`,
+		`{"corsOrigins":["https://app.acme.example"],"CORSORIGINS":["https://evil.example"]}`,
+		`{"flags":{"beta":true,"Beta":false}}`,
+		`{"l":[1,{"x":{"k":1,"K":2}}]}`,
+		`{"ſ":1,"S":2}`,          // long s folds to s
+		"{\"k\":1,\"\u212a\":2}", // Kelvin sign folds to k
+		`{"a":[],"b":{},"A":0}`,
+	} {
+		s, err := tenant.NewSettings(json.RawMessage(bad))
+		require.NoError(t, err, "decoding keeps them: %s", bad)
+		tn.Settings = s
+		err = tn.Validate()
+		assert.ErrorIs(t, err, tenant.ErrInvalid, "%s", bad)
+	}
+	for _, good := range []string{
+		`{"a":{"a":{"a":1}}}`,
+		`{"l":[{"a":1},{"a":2}],"m":{"a":["a","A"]}}`,
+		`{"a":"A","b":["a","A"],"c":{"x":"X"},"X":1}`,
+		`{"x":[[{"a":1}],{"b":2}],"a":1}`,
+	} {
+		s, err := tenant.NewSettings(json.RawMessage(good))
+		require.NoError(t, err)
+		tn.Settings = s
+		assert.NoError(t, tn.Validate(), "%s", good)
+	}
+}
