@@ -92,30 +92,26 @@ func (s *Store) forgetUse(tenantID, keyID string, nowMs int64) {
 // Create stores k while the tenant exists, the ID is free and the tenant
 // has fewer than max keys.
 func (a *AdminKeys) Create(ctx context.Context, tenantID string, k store.AdminKey, max int) error {
-	if err := checkAdminKey(ctx, tenantID, k.ID); err != nil {
-		return err
-	}
-	if max <= 0 {
-		max = store.MaxAdminKeys
-	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	if s.get(keys.Metadata(tenantID), nowMs) == nil {
-		return fmt.Errorf("memstore: admin key of %q: %w", tenantID, store.ErrTenantNotFound)
-	}
-	ks := s.adminKeys(tenantID, nowMs)
-	if _, ok := ks[k.ID]; ok {
-		return fmt.Errorf("memstore: admin key %q of %q: %w", k.ID, tenantID, store.ErrExists)
-	}
-	if len(ks) >= max {
-		return fmt.Errorf("memstore: admin keys of %q: %w", tenantID, store.ErrLimit)
-	}
-	ks[k.ID] = store.AdminKey{ID: k.ID, Hash: k.Hash, CreatedAt: k.CreatedAt.UTC()}
-	s.saveAdminKeys(tenantID, ks)
-	s.forgetUse(tenantID, k.ID, nowMs)
-	return nil
+	return s.locked(checkAdminKey(ctx, tenantID, k.ID), func(_ time.Time, nowMs int64) error {
+		if max <= 0 {
+			max = store.MaxAdminKeys
+		}
+		if s.get(keys.Metadata(tenantID), nowMs) == nil {
+			return fmt.Errorf("memstore: admin key of %q: %w", tenantID, store.ErrTenantNotFound)
+		}
+		ks := s.adminKeys(tenantID, nowMs)
+		if _, ok := ks[k.ID]; ok {
+			return fmt.Errorf("memstore: admin key %q of %q: %w", k.ID, tenantID, store.ErrExists)
+		}
+		if len(ks) >= max {
+			return fmt.Errorf("memstore: admin keys of %q: %w", tenantID, store.ErrLimit)
+		}
+		ks[k.ID] = store.AdminKey{ID: k.ID, Hash: k.Hash, CreatedAt: k.CreatedAt.UTC()}
+		s.saveAdminKeys(tenantID, ks)
+		s.forgetUse(tenantID, k.ID, nowMs)
+		return nil
+	})
 }
 
 // Get returns one key.
@@ -158,37 +154,29 @@ func (a *AdminKeys) List(ctx context.Context, tenantID string) ([]store.AdminKey
 
 // Touch records a use of a key that exists, to the millisecond.
 func (a *AdminKeys) Touch(ctx context.Context, tenantID, keyID string, at time.Time) error {
-	if err := checkAdminKey(ctx, tenantID, keyID); err != nil {
-		return err
-	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	if _, ok := s.adminKeys(tenantID, nowMs)[keyID]; !ok {
+	return s.locked(checkAdminKey(ctx, tenantID, keyID), func(_ time.Time, nowMs int64) error {
+		if _, ok := s.adminKeys(tenantID, nowMs)[keyID]; !ok {
+			return nil
+		}
+		used := s.keysUsed(tenantID, nowMs)
+		used[keyID] = at.UnixMilli()
+		s.saveJSON(keys.AdminKeysUsed(tenantID), used, len(used))
 		return nil
-	}
-	used := s.keysUsed(tenantID, nowMs)
-	used[keyID] = at.UnixMilli()
-	s.saveJSON(keys.AdminKeysUsed(tenantID), used, len(used))
-	return nil
+	})
 }
 
 // Revoke removes a key.
 func (a *AdminKeys) Revoke(ctx context.Context, tenantID, keyID string) error {
-	if err := checkAdminKey(ctx, tenantID, keyID); err != nil {
-		return err
-	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	ks := s.adminKeys(tenantID, nowMs)
-	if _, ok := ks[keyID]; !ok {
-		return fmt.Errorf("memstore: admin key %q of %q: %w", keyID, tenantID, store.ErrNotFound)
-	}
-	delete(ks, keyID)
-	s.saveAdminKeys(tenantID, ks)
-	s.forgetUse(tenantID, keyID, nowMs)
-	return nil
+	return s.locked(checkAdminKey(ctx, tenantID, keyID), func(_ time.Time, nowMs int64) error {
+		ks := s.adminKeys(tenantID, nowMs)
+		if _, ok := ks[keyID]; !ok {
+			return fmt.Errorf("memstore: admin key %q of %q: %w", keyID, tenantID, store.ErrNotFound)
+		}
+		delete(ks, keyID)
+		s.saveAdminKeys(tenantID, ks)
+		s.forgetUse(tenantID, keyID, nowMs)
+		return nil
+	})
 }

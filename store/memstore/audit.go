@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
@@ -21,37 +22,36 @@ type stream struct {
 
 // Append adds e to the tenant's trail and keeps the newest maxLen events.
 func (a *Audit) Append(ctx context.Context, tenantID string, e store.AuditEvent, maxLen int) (string, error) {
-	if err := check(ctx, tenantID); err != nil {
-		return "", err
-	}
-	if maxLen <= 0 {
-		maxLen = store.DefaultAuditLength
-	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	if s.get(keys.Metadata(tenantID), nowMs) == nil {
-		return "", fmt.Errorf("memstore: audit of %q: %w", tenantID, store.ErrTenantNotFound)
-	}
-	st := s.stream(tenantID, nowMs)
-	ms := uint64(max(nowMs, 0))
-	if ms <= st.Last[0] {
-		st.Last[1]++
-	} else {
-		st.Last = [2]uint64{ms, 0}
-	}
-	e.ID = strconv.FormatUint(st.Last[0], 10) + "-" + strconv.FormatUint(st.Last[1], 10)
-	st.Entries = append(st.Entries, e)
-	if n := len(st.Entries) - maxLen; n > 0 {
-		st.Entries = append([]store.AuditEvent(nil), st.Entries[n:]...)
-	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return "", fmt.Errorf("memstore: encode audit: %w", err)
-	}
-	s.keys[keys.Audit(tenantID)] = &entry{value: data}
-	return e.ID, nil
+	var id string
+	err := s.locked(check(ctx, tenantID), func(_ time.Time, nowMs int64) error {
+		if maxLen <= 0 {
+			maxLen = store.DefaultAuditLength
+		}
+		if s.get(keys.Metadata(tenantID), nowMs) == nil {
+			return fmt.Errorf("memstore: audit of %q: %w", tenantID, store.ErrTenantNotFound)
+		}
+		st := s.stream(tenantID, nowMs)
+		ms := uint64(max(nowMs, 0))
+		if ms <= st.Last[0] {
+			st.Last[1]++
+		} else {
+			st.Last = [2]uint64{ms, 0}
+		}
+		e.ID = strconv.FormatUint(st.Last[0], 10) + "-" + strconv.FormatUint(st.Last[1], 10)
+		st.Entries = append(st.Entries, e)
+		if n := len(st.Entries) - maxLen; n > 0 {
+			st.Entries = append([]store.AuditEvent(nil), st.Entries[n:]...)
+		}
+		data, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("memstore: encode audit: %w", err)
+		}
+		s.keys[keys.Audit(tenantID)] = &entry{value: data}
+		id = e.ID
+		return nil
+	})
+	return id, err
 }
 
 // stream returns the tenant's trail. The caller holds s.mu.

@@ -183,6 +183,19 @@ func (s *Store) now() (time.Time, int64) {
 	return t, t.UnixMilli()
 }
 
+// locked is the opening every write shares: when valid, the outcome of
+// the checks of its arguments (made before the lock is taken), is nil, it
+// runs fn with s.mu held and the clock's time, as [Store.now] gives it,
+// and returns fn's error; otherwise it returns valid as it is.
+func (s *Store) locked(valid error, fn func(now time.Time, nowMs int64) error) error {
+	if valid != nil {
+		return valid
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(s.now())
+}
+
 // unrecorded reports whether the tenant has no record, so that its clients,
 // sessions and grants are refused, as redisstore's scripts refuse them.
 // Tenant default is never unrecorded: single-tenant mode serves it from
