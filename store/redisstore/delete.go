@@ -149,23 +149,48 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 // many it removed.
 func (s *Store) sweep(ctx context.Context, pattern string) (int64, error) {
 	var total atomic.Int64
-	each := func(ctx context.Context, c *redis.Client) error {
+	err := s.eachMaster(ctx, func(ctx context.Context, c redis.Cmdable) error {
 		n, err := sweepNode(ctx, c, pattern, s.batch)
 		total.Add(n)
 		return err
-	}
-	var err error
+	})
+	return total.Load(), err
+}
+
+// eachMaster runs fn with the client of every master: on a cluster each
+// master's own client, at once (the cluster client's hooks do not see
+// their commands), on a ring each shard's, and otherwise the store's
+// client.
+func (s *Store) eachMaster(ctx context.Context, fn func(ctx context.Context, c redis.Cmdable) error) error {
+	each := func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) }
 	switch c := s.rdb.(type) {
 	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, each)
+		return c.ForEachMaster(ctx, each)
 	case *redis.Ring:
-		err = c.ForEachShard(ctx, each)
-	default:
-		var n int64
-		n, err = sweepNode(ctx, s.rdb, pattern, s.batch)
-		total.Add(n)
+		return c.ForEachShard(ctx, each)
 	}
-	return total.Load(), err
+	return fn(ctx, s.rdb)
+}
+
+// scanNode SCANs one node for pattern, batch keys at a time, and hands fn
+// each page it finds that is not empty.
+func scanNode(ctx context.Context, c redis.Cmdable, pattern string, batch int, fn func(found []string) error) error {
+	var cursor uint64
+	for {
+		found, next, err := c.Scan(ctx, cursor, pattern, int64(batch)).Result()
+		if err != nil {
+			return err
+		}
+		if len(found) > 0 {
+			if err := fn(found); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 // sweepNode SCANs one node for pattern, batch keys at a time, and UNLINKs
@@ -173,26 +198,19 @@ func (s *Store) sweep(ctx context.Context, pattern string) (int64, error) {
 // of one tenant, so of one slot: the UNLINK is never CROSSSLOT.
 func sweepNode(ctx context.Context, c redis.Cmdable, pattern string, batch int) (int64, error) {
 	var n int64
-	var cursor uint64
-	for {
-		found, next, err := c.Scan(ctx, cursor, pattern, int64(batch)).Result()
-		if err != nil {
-			return n, err
-		}
+	err := scanNode(ctx, c, pattern, batch, func(found []string) error {
 		for len(found) > 0 {
 			chunk := found[:min(batch, len(found))]
 			found = found[len(chunk):]
 			removed, err := c.Unlink(ctx, chunk...).Result()
 			n += removed
 			if err != nil {
-				return n, err
+				return err
 			}
 		}
-		if next == 0 {
-			return n, nil
-		}
-		cursor = next
-	}
+		return nil
+	})
+	return n, err
 }
 
 // claims returns the keys t holds as its own outside its hash slot: its

@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
@@ -48,14 +52,8 @@ func (r *Tenants) Issuers(ctx context.Context, fn func(pairs, ids []string) erro
 // is left out.
 func (s *Store) listOwned(ctx context.Context, set string, keyOf func(string) string, what string, fn func(names, ids []string) error) error {
 	return s.scanLex(ctx, set, func(page []string) error {
-		cmds := make([]*redis.StringCmd, len(page))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, name := range page {
-				cmds[i] = p.Get(ctx, keyOf(name))
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		cmds, err := getEach(ctx, s.rdb, page, keyOf)
+		if err != nil {
 			return fmt.Errorf("redisstore: list %s: %w", what, err)
 		}
 		names, ids := make([]string, 0, len(page)), make([]string, 0, len(page))
@@ -258,20 +256,30 @@ func (s *Store) listStatus(ctx context.Context, id string, active bool) error {
 // claims and lists each tenant's issuer and audience unless another tenant
 // holds them. Create, Update and Delete keep all of them current, so it needs to run once, after an
 // upgrade, on a store whose replicas then reload their directories (they
-// do every ten minutes). It reads every record, a page at a time, and
-// returns an error naming the tenants that share an issuer and audience
-// with another, which an operator must change.
+// do every ten minutes). It reads every record, a page at a time.
+//
+// It then looks for stale claims: a domain key or an issuer and audience
+// claim naming a tenant that has no record, or whose record holds another
+// domain or pair, as a Create, Update or Delete that failed midway leaves
+// behind. Such a claim keeps every other tenant from the domain or pair.
+// The claims are found with SCAN on every master, never KEYS. Reindex
+// only reports them: a Create claims before it writes its record, so a
+// claim without a record may be a create in progress.
+// [Tenants.ReleaseStaleClaims] deletes them.
+//
+// What an operator must look at does not stop it; it returns those
+// problems at the end, joined, one error each: a tenant that shares an
+// issuer and audience with another ([store.ErrIssuerAudienceExists]), a
+// record that does not decode ([ErrUndecodable], naming the tenant, never
+// the record's content) and a stale claim ([ErrStaleClaim], naming the
+// key and the tenant). A Redis error stops it and is returned alone; run
+// it again, it only adds what is missing.
 func (r *Tenants) Reindex(ctx context.Context) error {
 	s := r.s
-	var shared []error
+	var problems []error
 	err := s.scanLex(ctx, keys.Index, func(ids []string) error {
-		recs := make([]*redis.StringCmd, len(ids))
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, id := range ids {
-				recs[i] = p.Get(ctx, keys.Metadata(id))
-			}
-			return nil
-		}); err != nil && !errors.Is(err, redis.Nil) {
+		recs, err := getEach(ctx, s.rdb, ids, keys.Metadata)
+		if err != nil {
 			return fmt.Errorf("redisstore: reindex: %w", err)
 		}
 		for i, cmd := range recs {
@@ -284,10 +292,11 @@ func (r *Tenants) Reindex(ctx context.Context) error {
 			}
 			var t tenant.Tenant
 			if err := json.Unmarshal([]byte(data), &t); err != nil {
-				return fmt.Errorf("redisstore: reindex: decode tenant %q: %w", ids[i], err)
+				problems = append(problems, undecodable(ids[i], err))
+				continue
 			}
 			if err := s.reindex(ctx, &t); errors.Is(err, store.ErrIssuerAudienceExists) {
-				shared = append(shared, err)
+				problems = append(problems, err)
 			} else if err != nil {
 				return err
 			}
@@ -297,7 +306,272 @@ func (r *Tenants) Reindex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(shared...)
+	stale, err := s.staleClaims(ctx)
+	if err != nil {
+		return fmt.Errorf("redisstore: reindex: %w", err)
+	}
+	for _, c := range stale {
+		problems = append(problems, c.err())
+	}
+	return errors.Join(problems...)
+}
+
+// ErrUndecodable is wrapped by the error [Tenants.Reindex] returns for a
+// tenant record that does not decode. The error names the tenant, and
+// never quotes the record, which may hold secrets.
+var ErrUndecodable = errors.New("tenant record does not decode")
+
+// ErrStaleClaim is wrapped by the error [Tenants.Reindex] returns for a
+// domain key or an OIDC issuer and audience claim that names a tenant
+// whose record does not hold it (or a tenant without record). The error
+// names the key and the tenant.
+var ErrStaleClaim = errors.New("stale claim")
+
+// undecodable is the error of the record of tenant id that json.Unmarshal
+// refused with err. It says where the record is broken when JSON says so,
+// but never quotes it: the messages of json and of the tenant's own
+// decoders may hold a piece of the record.
+func undecodable(id string, err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	why := "a field holds a value a tenant cannot have"
+	switch {
+	case errors.As(err, &syntax):
+		why = fmt.Sprintf("not JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		why = "a field holds the wrong JSON type"
+	}
+	return fmt.Errorf("redisstore: reindex: %w: tenant %q: %s", ErrUndecodable, id, why)
+}
+
+// getEach GETs the key keyOf(name) of each of names through c in one
+// pipeline (a cluster client splits it by node), and returns the commands,
+// in the order of names. A missing key is a command whose error is
+// redis.Nil; any other failure is returned.
+func getEach(ctx context.Context, c redis.Cmdable, names []string, keyOf func(string) string) ([]*redis.StringCmd, error) {
+	cmds := make([]*redis.StringCmd, len(names))
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, name := range names {
+			cmds[i] = p.Get(ctx, keyOf(name))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return cmds, nil
+}
+
+// staleClaim is a claim key that names a tenant whose record does not hold
+// it: recorded tells whether the tenant has a record at all.
+type staleClaim struct {
+	key, id  string
+	recorded bool
+}
+
+func (c staleClaim) err() error {
+	whose := "which has no record"
+	if c.recorded {
+		whose = "whose record does not hold it"
+	}
+	return fmt.Errorf("redisstore: %w: %q names tenant %q, %s", ErrStaleClaim, c.key, c.id, whose)
+}
+
+// staleClaims finds the stale domain keys and issuer and audience claims:
+// it SCANs every master for them, GETs each page of them on its master,
+// and then the records of the tenants they name, in one pipeline each. A
+// record that does not decode makes no claim stale: what it holds is
+// unknown. The answer is in the order of the keys.
+func (s *Store) staleClaims(ctx context.Context) ([]staleClaim, error) {
+	var mu sync.Mutex
+	var stale []staleClaim
+	err := s.eachMaster(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		for _, pattern := range []string{keys.Domain("*"), keys.OIDCClaim("*")} {
+			err := scanNode(ctx, c, pattern, store.DirectoryBatch, func(found []string) error {
+				page, err := s.checkClaims(ctx, c, found)
+				mu.Lock()
+				defer mu.Unlock()
+				stale = append(stale, page...)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("find stale claims: %w", err)
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(stale, func(a, b staleClaim) int { return strings.Compare(a.key, b.key) })
+	return stale, err
+}
+
+// checkClaims reads the claim keys ks through c, then the records of the
+// tenants they name, and returns the claims that are stale. Each record is
+// read after its claim, so that a create that writes its record after
+// claiming is never taken for stale once the record is there. A key gone
+// meanwhile is left out.
+func (s *Store) checkClaims(ctx context.Context, c redis.Cmdable, ks []string) ([]staleClaim, error) {
+	owners, err := getEach(ctx, c, ks, func(k string) string { return k })
+	if err != nil {
+		return nil, err
+	}
+	var claimKeys, ids []string
+	for i, cmd := range owners {
+		id, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", ks[i], err)
+		}
+		claimKeys, ids = append(claimKeys, ks[i]), append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	recs, err := getEach(ctx, s.rdb, ids, keys.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	var stale []staleClaim
+	for i, cmd := range recs {
+		data, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			stale = append(stale, staleClaim{key: claimKeys[i], id: ids[i]})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", ids[i], err)
+		}
+		var t tenant.Tenant
+		if json.Unmarshal([]byte(data), &t) != nil {
+			continue
+		}
+		if !slices.Contains(claims(&t), claimKeys[i]) {
+			stale = append(stale, staleClaim{key: claimKeys[i], id: ids[i], recorded: true})
+		}
+	}
+	return stale, nil
+}
+
+// DefaultStaleClaimPause is the pause of [Tenants.ReleaseStaleClaims]
+// between its two checks of a claim, when it is given none.
+const DefaultStaleClaimPause = 5 * time.Second
+
+// ReleaseStaleClaims deletes the stale claims [Tenants.Reindex] reports
+// (a domain key or an issuer and audience claim naming a tenant whose
+// record does not hold it, or a tenant without record), so that another
+// tenant can claim the domain or the pair, and returns the keys it
+// deleted, in order.
+//
+// A claim without a record is also what a Create in progress looks like
+// between its claims and its record, and a claim the record does not hold
+// what an Update in progress looks like between its new claim and its
+// record: deleting such a claim would let two tenants hold one domain or
+// pair. So each claim is checked twice, pause apart (0 is
+// [DefaultStaleClaimPause]; negative is an error): each check reads the
+// claim, then the record of the tenant it names. A claim is deleted only
+// when it was stale at both checks and only while it still names the same
+// tenant (the delete is a script in the claim's slot); the domain or pair
+// then leaves the set replicas load. After the delete the record is read
+// once more, and a claim it has come to hold is put back.
+//
+// What remains is a race no pause closes, since the claim and the record
+// live in different slots and no command spans both: a Create or Update
+// that claimed, then stalled for longer than the pause before writing its
+// record, and whose record lands after the delete while another tenant
+// claims the same domain or pair in between, is left with a record naming
+// a domain or pair that the other tenant holds. Run it while no tenant is
+// being created or changed, or with a pause longer than any write may
+// stall; Reindex run after it reports what is left.
+func (r *Tenants) ReleaseStaleClaims(ctx context.Context, pause time.Duration) ([]string, error) {
+	s := r.s
+	switch {
+	case pause < 0:
+		return nil, fmt.Errorf("redisstore: release stale claims: negative pause %v", pause)
+	case pause == 0:
+		pause = DefaultStaleClaimPause
+	}
+	first, err := s.staleClaims(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: release stale claims: %w", err)
+	}
+	if len(first) == 0 {
+		return nil, nil
+	}
+	wait := time.NewTimer(pause)
+	select {
+	case <-ctx.Done():
+		wait.Stop()
+		return nil, fmt.Errorf("redisstore: release stale claims: %w", context.Cause(ctx))
+	case <-wait.C:
+	}
+	var released []string
+	for page := range slices.Chunk(first, store.DirectoryBatch) {
+		ks := make([]string, len(page))
+		named := make(map[string]string, len(page))
+		for i, c := range page {
+			ks[i], named[c.key] = c.key, c.id
+		}
+		again, err := s.checkClaims(ctx, s.rdb, ks)
+		if err != nil {
+			return released, fmt.Errorf("redisstore: release stale claims: %w", err)
+		}
+		for _, c := range again {
+			if named[c.key] != c.id {
+				continue // it names another tenant now
+			}
+			ok, err := s.releaseStale(ctx, c)
+			if ok {
+				released = append(released, c.key)
+			}
+			if err != nil {
+				return released, fmt.Errorf("redisstore: release stale claims: %w", err)
+			}
+		}
+	}
+	return released, nil
+}
+
+// releaseStale deletes the stale claim c while it names c.id, takes its
+// domain or pair off the set replicas load, and reads c.id's record again:
+// if the record has come to hold the claim meanwhile, it claims it again.
+// It reports whether the claim stays released.
+func (s *Store) releaseStale(ctx context.Context, c staleClaim) (bool, error) {
+	n, err := delIfValueScript.Run(ctx, s.rdb, []string{c.key}, c.id).Int64()
+	if err != nil {
+		return false, fmt.Errorf("delete %q: %w", c.key, err)
+	}
+	if n == 0 {
+		return false, nil // it names another tenant now, or is gone
+	}
+	// The rest must run even when the caller gives up now.
+	ctx, cancel := committed(ctx)
+	defer cancel()
+	host, isDomain := strings.CutPrefix(c.key, keys.Domain(""))
+	pair := strings.TrimPrefix(c.key, keys.OIDCClaim(""))
+	if isDomain {
+		s.unlistDomain(ctx, host)
+	} else {
+		s.unlistPair(ctx, pair)
+	}
+	t, _, err := s.read(ctx, c.id)
+	switch {
+	case errors.Is(err, store.ErrTenantNotFound):
+		return true, nil
+	case err != nil:
+		return true, fmt.Errorf("check %q after its release: %w", c.key, err)
+	case !slices.Contains(claims(t), c.key):
+		return true, nil
+	}
+	if isDomain {
+		_, err = s.claimDomain(ctx, host, c.id, false)
+	} else {
+		_, err = s.claimPair(ctx, pair, c.id, pair)
+	}
+	if err != nil {
+		return false, fmt.Errorf("tenant %q came to hold %q while it was released: %w", c.id, c.key, err)
+	}
+	return false, nil
 }
 
 // reindex lists one tenant's status and domain and claims and lists its
