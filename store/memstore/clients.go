@@ -17,6 +17,24 @@ import (
 // written).
 func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client, maxClients int) error {
 	s := r.s
+	return s.locked(checkClient(ctx, tenantID, c), func(_ time.Time, nowMs int64) error {
+		data, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("memstore: encode client: %w", err)
+		}
+		if s.unrecorded(tenantID, nowMs) {
+			return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, store.ErrTenantNotFound)
+		}
+		err = s.admit(keys.Client(tenantID, c.ClientID), keys.Clients(tenantID), c.ClientID, data, s.clientTTL, maxClients, nowMs)
+		if err != nil {
+			return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, err)
+		}
+		return nil
+	})
+}
+
+// checkClient validates the arguments of Register.
+func checkClient(ctx context.Context, tenantID string, c *store.Client) error {
 	if err := check(ctx, tenantID); err != nil {
 		return err
 	}
@@ -25,20 +43,6 @@ func (r *Clients) Register(ctx context.Context, tenantID string, c *store.Client
 	}
 	if err := store.ValidKey(c.ClientID); err != nil {
 		return fmt.Errorf("memstore: client ID: %w", err)
-	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("memstore: encode client: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	if s.unrecorded(tenantID, nowMs) {
-		return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, store.ErrTenantNotFound)
-	}
-	err = s.admit(keys.Client(tenantID, c.ClientID), keys.Clients(tenantID), c.ClientID, data, s.clientTTL, maxClients, nowMs)
-	if err != nil {
-		return fmt.Errorf("memstore: client %q of %q: %w", c.ClientID, tenantID, err)
 	}
 	return nil
 }
@@ -120,44 +124,42 @@ func readJSON[T any](ctx context.Context, s *Store, tenantID, id, what string, k
 
 // read returns the value of the record keyOf(tenantID, id).
 func (s *Store) read(ctx context.Context, tenantID, id string, keyOf func(string, string) string) ([]byte, error) {
-	if err := check(ctx, tenantID); err != nil {
-		return nil, err
-	}
-	if err := store.ValidKey(id); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	e := s.get(keyOf(tenantID, id), nowMs)
-	if e == nil {
-		return nil, store.ErrNotFound
-	}
-	return e.value, nil
+	var value []byte
+	err := s.locked(checkRecord(ctx, tenantID, id), func(_ time.Time, nowMs int64) error {
+		e := s.get(keyOf(tenantID, id), nowMs)
+		if e == nil {
+			return store.ErrNotFound
+		}
+		value = e.value
+		return nil
+	})
+	return value, err
 }
 
 // remove deletes the record keyOf(tenantID, id) and its member of
 // setOf(tenantID), the memory twin of redisstore's remove script.
 func (s *Store) remove(ctx context.Context, tenantID, id string, keyOf func(string, string) string, setOf func(string) string) error {
+	return s.locked(checkRecord(ctx, tenantID, id), func(_ time.Time, nowMs int64) error {
+		live := s.get(keyOf(tenantID, id), nowMs) != nil
+		delete(s.keys, keyOf(tenantID, id))
+		if z := s.get(setOf(tenantID), nowMs); z != nil {
+			delete(z.zset, id)
+			if len(z.zset) == 0 {
+				delete(s.keys, setOf(tenantID))
+			}
+		}
+		if !live {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// checkRecord validates the arguments of read and remove; the caller
+// wraps its errors.
+func checkRecord(ctx context.Context, tenantID, id string) error {
 	if err := check(ctx, tenantID); err != nil {
 		return err
 	}
-	if err := store.ValidKey(id); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	live := s.get(keyOf(tenantID, id), nowMs) != nil
-	delete(s.keys, keyOf(tenantID, id))
-	if z := s.get(setOf(tenantID), nowMs); z != nil {
-		delete(z.zset, id)
-		if len(z.zset) == 0 {
-			delete(s.keys, setOf(tenantID))
-		}
-	}
-	if !live {
-		return store.ErrNotFound
-	}
-	return nil
+	return store.ValidKey(id)
 }

@@ -27,25 +27,21 @@ func checkGrant(ctx context.Context, tenantID string, kind store.GrantKind, id s
 // there is an error matching [store.ErrExists], and a tenant that does not
 // exist [store.ErrTenantNotFound] (nothing is written).
 func (g *Grants) Put(ctx context.Context, tenantID string, kind store.GrantKind, id string, value []byte, ttl time.Duration) error {
-	if err := checkGrant(ctx, tenantID, kind, id); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		return store.ErrGrantTTL
-	}
 	s := g.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	if s.unrecorded(tenantID, nowMs) {
-		return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrTenantNotFound)
-	}
-	key := keys.OAuth(tenantID, string(kind), id)
-	if s.get(key, nowMs) != nil {
-		return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrExists)
-	}
-	s.keys[key] = &entry{value: append([]byte(nil), value...), expireAt: nowMs + max(1, (ttl+time.Millisecond-1).Milliseconds())}
-	return nil
+	return s.locked(checkGrant(ctx, tenantID, kind, id), func(_ time.Time, nowMs int64) error {
+		if ttl <= 0 {
+			return store.ErrGrantTTL
+		}
+		if s.unrecorded(tenantID, nowMs) {
+			return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrTenantNotFound)
+		}
+		key := keys.OAuth(tenantID, string(kind), id)
+		if s.get(key, nowMs) != nil {
+			return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrExists)
+		}
+		s.keys[key] = &entry{value: append([]byte(nil), value...), expireAt: nowMs + max(1, (ttl+time.Millisecond-1).Milliseconds())}
+		return nil
+	})
 }
 
 // Take returns a live record and removes it, or an error matching
@@ -80,12 +76,9 @@ func (g *Grants) read(ctx context.Context, tenantID string, kind store.GrantKind
 
 // Delete removes a record; a missing one is not an error.
 func (g *Grants) Delete(ctx context.Context, tenantID string, kind store.GrantKind, id string) error {
-	if err := checkGrant(ctx, tenantID, kind, id); err != nil {
-		return err
-	}
 	s := g.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.keys, keys.OAuth(tenantID, string(kind), id))
-	return nil
+	return s.locked(checkGrant(ctx, tenantID, kind, id), func(time.Time, int64) error {
+		delete(s.keys, keys.OAuth(tenantID, string(kind), id))
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
@@ -27,39 +28,46 @@ func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID strin
 // exist (nothing is written).
 func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner store.Owner, limits store.SessionLimits) (*store.Session, error) {
 	s := r.s
+	var admitted *store.Session
+	err := s.locked(checkSession(ctx, tenantID, sessionID), func(now time.Time, nowMs int64) error {
+		if s.unrecorded(tenantID, nowMs) {
+			return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrTenantNotFound)
+		}
+		sess := &store.Session{UserID: owner.Subject, Issuer: owner.Issuer, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
+		data, err := json.Marshal(sess)
+		if err != nil {
+			return fmt.Errorf("memstore: encode session: %w", err)
+		}
+		key, set := keys.Session(tenantID, sessionID), keys.Sessions(tenantID)
+		if limits.PerOwner > 0 && s.get(key, nowMs) == nil &&
+			(limits.MaxSessions <= 0 || s.liveMembers(set, nowMs) < limits.MaxSessions) &&
+			s.owned(tenantID, owner.Field(), nowMs) >= limits.PerOwner {
+			return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrOwnerLimit)
+		}
+		err = s.admit(key, set, sessionID, data, s.sessionTTL, limits.MaxSessions, nowMs)
+		if err != nil {
+			return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, err)
+		}
+		if limits.PerOwner > 0 {
+			// The owners' index is one key, like redisstore's hash; a member
+			// is "<session ID> <owner field>" (a session ID has no space).
+			s.addMember(keys.SessionOwners(tenantID), sessionID+" "+owner.Field(), 0, s.sessionTTL, nowMs)
+		}
+		admitted = sess
+		return nil
+	})
+	return admitted, err
+}
+
+// checkSession validates the arguments of Admit and Touch.
+func checkSession(ctx context.Context, tenantID, sessionID string) error {
 	if err := check(ctx, tenantID); err != nil {
-		return nil, err
+		return err
 	}
 	if err := store.ValidKey(sessionID); err != nil {
-		return nil, fmt.Errorf("memstore: session ID: %w", err)
+		return fmt.Errorf("memstore: session ID: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now, nowMs := s.now()
-	if s.unrecorded(tenantID, nowMs) {
-		return nil, fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrTenantNotFound)
-	}
-	sess := &store.Session{UserID: owner.Subject, Issuer: owner.Issuer, TenantID: tenantID, CreatedAt: now, LastAccessedAt: now}
-	data, err := json.Marshal(sess)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: encode session: %w", err)
-	}
-	key, set := keys.Session(tenantID, sessionID), keys.Sessions(tenantID)
-	if limits.PerOwner > 0 && s.get(key, nowMs) == nil &&
-		(limits.MaxSessions <= 0 || s.liveMembers(set, nowMs) < limits.MaxSessions) &&
-		s.owned(tenantID, owner.Field(), nowMs) >= limits.PerOwner {
-		return nil, fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrOwnerLimit)
-	}
-	err = s.admit(key, set, sessionID, data, s.sessionTTL, limits.MaxSessions, nowMs)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, err)
-	}
-	if limits.PerOwner > 0 {
-		// The owners' index is one key, like redisstore's hash; a member
-		// is "<session ID> <owner field>" (a session ID has no space).
-		s.addMember(keys.SessionOwners(tenantID), sessionID+" "+owner.Field(), 0, s.sessionTTL, nowMs)
-	}
-	return sess, nil
+	return nil
 }
 
 // liveMembers returns how many members of set have not expired. The caller
@@ -117,36 +125,29 @@ func (r *Sessions) Get(ctx context.Context, tenantID, sessionID string) (*store.
 // and records the access in its lastAccessedAt.
 func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error {
 	s := r.s
-	if err := check(ctx, tenantID); err != nil {
-		return err
-	}
-	if err := store.ValidKey(sessionID); err != nil {
-		return fmt.Errorf("memstore: session ID: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now, nowMs := s.now()
-	key := keys.Session(tenantID, sessionID)
-	e := s.get(key, nowMs)
-	if e == nil {
-		return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrNotFound)
-	}
-	var sess store.Session
-	if err := json.Unmarshal(e.value, &sess); err != nil {
-		return fmt.Errorf("memstore: decode session %q of %q: %w", sessionID, tenantID, err)
-	}
-	sess.LastAccessedAt = now
-	data, err := json.Marshal(&sess)
-	if err != nil {
-		return fmt.Errorf("memstore: encode session: %w", err)
-	}
-	expiry := nowMs + s.sessionTTL.Milliseconds()
-	s.keys[key] = &entry{value: data, expireAt: expiry}
-	s.addMember(keys.Sessions(tenantID), sessionID, expiry, s.sessionTTL, nowMs)
-	if idx := s.get(keys.SessionOwners(tenantID), nowMs); idx != nil && idx.expireAt != 0 && idx.expireAt < expiry {
-		idx.expireAt = expiry
-	}
-	return nil
+	return s.locked(checkSession(ctx, tenantID, sessionID), func(now time.Time, nowMs int64) error {
+		key := keys.Session(tenantID, sessionID)
+		e := s.get(key, nowMs)
+		if e == nil {
+			return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrNotFound)
+		}
+		var sess store.Session
+		if err := json.Unmarshal(e.value, &sess); err != nil {
+			return fmt.Errorf("memstore: decode session %q of %q: %w", sessionID, tenantID, err)
+		}
+		sess.LastAccessedAt = now
+		data, err := json.Marshal(&sess)
+		if err != nil {
+			return fmt.Errorf("memstore: encode session: %w", err)
+		}
+		expiry := nowMs + s.sessionTTL.Milliseconds()
+		s.keys[key] = &entry{value: data, expireAt: expiry}
+		s.addMember(keys.Sessions(tenantID), sessionID, expiry, s.sessionTTL, nowMs)
+		if idx := s.get(keys.SessionOwners(tenantID), nowMs); idx != nil && idx.expireAt != 0 && idx.expireAt < expiry {
+			idx.expireAt = expiry
+		}
+		return nil
+	})
 }
 
 // Delete ends a session of the tenant and frees its place, in the tenant's
