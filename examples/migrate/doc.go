@@ -32,8 +32,29 @@
 //
 //	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -reindex
 //
-// It exits 0 when every tenant is listed; 1 when tenants share an issuer
-// and audience with another, named on stderr (change one of each pair
-// through the admin API and run it again); 2 on a Redis failure or an
-// interruption (run it again: it only adds what is missing).
+// It goes on past what it cannot fix and names it on stderr, one line
+// each: tenants that share an issuer and audience with another (change one
+// of each pair through the admin API), tenant records that do not decode
+// (named by tenant ID, never quoted: fix or delete them), and stale claims,
+// a domain or issuer and audience claim naming a tenant whose record does
+// not hold it (or a tenant without record), left by an update or delete
+// that failed midway, which keeps every other tenant from that domain or
+// pair. It exits 0 when every tenant is listed and nothing is stale; 1
+// when it named something (run it again once it is dealt with); 2 on a
+// Redis failure or an interruption (run it again: it only adds what is
+// missing).
+//
+// It never deletes a stale claim: a tenant being created claims its domain
+// and pair before it writes its record, so a claim without record may be a
+// create in progress. -release-stale-claims deletes them, each only if it
+// was stale at two checks -release-pause apart (5s by default) and still
+// names the same tenant, and prints each key it deleted:
+//
+//	REDIS_URL=redis://localhost:6379 go run ./examples/migrate -release-stale-claims
+//
+// A tenant write that stalls for longer than the pause between its claim
+// and its record can still lose its claim: run it while no tenant is being
+// created or changed, then -reindex again. It exits 0 when done (whether
+// or not it released anything) and 2 on a Redis failure or an
+// interruption.
 package main

@@ -49,7 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	patterns := fs.String("patterns", strings.Join(migrate.DefaultPatterns(), ","), "comma-separated SCAN patterns of the legacy keys")
 	tenantID := fs.String("tenant", tenant.DefaultID, "tenant the keys move to")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	reindex := fs.Bool("reindex", false, "instead of migrating, bring the store's lists (inactive tenants, custom domains, OIDC issuer and audience claims) in step with the tenant records: once after an upgrade")
+	reindex := fs.Bool("reindex", false, "instead of migrating, bring the store's lists (inactive tenants, custom domains, OIDC issuer and audience claims) in step with the tenant records: once after an upgrade; names the records that do not decode and the stale claims")
+	releaseStale := fs.Bool("release-stale-claims", false, "instead of migrating, delete the stale claims -reindex names (domains and issuer and audience pairs naming a tenant whose record does not hold them), each stale at two checks -release-pause apart")
+	releasePause := fs.Duration("release-pause", redisstore.DefaultStaleClaimPause, "with -release-stale-claims, the pause between the two checks of a claim: longer than any tenant write may take")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: REDIS_URL=redis://host:port migrate [flags]")
 		fs.PrintDefaults()
@@ -59,6 +61,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "migrate: unexpected argument %q\n", fs.Arg(0))
+		return exitFailure
+	}
+	if *reindex && *releaseStale {
+		fmt.Fprintln(stderr, "migrate: -reindex and -release-stale-claims are separate runs: release first, then reindex")
+		return exitFailure
+	}
+	if *releasePause <= 0 {
+		fmt.Fprintln(stderr, "migrate: -release-pause must be positive")
 		return exitFailure
 	}
 
@@ -81,6 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	if *reindex {
 		return runReindex(ctx, rdb, opts, stdout, stderr)
+	}
+	if *releaseStale {
+		return runReleaseStale(ctx, rdb, opts, *releasePause, stdout, stderr)
 	}
 
 	bar := newProgress(stderr, *quiet)
@@ -133,28 +146,71 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // runReindex runs redisstore's Reindex: the store's lists of inactive
 // tenants and custom domains and its claims of OIDC issuers and audiences,
 // kept by Create, Update and Delete, are brought in step with the records
-// written by a version that did not keep them. Tenants that share an
-// issuer and audience with another are named and exit 1: an operator must
-// change one of them.
+// written by a version that did not keep them. What an operator must look
+// at is named, one line each, and exits 1: tenants that share an issuer and
+// audience with another, records that do not decode, and stale claims.
 func runReindex(ctx context.Context, rdb redis.UniversalClient, opts redisurl.Options, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "reindexing the tenants on %s\n", redisurl.Describe(opts))
 	err := redisstore.New(rdb, redisstore.Config{}).Tenants().Reindex(ctx)
 	switch {
-	case errors.Is(err, store.ErrIssuerAudienceExists):
-		// Joined errors, one line each, each naming a tenant.
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "shared: %q\n", line)
-		}
-		fmt.Fprintln(stderr, "migrate: the tenants above share an OIDC issuer and audience with another tenant; change one of each pair through the admin API and run -reindex again")
-		return exitConflict
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "migrate: interrupted; run -reindex again, it only adds what is missing")
+		return exitFailure
+	case err == nil:
+		fmt.Fprintln(stdout, "reindexed: every tenant's status, custom domain and issuer and audience are listed")
+		return exitOK
+	}
+	// Joined errors, each naming a tenant; anything else is a failure.
+	problems := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = j.Unwrap()
+	}
+	var shared, undecodable, stale int
+	for _, p := range problems {
+		switch {
+		case errors.Is(p, store.ErrIssuerAudienceExists):
+			shared++
+			fmt.Fprintf(stderr, "shared: %q\n", p.Error())
+		case errors.Is(p, redisstore.ErrUndecodable):
+			undecodable++
+			fmt.Fprintf(stderr, "undecodable: %q\n", p.Error())
+		case errors.Is(p, redisstore.ErrStaleClaim):
+			stale++
+			fmt.Fprintf(stderr, "stale claim: %q\n", p.Error())
+		default:
+			fmt.Fprintln(stderr, "migrate:", err)
+			return exitFailure
+		}
+	}
+	if shared > 0 {
+		fmt.Fprintln(stderr, "migrate: the tenants above share an OIDC issuer and audience with another tenant; change one of each pair through the admin API and run -reindex again")
+	}
+	if undecodable > 0 {
+		fmt.Fprintln(stderr, "migrate: the tenant records above do not decode and were not reindexed; fix or delete them and run -reindex again")
+	}
+	if stale > 0 {
+		fmt.Fprintln(stderr, "migrate: the claims above name a tenant whose record does not hold them and keep other tenants from their domain or issuer and audience; a claim without record may also be a tenant being created right now; run -release-stale-claims to delete those still stale after a pause, then -reindex again")
+	}
+	return exitConflict
+}
+
+// runReleaseStale runs redisstore's ReleaseStaleClaims with the given
+// pause and names each claim it deleted on stdout.
+func runReleaseStale(ctx context.Context, rdb redis.UniversalClient, opts redisurl.Options, pause time.Duration, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "releasing the stale claims on %s (two checks %v apart)\n", redisurl.Describe(opts), pause)
+	released, err := redisstore.New(rdb, redisstore.Config{}).Tenants().ReleaseStaleClaims(ctx, pause)
+	for _, key := range released {
+		fmt.Fprintf(stdout, "released: %q\n", key)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "migrate: interrupted; run -release-stale-claims again")
 		return exitFailure
 	case err != nil:
 		fmt.Fprintln(stderr, "migrate:", err)
 		return exitFailure
 	}
-	fmt.Fprintln(stdout, "reindexed: every tenant's status, custom domain and issuer and audience are listed")
+	fmt.Fprintf(stdout, "released %d stale claims\n", len(released))
 	return exitOK
 }
 
