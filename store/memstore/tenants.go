@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/store"
@@ -64,38 +65,46 @@ func (r *Tenants) LookupDomain(ctx context.Context, host string) (string, error)
 // [store.ErrTenantExists]; like redisstore, they are checked in that order.
 func (r *Tenants) Create(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
+	var created *tenant.Tenant
+	err := s.locked(checkTenant(ctx, t), func(now time.Time, nowMs int64) error {
+		rec := *t
+		rec.CreatedAt, rec.UpdatedAt = now, now
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
+		}
+		if rec.Domain != "" && s.get(keys.Domain(rec.Domain), nowMs) != nil {
+			return fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
+		}
+		pair, hasPair := oidcKey(&rec)
+		if hasPair && s.takenBy(pair, rec.ID, nowMs) {
+			return fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
+		}
+		if s.get(keys.Metadata(rec.ID), nowMs) != nil {
+			return fmt.Errorf("memstore: %w: %q", store.ErrTenantExists, rec.ID)
+		}
+		for _, key := range claims(&rec) {
+			s.keys[key] = &entry{value: []byte(rec.ID)}
+		}
+		s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
+		s.index[rec.ID] = true
+		s.publish(store.Event{Type: store.EventCreated, TenantID: rec.ID})
+		created = &rec
+		return nil
+	})
+	return created, err
+}
+
+// checkTenant refuses a done context and a tenant that does not validate,
+// the checks at the start of Create, Update and Swap.
+func checkTenant(ctx context.Context, t *tenant.Tenant) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
+		return fmt.Errorf("memstore: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now, nowMs := s.now()
-	rec := *t
-	rec.CreatedAt, rec.UpdatedAt = now, now
-	data, err := json.Marshal(&rec)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
-	}
-	if rec.Domain != "" && s.get(keys.Domain(rec.Domain), nowMs) != nil {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
-	}
-	pair, hasPair := oidcKey(&rec)
-	if hasPair && s.takenBy(pair, rec.ID, nowMs) {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
-	}
-	if s.get(keys.Metadata(rec.ID), nowMs) != nil {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrTenantExists, rec.ID)
-	}
-	for _, key := range claims(&rec) {
-		s.keys[key] = &entry{value: []byte(rec.ID)}
-	}
-	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
-	s.index[rec.ID] = true
-	s.publish(store.Event{Type: store.EventCreated, TenantID: rec.ID})
-	return &rec, nil
+	return nil
 }
 
 // Update replaces the mutable fields of an existing tenant, keeping its ID
@@ -114,48 +123,44 @@ func (r *Tenants) Swap(ctx context.Context, read, t *tenant.Tenant) (*tenant.Ten
 // update is Update, and Swap when read is not nil.
 func (r *Tenants) update(ctx context.Context, read, t *tenant.Tenant) (*tenant.Tenant, error) {
 	s := r.s
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now, nowMs := s.now()
-	old, err := s.tenant(t.ID, nowMs)
-	if err != nil {
-		return nil, err
-	}
-	if read != nil && !sameRecord(old, read) {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrConflict, t.ID)
-	}
-	rec := *t
-	rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, now
-	data, err := json.Marshal(&rec)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
-	}
-	newPair, hasPair := oidcKey(&rec)
-	oldPair, hadPair := oidcKey(old)
-	if rec.Domain != "" && rec.Domain != old.Domain && s.takenBy(keys.Domain(rec.Domain), rec.ID, nowMs) {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
-	}
-	if hasPair && newPair != oldPair && s.takenBy(newPair, rec.ID, nowMs) {
-		return nil, fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
-	}
-	if old.Domain != "" && old.Domain != rec.Domain {
-		s.release(keys.Domain(old.Domain), rec.ID, nowMs)
-	}
-	if hadPair && oldPair != newPair {
-		s.release(oldPair, rec.ID, nowMs)
-	}
-	for _, key := range claims(&rec) {
-		s.keys[key] = &entry{value: []byte(rec.ID)}
-	}
-	s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
-	s.publish(store.Event{Type: store.EventUpdated, TenantID: rec.ID})
-	return &rec, nil
+	var updated *tenant.Tenant
+	err := s.locked(checkTenant(ctx, t), func(now time.Time, nowMs int64) error {
+		old, err := s.tenant(t.ID, nowMs)
+		if err != nil {
+			return err
+		}
+		if read != nil && !sameRecord(old, read) {
+			return fmt.Errorf("memstore: %w: %q", store.ErrConflict, t.ID)
+		}
+		rec := *t
+		rec.CreatedAt, rec.UpdatedAt = old.CreatedAt, now
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return fmt.Errorf("memstore: encode tenant %q: %w", t.ID, err)
+		}
+		newPair, hasPair := oidcKey(&rec)
+		oldPair, hadPair := oidcKey(old)
+		if rec.Domain != "" && rec.Domain != old.Domain && s.takenBy(keys.Domain(rec.Domain), rec.ID, nowMs) {
+			return fmt.Errorf("memstore: %w: %q", store.ErrDomainExists, rec.Domain)
+		}
+		if hasPair && newPair != oldPair && s.takenBy(newPair, rec.ID, nowMs) {
+			return fmt.Errorf("memstore: %w: %q", store.ErrIssuerAudienceExists, rec.OIDC.Issuer)
+		}
+		if old.Domain != "" && old.Domain != rec.Domain {
+			s.release(keys.Domain(old.Domain), rec.ID, nowMs)
+		}
+		if hadPair && oldPair != newPair {
+			s.release(oldPair, rec.ID, nowMs)
+		}
+		for _, key := range claims(&rec) {
+			s.keys[key] = &entry{value: []byte(rec.ID)}
+		}
+		s.keys[keys.Metadata(rec.ID)] = &entry{value: data}
+		s.publish(store.Event{Type: store.EventUpdated, TenantID: rec.ID})
+		updated = &rec
+		return nil
+	})
+	return updated, err
 }
 
 // sameRecord reports whether two tenants would be stored as the same
@@ -219,32 +224,29 @@ func claims(t *tenant.Tenant) []string {
 // removed is the answer [store.ErrTenantNotFound].
 func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	s := r.s
-	if err := check(ctx, id); err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
 	var n int64
-	if e := s.get(keys.Metadata(id), nowMs); e != nil {
-		delete(s.keys, keys.Metadata(id))
-		n++
-		var old tenant.Tenant
-		if json.Unmarshal(e.value, &old) == nil {
-			for _, key := range claims(&old) {
-				if s.release(key, id, nowMs) {
-					n++
+	err := s.locked(check(ctx, id), func(_ time.Time, nowMs int64) error {
+		if e := s.get(keys.Metadata(id), nowMs); e != nil {
+			delete(s.keys, keys.Metadata(id))
+			n++
+			var old tenant.Tenant
+			if json.Unmarshal(e.value, &old) == nil {
+				for _, key := range claims(&old) {
+					if s.release(key, id, nowMs) {
+						n++
+					}
 				}
 			}
 		}
-	}
-	delete(s.index, id)
-	n += s.unlink(keys.Prefix(id), nowMs)
-	if n == 0 {
-		return 0, fmt.Errorf("memstore: %w: %q", store.ErrTenantNotFound, id)
-	}
-	s.publish(store.Event{Type: store.EventDeleted, TenantID: id})
-	return n, nil
+		delete(s.index, id)
+		n += s.unlink(keys.Prefix(id), nowMs)
+		if n == 0 {
+			return fmt.Errorf("memstore: %w: %q", store.ErrTenantNotFound, id)
+		}
+		s.publish(store.Event{Type: store.EventDeleted, TenantID: id})
+		return nil
+	})
+	return n, err
 }
 
 // List returns up to limit tenants in ID order after cursor, and the cursor
