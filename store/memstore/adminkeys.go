@@ -23,16 +23,6 @@ type keyRecord struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-func checkAdminKey(ctx context.Context, tenantID, keyID string) error {
-	if err := check(ctx, tenantID); err != nil {
-		return err
-	}
-	if err := store.ValidKey(keyID); err != nil {
-		return fmt.Errorf("memstore: admin key ID: %w", err)
-	}
-	return nil
-}
-
 // adminKeys returns the tenant's keys with their last uses. The caller
 // holds s.mu.
 func (s *Store) adminKeys(tenantID string, nowMs int64) adminKeys {
@@ -93,7 +83,7 @@ func (s *Store) forgetUse(tenantID, keyID string, nowMs int64) {
 // has fewer than max keys.
 func (a *AdminKeys) Create(ctx context.Context, tenantID string, k store.AdminKey, max int) error {
 	s := a.s
-	return s.locked(checkAdminKey(ctx, tenantID, k.ID), func(_ time.Time, nowMs int64) error {
+	return s.locked(checkKey(ctx, tenantID, k.ID, "admin key ID"), func(_ time.Time, nowMs int64) error {
 		if max <= 0 {
 			max = store.MaxAdminKeys
 		}
@@ -116,7 +106,7 @@ func (a *AdminKeys) Create(ctx context.Context, tenantID string, k store.AdminKe
 
 // Get returns one key.
 func (a *AdminKeys) Get(ctx context.Context, tenantID, keyID string) (*store.AdminKey, error) {
-	if err := checkAdminKey(ctx, tenantID, keyID); err != nil {
+	if err := checkKey(ctx, tenantID, keyID, "admin key ID"); err != nil {
 		return nil, err
 	}
 	s := a.s
@@ -155,7 +145,7 @@ func (a *AdminKeys) List(ctx context.Context, tenantID string) ([]store.AdminKey
 // Touch records a use of a key that exists, to the millisecond.
 func (a *AdminKeys) Touch(ctx context.Context, tenantID, keyID string, at time.Time) error {
 	s := a.s
-	return s.locked(checkAdminKey(ctx, tenantID, keyID), func(_ time.Time, nowMs int64) error {
+	return s.locked(checkKey(ctx, tenantID, keyID, "admin key ID"), func(_ time.Time, nowMs int64) error {
 		if _, ok := s.adminKeys(tenantID, nowMs)[keyID]; !ok {
 			return nil
 		}
@@ -169,7 +159,7 @@ func (a *AdminKeys) Touch(ctx context.Context, tenantID, keyID string, at time.T
 // Revoke removes a key.
 func (a *AdminKeys) Revoke(ctx context.Context, tenantID, keyID string) error {
 	s := a.s
-	return s.locked(checkAdminKey(ctx, tenantID, keyID), func(_ time.Time, nowMs int64) error {
+	return s.locked(checkKey(ctx, tenantID, keyID, "admin key ID"), func(_ time.Time, nowMs int64) error {
 		ks := s.adminKeys(tenantID, nowMs)
 		if _, ok := ks[keyID]; !ok {
 			return fmt.Errorf("memstore: admin key %q of %q: %w", keyID, tenantID, store.ErrNotFound)

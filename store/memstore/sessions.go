@@ -29,7 +29,7 @@ func (r *Sessions) Create(ctx context.Context, tenantID, sessionID, userID strin
 func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner store.Owner, limits store.SessionLimits) (*store.Session, error) {
 	s := r.s
 	var admitted *store.Session
-	err := s.locked(checkSession(ctx, tenantID, sessionID), func(now time.Time, nowMs int64) error {
+	err := s.locked(checkKey(ctx, tenantID, sessionID, "session ID"), func(now time.Time, nowMs int64) error {
 		if s.unrecorded(tenantID, nowMs) {
 			return fmt.Errorf("memstore: session %q of %q: %w", sessionID, tenantID, store.ErrTenantNotFound)
 		}
@@ -57,17 +57,6 @@ func (r *Sessions) Admit(ctx context.Context, tenantID, sessionID string, owner 
 		return nil
 	})
 	return admitted, err
-}
-
-// checkSession validates the arguments of Admit and Touch.
-func checkSession(ctx context.Context, tenantID, sessionID string) error {
-	if err := check(ctx, tenantID); err != nil {
-		return err
-	}
-	if err := store.ValidKey(sessionID); err != nil {
-		return fmt.Errorf("memstore: session ID: %w", err)
-	}
-	return nil
 }
 
 // liveMembers returns how many members of set have not expired. The caller
@@ -125,7 +114,7 @@ func (r *Sessions) Get(ctx context.Context, tenantID, sessionID string) (*store.
 // and records the access in its lastAccessedAt.
 func (r *Sessions) Touch(ctx context.Context, tenantID, sessionID string) error {
 	s := r.s
-	return s.locked(checkSession(ctx, tenantID, sessionID), func(now time.Time, nowMs int64) error {
+	return s.locked(checkKey(ctx, tenantID, sessionID, "session ID"), func(now time.Time, nowMs int64) error {
 		key := keys.Session(tenantID, sessionID)
 		e := s.get(key, nowMs)
 		if e == nil {

@@ -300,3 +300,15 @@ func check(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// checkKey is check followed by the validation of a record's ID, which
+// what names in the error ("session ID").
+func checkKey(ctx context.Context, tenantID, id, what string) error {
+	if err := check(ctx, tenantID); err != nil {
+		return err
+	}
+	if err := store.ValidKey(id); err != nil {
+		return fmt.Errorf("memstore: %s: %w", what, err)
+	}
+	return nil
+}
