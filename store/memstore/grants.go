@@ -56,22 +56,21 @@ func (g *Grants) Get(ctx context.Context, tenantID string, kind store.GrantKind,
 }
 
 func (g *Grants) read(ctx context.Context, tenantID string, kind store.GrantKind, id string, take bool) ([]byte, error) {
-	if err := checkGrant(ctx, tenantID, kind, id); err != nil {
-		return nil, err
-	}
 	s := g.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, nowMs := s.now()
-	key := keys.OAuth(tenantID, string(kind), id)
-	e := s.get(key, nowMs)
-	if e == nil {
-		return nil, fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrNotFound)
-	}
-	if take {
-		delete(s.keys, key)
-	}
-	return append([]byte(nil), e.value...), nil
+	var value []byte
+	err := s.locked(checkGrant(ctx, tenantID, kind, id), func(_ time.Time, nowMs int64) error {
+		key := keys.OAuth(tenantID, string(kind), id)
+		e := s.get(key, nowMs)
+		if e == nil {
+			return fmt.Errorf("memstore: grant %s of %q: %w", kind, tenantID, store.ErrNotFound)
+		}
+		if take {
+			delete(s.keys, key)
+		}
+		value = append([]byte(nil), e.value...)
+		return nil
+	})
+	return value, err
 }
 
 // Delete removes a record; a missing one is not an error.

@@ -183,10 +183,11 @@ func (s *Store) now() (time.Time, int64) {
 	return t, t.UnixMilli()
 }
 
-// locked is the opening every write shares: when valid, the outcome of
-// the checks of its arguments (made before the lock is taken), is nil, it
-// runs fn with s.mu held and the clock's time, as [Store.now] gives it,
-// and returns fn's error; otherwise it returns valid as it is.
+// locked is the opening the writes share (and read and Grants.Get, which
+// go with remove and Take): when valid, the outcome of the checks of its
+// arguments (made before the lock is taken), is nil, it runs fn with s.mu
+// held and the clock's time, as [Store.now] gives it, and returns fn's
+// error; otherwise it returns valid as it is.
 func (s *Store) locked(valid error, fn func(now time.Time, nowMs int64) error) error {
 	if valid != nil {
 		return valid
