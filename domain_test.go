@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,7 +30,7 @@ func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 	require.NoError(t, err)
 	counter := &commandCounter{}
 	c.AddHook(counter)
-	s := newService(t, Config{Redis: c, MultiTenant: true, BaseDomain: "seed.example.com"})
+	s := newService(t, Config{Redis: c, MultiTenant: true, BaseDomain: "seed.example.com", UsageInterval: time.Hour})
 	waitSubscribed(t, s)
 	h := s.Middleware(whoami)
 
@@ -43,7 +44,7 @@ func TestSuspendedCustomDomainAnswersLikeUnregistered(t *testing.T) {
 		assert.Equal(t, unregistered.Body.Bytes(), suspended.Body.Bytes())
 		assert.Equal(t, unregistered.Header(), suspended.Header())
 	}
-	assert.Equal(t, before, counter.n.Load(), "neither probe reads Redis")
+	assert.Equal(t, before, counter.n.Load(), "neither probe reads Redis; the last commands: %v", counter.recent())
 	assert.Equal(t, 404, get(h, "frozen.seed.example.com", "/mcp").Code, "its subdomain is a suspended tenant, as before")
 	assert.Equal(t, 200, get(h, "mcp.acme.example", "/mcp").Code)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,22 +334,48 @@ func TestURLsFollowTheMode(t *testing.T) {
 }
 
 // commandCounter is a go-redis hook that counts the commands sent.
-type commandCounter struct{ n atomic.Int64 }
+// commandCounter counts the commands sent through a client, and keeps
+// the names of the last ones so that a count that is off says what was
+// sent.
+type commandCounter struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	last []string
+}
 
 func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
+		c.count(cmd)
 		return next(ctx, cmd)
 	}
 }
 
 func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
+		for _, cmd := range cmds {
+			c.count(cmd)
+		}
 		return next(ctx, cmds)
 	}
+}
+
+func (c *commandCounter) count(cmd redis.Cmder) {
+	c.n.Add(1)
+	c.mu.Lock()
+	c.last = append(c.last, cmd.FullName())
+	if len(c.last) > 32 {
+		c.last = c.last[len(c.last)-32:]
+	}
+	c.mu.Unlock()
+}
+
+// recent returns the names of the last commands counted, at most 32.
+func (c *commandCounter) recent() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.last)
 }
 
 // TestSteadyStateRedisCommands checks that once the cache is warm,
