@@ -466,8 +466,38 @@ func (c *Cache) Handle(e store.Event) {
 	}
 	c.invalidate(e)
 	if c.learner != nil && e.Type != store.EventDeleted {
-		c.group.DoChan(e.TenantID, c.read(context.Background(), e.TenantID, false))
+		c.settle(e.TenantID, 0)
 	}
+}
+
+// settleAttempts bounds the reads settle makes for one event: with the
+// delays doubling from RetryInterval (1 s by default), the last is about
+// four minutes after the event; past that the directory's next reload
+// settles the tenant.
+const settleAttempts = 8
+
+// settle reads the tenant an event named, so that the learner hears its
+// status, domain and pair. While the learner waits for them, every name
+// it does not hold is read rather than refused, so a read that fails (the
+// store briefly unreachable) is tried again, RetryInterval later and then
+// at doubling intervals, for as long as the tenant stays unsettled: not
+// until the directory's next reload.
+func (c *Cache) settle(id string, attempt int) {
+	ch := c.group.DoChan(id, c.read(context.Background(), id, false))
+	if attempt+1 >= settleAttempts {
+		return
+	}
+	go func() {
+		res := <-ch
+		if res.Err == nil || errors.Is(res.Err, tenant.ErrNotFound) || !c.learner.unsettled(id) {
+			return
+		}
+		time.AfterFunc(c.cfg.RetryInterval<<attempt, func() {
+			if c.learner.unsettled(id) {
+				c.settle(id, attempt+1)
+			}
+		})
+	}()
 }
 
 // CacheStats is a snapshot of a cache's size and store traffic.

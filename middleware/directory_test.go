@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -522,4 +523,65 @@ func TestDirectoryMemory(t *testing.T) {
 		assert.LessOrEqual(t, float64(held)/float64(tt.tenants), tt.perID)
 		runtime.KeepAlive(dir)
 	}
+}
+
+// TestDirectorySettlesAfterAFailedRead: the read an event starts fails
+// (the store is briefly unreachable), which leaves the tenant unsettled
+// and every made-up domain to be read rather than refused. The cache reads
+// it again, RetryInterval later, and the directory settles once the store
+// is back, not at its next reload.
+func TestDirectorySettlesAfterAFailedRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, dir := newLoaded(t, DirectoryConfig{})
+		src := newFakeTenants(withDomain(activeTenant("new"), "mcp.new.com"))
+		src.down.Store(true)
+		c := NewCache(src, CacheConfig{Known: dir, RetryInterval: time.Second})
+
+		c.Handle(store.Event{Type: store.EventCreated, TenantID: "new"})
+		synctest.Wait()
+		assert.Equal(t, 1, dir.Stats().Unsettled, "the read failed")
+		assert.Equal(t, MayExist, dir.Domains().Presence("made.up.com"), "made-up domains are read while a tenant is unsettled")
+
+		time.Sleep(3500 * time.Millisecond) // two more attempts, at 1 s and 3 s, fail too
+		synctest.Wait()
+		assert.EqualValues(t, 3, src.reads.Load())
+		src.down.Store(false)
+		time.Sleep(4 * time.Second) // the next attempt, at 7 s
+		synctest.Wait()
+		assert.EqualValues(t, 4, src.reads.Load())
+		assert.Equal(t, 0, dir.Stats().Unsettled)
+		assert.Equal(t, Exists, dir.Domains().Presence("mcp.new.com"))
+		assert.Equal(t, Absent, dir.Domains().Presence("made.up.com"))
+
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.EqualValues(t, 4, src.reads.Load(), "no read once settled")
+	})
+}
+
+// TestDirectorySettleGivesUp: a store that stays down gets a bounded
+// number of reads per event, and a tenant settled meanwhile (by a
+// request's read) ends the attempts.
+func TestDirectorySettleGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, dir := newLoaded(t, DirectoryConfig{})
+		src := newFakeTenants(activeTenant("new"))
+		src.down.Store(true)
+		c := NewCache(src, CacheConfig{Known: dir, RetryInterval: time.Second})
+		c.Handle(store.Event{Type: store.EventCreated, TenantID: "new"})
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		assert.EqualValues(t, settleAttempts, src.reads.Load())
+		assert.Equal(t, 1, dir.Stats().Unsettled, "the directory's reload settles it now")
+
+		src2 := newFakeTenants(activeTenant("other"))
+		src2.down.Store(true)
+		c2 := NewCache(src2, CacheConfig{Known: dir, RetryInterval: time.Second})
+		c2.Handle(store.Event{Type: store.EventCreated, TenantID: "other"})
+		synctest.Wait()
+		dir.learn("other", &tenant.Tenant{ID: "other", Status: tenant.StatusActive})
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.EqualValues(t, 1, src2.reads.Load(), "settled by another read: no attempt after")
+	})
 }
