@@ -37,6 +37,17 @@ func newMiniredis(t *testing.T) (*redisstore.Store, *miniredis.Miniredis, *redis
 	return redisstore.New(rdb, redisstore.Config{Clock: clock.Now}), m, rdb, clock
 }
 
+// onEachBackend runs fn on miniredis, and on the real Redis and the
+// Cluster when their addresses are set.
+func onEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
+	t.Run("miniredis", func(t *testing.T) {
+		_, _, rdb, _ := newMiniredis(t)
+		fn(t, rdb)
+	})
+	t.Run("redis", func(t *testing.T) { fn(t, testredis.Standalone(t)) })
+	t.Run("cluster", func(t *testing.T) { fn(t, testredis.Cluster(t)) })
+}
+
 // backend wraps s for the suite.
 func backend(s *redisstore.Store) storetest.Backend {
 	return storetest.Backend{

@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
-	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
@@ -153,27 +152,12 @@ func testDeleteLeavesNothingToInherit(t *testing.T, rdb redis.UniversalClient, c
 	assert.Empty(t, list)
 }
 
-func TestDeleteLeavesNothingToInheritMiniredis(t *testing.T) {
+func TestDeleteLeavesNothingToInherit(t *testing.T) {
 	for _, cancelIt := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fails", true: "canceled"}[cancelIt], func(t *testing.T) {
-			_, _, rdb, _ := newMiniredis(t)
-			testDeleteLeavesNothingToInherit(t, rdb, cancelIt)
-		})
-	}
-}
-
-func TestDeleteLeavesNothingToInheritRedis(t *testing.T) {
-	for _, cancelIt := range []bool{false, true} {
-		t.Run(map[bool]string{false: "fails", true: "canceled"}[cancelIt], func(t *testing.T) {
-			testDeleteLeavesNothingToInherit(t, testredis.Standalone(t), cancelIt)
-		})
-	}
-}
-
-func TestDeleteLeavesNothingToInheritCluster(t *testing.T) {
-	for _, cancelIt := range []bool{false, true} {
-		t.Run(map[bool]string{false: "fails", true: "canceled"}[cancelIt], func(t *testing.T) {
-			testDeleteLeavesNothingToInherit(t, testredis.Cluster(t), cancelIt)
+			onEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+				testDeleteLeavesNothingToInherit(t, rdb, cancelIt)
+			})
 		})
 	}
 }
@@ -190,17 +174,8 @@ func testDeleteOfNoTenantLeavesNoMarker(t *testing.T, rdb redis.UniversalClient)
 	require.NoError(t, err)
 }
 
-func TestDeleteOfNoTenantLeavesNoMarkerMiniredis(t *testing.T) {
-	_, _, rdb, _ := newMiniredis(t)
-	testDeleteOfNoTenantLeavesNoMarker(t, rdb)
-}
-
-func TestDeleteOfNoTenantLeavesNoMarkerRedis(t *testing.T) {
-	testDeleteOfNoTenantLeavesNoMarker(t, testredis.Standalone(t))
-}
-
-func TestDeleteOfNoTenantLeavesNoMarkerCluster(t *testing.T) {
-	testDeleteOfNoTenantLeavesNoMarker(t, testredis.Cluster(t))
+func TestDeleteOfNoTenantLeavesNoMarker(t *testing.T) {
+	onEachBackend(t, testDeleteOfNoTenantLeavesNoMarker)
 }
 
 // testCreateDuringDelete: a create of the ID while its delete sweeps the
@@ -231,17 +206,8 @@ func testCreateDuringDelete(t *testing.T, rdb redis.UniversalClient) {
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
-func TestCreateDuringDeleteMiniredis(t *testing.T) {
-	_, _, rdb, _ := newMiniredis(t)
-	testCreateDuringDelete(t, rdb)
-}
-
-func TestCreateDuringDeleteRedis(t *testing.T) {
-	testCreateDuringDelete(t, testredis.Standalone(t))
-}
-
-func TestCreateDuringDeleteCluster(t *testing.T) {
-	testCreateDuringDelete(t, testredis.Cluster(t))
+func TestCreateDuringDelete(t *testing.T) {
+	onEachBackend(t, testCreateDuringDelete)
 }
 
 // The marker shares the tenant's slot, so the create script reads it beside
@@ -304,17 +270,8 @@ func testWriteDuringSweep(t *testing.T, rdb redis.UniversalClient) {
 	assert.Empty(t, page, "no audit event survived the sweep")
 }
 
-func TestWriteDuringSweepMiniredis(t *testing.T) {
-	_, _, rdb, _ := newMiniredis(t)
-	testWriteDuringSweep(t, rdb)
-}
-
-func TestWriteDuringSweepRedis(t *testing.T) {
-	testWriteDuringSweep(t, testredis.Standalone(t))
-}
-
-func TestWriteDuringSweepCluster(t *testing.T) {
-	testWriteDuringSweep(t, testredis.Cluster(t))
+func TestWriteDuringSweep(t *testing.T) {
+	onEachBackend(t, testWriteDuringSweep)
 }
 
 // unlinks is a go-redis hook that calls fn before each UNLINK is sent,
@@ -385,15 +342,6 @@ func testOverlappingDeletes(t *testing.T, rdb redis.UniversalClient) {
 	require.NoError(t, err)
 }
 
-func TestOverlappingDeletesMiniredis(t *testing.T) {
-	_, _, rdb, _ := newMiniredis(t)
-	testOverlappingDeletes(t, rdb)
-}
-
-func TestOverlappingDeletesRedis(t *testing.T) {
-	testOverlappingDeletes(t, testredis.Standalone(t))
-}
-
-func TestOverlappingDeletesCluster(t *testing.T) {
-	testOverlappingDeletes(t, testredis.Cluster(t))
+func TestOverlappingDeletes(t *testing.T) {
+	onEachBackend(t, testOverlappingDeletes)
 }

@@ -12,24 +12,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seedmcp/tenancy/internal/keys"
-	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// onEachBackend runs fn on miniredis, and on the real Redis and the
-// Cluster when their addresses are set.
-func onEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
-	t.Run("miniredis", func(t *testing.T) {
-		_, _, rdb, _ := newMiniredis(t)
-		fn(t, rdb)
-	})
-	t.Run("redis", func(t *testing.T) { fn(t, testredis.Standalone(t)) })
-	t.Run("cluster", func(t *testing.T) { fn(t, testredis.Cluster(t)) })
-}
 
 const staleIssuer = "https://idp.example.com"
 
