@@ -16,6 +16,19 @@ import (
 	"github.com/seedmcp/tenancy/store/redisstore"
 )
 
+// redisWorld is the admin API over redisstore on a miniredis, whose
+// commands go through hook, and a client of that miniredis.
+func redisWorld(t *testing.T, hook redis.Hook) (*world, *redis.Client) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rdb.AddHook(hook)
+	st := redisstore.New(rdb, redisstore.Config{})
+	return &world{fixture: newFixture(t, func(c *Config) {
+		c.Tenants, c.Keys = st.Tenants(), st.AdminKeys()
+	})}, rdb
+}
+
 // failUnlink fails the store's UNLINKs while armed, as a Redis that drops
 // the connection in the middle of a tenant's sweep.
 type failUnlink struct{ armed atomic.Bool }
@@ -41,15 +54,8 @@ func (h *failUnlink) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // one's data; once a DELETE finished, the POST succeeds and the old key
 // opens nothing.
 func TestCreateAfterUnfinishedDelete(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
 	hook := &failUnlink{}
-	rdb.AddHook(hook)
-	st := redisstore.New(rdb, redisstore.Config{})
-	w := &world{fixture: newFixture(t, func(c *Config) {
-		c.Tenants, c.Keys = st.Tenants(), st.AdminKeys()
-	})}
+	w, _ := redisWorld(t, hook)
 	w.create(t, acme)
 	_, oldKey := w.newKey(t, "acme")
 

@@ -7,13 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy/internal/keys"
-	"github.com/seedmcp/tenancy/store/redisstore"
 )
 
 // hangUp cancels a request's context once the store has run the command
@@ -44,17 +42,10 @@ func (h *hangUp) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 // left its data, its admin keys among them, so that a key of the deleted
 // tenant opened the admin API of a new tenant given the same ID.
 func TestChangeOutlivesClientHangUp(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
 	// The tenant leaves the index after its record: the client hangs up
 	// once it is no longer listed, before its data is swept.
 	hook := &hangUp{name: "zrem", key: keys.Index}
-	rdb.AddHook(hook)
-	st := redisstore.New(rdb, redisstore.Config{})
-	w := &world{fixture: newFixture(t, func(c *Config) {
-		c.Tenants, c.Keys = st.Tenants(), st.AdminKeys()
-	})}
+	w, rdb := redisWorld(t, hook)
 	w.create(t, acme)
 	_, oldKey := w.newKey(t, "acme")
 
