@@ -152,6 +152,9 @@ func FuzzToken(f *testing.F) {
 	f.Add("Bearer " + jwt(map[string]any{"iss": iss, "aud": []string{"x", "mcp-beta"}}))
 	f.Add("Bearer a.b.c")
 	f.Add("bearer " + jwt(`{"iss":1}`))
+	// One resolver for every input: the payloads it keeps must never make
+	// its answer differ from a resolver's that has seen nothing.
+	shared := resolve.Token(newPairs().lookup)
 	f.Fuzz(func(t *testing.T, auth string) {
 		p := newPairs()
 		r := httptest.NewRequest("GET", "/mcp", nil)
@@ -159,6 +162,12 @@ func FuzzToken(f *testing.F) {
 		id, err := resolve.Token(p.lookup).Resolve(r)
 		if err == nil {
 			assert.Contains(t, []string{"acme", "beta"}, id)
+		}
+		for range 2 {
+			sid, serr := shared.Resolve(r)
+			assert.Equal(t, id, sid, "a resolver that kept payloads answers alike")
+			assert.Equal(t, errors.Is(err, tenant.ErrInvalidID), errors.Is(serr, tenant.ErrInvalidID), "%v, %v", err, serr)
+			assert.Equal(t, errors.Is(err, tenant.ErrMissingID), errors.Is(serr, tenant.ErrMissingID), "%v, %v", err, serr)
 		}
 		if errors.Is(err, tenant.ErrInvalidID) && p.calls == 0 {
 			return
