@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,3 +270,51 @@ type plainBackend struct{ hidden }
 func (b plainBackend) Tenants() store.Tenants { return plainTenants{b.hidden.Tenants()} }
 
 type plainTenants struct{ store.Tenants }
+
+// gatedBackend holds back its subscription until gate is closed, so that
+// a test can register hooks before the first reset.
+type gatedBackend struct {
+	store.Backend
+	gate chan struct{}
+}
+
+func (g gatedBackend) Subscribe(ctx context.Context, fn func(store.Event)) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Backend.Subscribe(ctx, fn)
+}
+
+func (g gatedBackend) Mark(ctx context.Context, mark string) error {
+	return g.Backend.(store.Marker).Mark(ctx, mark)
+}
+
+// TestSubscribedOnceTheResetIsApplied: the subscription counts as started
+// (Ready, and the wait of Sync) only once its first reset has been applied
+// whole, its hooks included. Before, it counted as started when the reset
+// began to be applied, so a Sync begun at that moment was released by the
+// reset's end instead of its own mark, before the events ahead of it, and
+// a hook registered then saw the reset.
+func TestSubscribedOnceTheResetIsApplied(t *testing.T) {
+	mem := memstore.New(memstore.Config{})
+	g := gatedBackend{Backend: mem.Backend(), gate: make(chan struct{})}
+	s := newService(t, Config{Store: g, MultiTenant: true, Identification: ByHeader, UsageInterval: time.Hour})
+	var sawReset, startedDuringReset atomic.Bool
+	s.OnEvent(func(e store.Event) {
+		if e.Type != store.EventReset {
+			return
+		}
+		sawReset.Store(true)
+		select {
+		case <-s.subscribed:
+			startedDuringReset.Store(true)
+		default:
+		}
+	})
+	close(g.gate)
+	waitSubscribed(t, s)
+	require.True(t, sawReset.Load(), "the hook registered before the subscription sees its reset")
+	assert.False(t, startedDuringReset.Load(), "the subscription counted as started while its reset was being applied")
+}

@@ -363,8 +363,6 @@ func (s *Service) apply(e store.Event) {
 	// eviction (which would refetch every tenant's keys), and a change
 	// only frees the old verifier early.
 	switch e.Type {
-	case store.EventReset:
-		s.readyOnce.Do(func() { close(s.subscribed) })
 	case store.EventUpdated, store.EventDeleted:
 		s.verifier.Invalidate(e.TenantID)
 	}
@@ -387,6 +385,11 @@ func (s *Service) apply(e store.Event) {
 		// Events may have been lost, a mark among them, but the reset
 		// has just dropped everything they could have changed.
 		s.synced("")
+		// The subscription counts as started once its first reset is
+		// applied whole, hooks included: a Sync that begins then waits
+		// for its own mark, not for this reset, and a hook registered
+		// then sees none of it.
+		s.readyOnce.Do(func() { close(s.subscribed) })
 	}
 }
 
