@@ -84,7 +84,7 @@ func TestFloodOfMadeUpIssuers(t *testing.T) {
 				}
 				w.WriteHeader(rec.Code)
 			})
-			res := flood(t, checked, counter, 10_000, 2_000, []string{"mcp-cold", "mcp-fresh"},
+			res := flood(t, s, checked, counter, 10_000, 2_000, []string{"mcp-cold", "mcp-fresh"},
 				func(name string) (string, []string) {
 					return "seed.example.com", []string{"Authorization", "Bearer " + pairToken(t, name), "X-Want", name}
 				})
