@@ -225,15 +225,34 @@ func (d *Directory) Run(ctx context.Context) error {
 			backoff = time.Second
 		}
 		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-d.reload:
-		case <-timer.C:
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-d.reload:
+				// A reset asks for a load that starts after it; the load
+				// just made may have done so already (the reset came just
+				// before it), and a directory of a million tenants is not
+				// read twice for one reset.
+				if !d.upToDate() {
+					break waiting
+				}
+			case <-timer.C:
+				break waiting
+			}
 		}
 		timer.Stop()
 	}
+}
+
+// upToDate reports whether the directory has completed a load that
+// started after the last reset event it was given.
+func (d *Directory) upToDate() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cur != nil && d.doneGen >= d.wantGen
 }
 
 // Load reads the whole directory from the store and replaces what the
@@ -322,9 +341,9 @@ func (d *Directory) read(ctx context.Context) (*snapshot, error) {
 func (d *Directory) Wait(ctx context.Context) error {
 	for {
 		d.mu.RLock()
-		done, ch := d.cur != nil && d.doneGen >= d.wantGen, d.changed
+		ch := d.changed
 		d.mu.RUnlock()
-		if done {
+		if d.upToDate() {
 			return nil
 		}
 		select {

@@ -585,3 +585,31 @@ func TestDirectorySettleGivesUp(t *testing.T) {
 		assert.EqualValues(t, 1, src2.reads.Load(), "settled by another read: no attempt after")
 	})
 }
+
+// TestDirectoryLoadsOncePerReset: a reset that comes before a load starts
+// is answered by that load; the reload it asked for is not made again, so
+// a replica starting up reads its directory once, not twice. A reset
+// after the load, and the reload interval, each cause one load.
+func TestDirectoryLoadsOncePerReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := memstore.New(memstore.Config{})
+		dir := NewDirectory(ms.Tenants(), DirectoryConfig{ReloadInterval: time.Hour})
+		dir.apply(store.Event{Type: store.EventReset})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = dir.Run(ctx) }()
+		synctest.Wait()
+		require.NoError(t, dir.Wait(ctx))
+		assert.EqualValues(t, 1, dir.Stats().Loads, "the first load started after the reset")
+
+		dir.apply(store.Event{Type: store.EventReset})
+		synctest.Wait()
+		assert.EqualValues(t, 2, dir.Stats().Loads, "a reset after the load: one more")
+
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.EqualValues(t, 3, dir.Stats().Loads, "the reload interval: one more")
+		cancel()
+		synctest.Wait()
+	})
+}
