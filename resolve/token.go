@@ -86,10 +86,9 @@ func (p *payloads) claims(payload string) (string, []string, error) {
 	if p.m == nil || len(p.m) >= maxPayloads || p.bytes+len(payload) > maxPayloadBytes {
 		p.m, p.bytes = make(map[string]claimsRead), 0
 	}
-	if len(payload) <= maxPayloadBytes {
-		p.m[strings.Clone(payload)] = claimsRead{iss: iss, auds: auds}
-		p.bytes += len(payload)
-	}
+	// A payload is at most MaxTokenBytes, far under maxPayloadBytes.
+	p.m[strings.Clone(payload)] = claimsRead{iss: iss, auds: auds}
+	p.bytes += len(payload)
 	p.mu.Unlock()
 	return iss, auds, nil
 }
