@@ -17,13 +17,15 @@
 // The access token is the provider's own, so the tenant's bearer check
 // (package oidcx) accepts it unchanged. Refresh tokens are bound to the
 // client they were issued to, sent to the provider on use, and rotated
-// with it; POST /oauth/revoke drops a binding and revokes at the provider.
+// with it; POST /oauth/revoke drops a binding and revokes at the provider
+// the tokens the proxy issued to the client asking, and no other.
 // Each tenant's authorization server metadata (RFC 8414) is served at
 // every well-known URL clients try; see [MetadataRoutes].
 //
 // Everything a login leaves behind lives in the tenant's namespace
 // ([store.Grants]): a pending authorization (10 minutes, single use), a
-// code (60 seconds, single use) and each refresh token's binding, under
+// code (60 seconds, single use) and each token's binding to its client
+// (a refresh token's and, for its lifetime, an access token's), under
 // IDs derived from the secrets the client holds and sealed with keys
 // derived from them, so the store holds no readable code or token. A
 // cascade delete of the tenant removes them, and nothing of one tenant is

@@ -32,6 +32,21 @@ var errNoGrant = errors.New("oauthproxy: no such grant")
 // refresh tokens longer than this are refused before any work is done.
 const maxSecretLength = 8 << 10
 
+// grantAccess binds an access token to the client it was issued to, so
+// that revocation forwards to the provider only a client's own tokens. It
+// is a derivation kind of its own, so that an access token never names a
+// refresh token's record nor the reverse, and its records are stored as
+// store.GrantRefresh: to the store both are bindings of a token.
+const grantAccess store.GrantKind = "access"
+
+// storedKind returns the kind the store keeps records of kind under.
+func storedKind(kind store.GrantKind) store.GrantKind {
+	if kind == grantAccess {
+		return store.GrantRefresh
+	}
+	return kind
+}
+
 // derive returns the record ID and the sealing key of secret.
 func derive(kind store.GrantKind, tenantID, secret string) (id string, key []byte) {
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -66,7 +81,7 @@ func (p *Proxy) putGrant(ctx context.Context, tenantID string, kind store.GrantK
 		return err
 	}
 	sealed := aead.Seal(nonce, nonce, plain, []byte(id))
-	return p.cfg.Grants.Put(ctx, tenantID, kind, id, sealed, ttl)
+	return p.cfg.Grants.Put(ctx, tenantID, storedKind(kind), id, sealed, ttl)
 }
 
 // takeGrant removes the record of secret and opens it into v; getGrant
@@ -86,7 +101,7 @@ func (p *Proxy) readGrant(ctx context.Context, tenantID string, kind store.Grant
 		return errNoGrant
 	}
 	id, key := derive(kind, tenantID, secret)
-	sealed, err := read(ctx, tenantID, kind, id)
+	sealed, err := read(ctx, tenantID, storedKind(kind), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoGrant
 	}
@@ -117,7 +132,7 @@ func (p *Proxy) deleteGrant(ctx context.Context, tenantID string, kind store.Gra
 		return nil
 	}
 	id, _ := derive(kind, tenantID, secret)
-	return p.cfg.Grants.Delete(ctx, tenantID, kind, id)
+	return p.cfg.Grants.Delete(ctx, tenantID, storedKind(kind), id)
 }
 
 // transaction is an authorization the user approved, stored under the
@@ -155,7 +170,8 @@ type tokenResult struct {
 	Expiry int64 `json:"exp,omitempty"`
 }
 
-// refreshBinding ties a refresh token to the client it was issued to.
+// refreshBinding ties a refresh token (kind store.GrantRefresh) or an
+// access token (kind grantAccess) to the client it was issued to.
 type refreshBinding struct {
 	ClientID string `json:"c"`
 }

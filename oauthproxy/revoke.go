@@ -8,21 +8,24 @@ import (
 	"github.com/seedmcp/tenancy/tenant"
 )
 
-// revoke is POST /oauth/revoke (RFC 7009). A refresh token bound to the
-// requesting client loses its binding, so the proxy refuses it from then
-// on, and is revoked at the provider when the provider has a revocation
-// endpoint; the answer is 200 either way. A refresh token of another
-// client is refused. Any other token (an access token, or one the proxy
-// does not know) is passed to the provider's revocation endpoint, and the
-// answer is 200 as RFC 7009 section 2.2 asks, or 503 when the provider
-// could not be reached.
+// revoke is POST /oauth/revoke (RFC 7009). Only the tokens this tenant's
+// authorization server issued to the requesting client are revoked
+// (section 2.1): a refresh token bound to it loses its binding, so the
+// proxy refuses it from then on, and is revoked at the provider when the
+// provider has a revocation endpoint; the answer is 200 either way. An
+// access token issued to it is revoked at the provider, 200, or 503 when
+// the provider could not be reached. A token of another client is
+// refused (400 unauthorized_client). Any other token (unknown, expired,
+// of another tenant) is answered 200, as section 2.2 asks, and never
+// reaches the provider: the proxy revokes nothing in another client's
+// name under the tenant's upstream credentials.
 func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant) {
 	ctx := r.Context()
 	form, ok := p.tokenForm(w, r)
 	if !ok {
 		return
 	}
-	token, clientID, hint := form.Get("token"), form.Get("client_id"), form.Get("token_type_hint")
+	token, clientID := form.Get("token"), form.Get("client_id")
 	switch {
 	case clientID == "":
 		writeError(w, http.StatusBadRequest, "invalid_request", "client_id is required")
@@ -32,44 +35,66 @@ func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant)
 		return
 	}
 	var b refreshBinding
-	bound := false
-	switch err := p.getGrant(ctx, t.ID, store.GrantRefresh, token, &b); {
-	case err == nil:
-		bound = true
-	case errors.Is(err, errNoGrant):
-	default:
-		p.log.ErrorContext(ctx, "oauthproxy: reading a refresh binding", "tenant", t.ID, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
-		return
+	kind, hint := store.GrantKind(""), ""
+	for _, k := range []store.GrantKind{store.GrantRefresh, grantAccess} {
+		err := p.getGrant(ctx, t.ID, k, token, &b)
+		if errors.Is(err, errNoGrant) {
+			continue
+		}
+		if err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: reading a token binding", "tenant", t.ID, "error", err)
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return
+		}
+		kind = k
+		break
 	}
-	if bound && !equal(b.ClientID, clientID) {
+	switch {
+	case kind == "":
+		// Not a token of this tenant's clients: nothing to revoke.
+		p.log.InfoContext(ctx, "oauthproxy: revocation of an unknown token", "tenant", t.ID, "client_id", cut(clientID, 64))
+		revoked(w)
+		return
+	case !equal(b.ClientID, clientID):
 		// RFC 7009 section 2.1: a client revokes only its own tokens.
 		p.log.WarnContext(ctx, "oauthproxy: revocation of another client's token refused", "tenant", t.ID,
 			"client_id", cut(clientID, 64), "issued_to", b.ClientID)
 		writeError(w, http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
 		return
-	}
-	if bound {
+	case kind == store.GrantRefresh:
 		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, token); err != nil {
 			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
 			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
 			return
 		}
 		hint = "refresh_token"
+	default:
+		hint = "access_token"
 	}
 	err := p.forwardRevocation(r, t, token, hint)
 	switch {
 	case err == nil:
-	case bound:
+	case kind == store.GrantRefresh:
 		// The proxy refuses the token from now on, which is what the
 		// client asked; the provider's copy dies with its lifetime.
 		p.log.WarnContext(ctx, "oauthproxy: revocation at the provider failed", "tenant", t.ID, "error", cut(describe(err), 300))
 	default:
+		// The binding stays, so that the client can try again.
 		p.log.WarnContext(ctx, "oauthproxy: revocation at the provider failed", "tenant", t.ID, "error", cut(describe(err), 300))
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
 		return
 	}
-	p.log.InfoContext(ctx, "oauthproxy: token revoked", "tenant", t.ID, "client_id", cut(clientID, 64), "bound", bound)
+	if kind == grantAccess {
+		if err := p.deleteGrant(ctx, t.ID, grantAccess, token); err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: dropping an access token binding", "tenant", t.ID, "error", err)
+		}
+	}
+	p.log.InfoContext(ctx, "oauthproxy: token revoked", "tenant", t.ID, "client_id", cut(clientID, 64), "hint", hint)
+	revoked(w)
+}
+
+// revoked writes the answer of a revocation (RFC 7009 section 2.2).
+func revoked(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -131,6 +132,7 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 			tok.RefreshToken = ""
 		}
 	}
+	p.bindAccess(r, t, tok, clientID)
 	p.log.InfoContext(ctx, "oauthproxy: code redeemed", "tenant", t.ID, "client_id", clientID)
 	if p.cfg.OnLogin != nil {
 		p.cfg.OnLogin(r, t.ID, clientID, subject(tok.IDToken, tok.AccessToken))
@@ -195,6 +197,7 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
 		}
 	}
+	p.bindAccess(r, t, tok, clientID)
 	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
 	p.answer(w, tok)
 }
@@ -252,6 +255,29 @@ func (p *Proxy) bind(r *http.Request, t *tenant.Tenant, rt, clientID string) err
 		p.log.ErrorContext(r.Context(), "oauthproxy: binding a refresh token", "tenant", t.ID, "error", err)
 	}
 	return err
+}
+
+// bindAccess records that tok's access token belongs to clientID, until it
+// expires (at most RefreshTTL, and RefreshTTL when the provider did not
+// say), so that the client,
+// and no other, can have it revoked at the provider. A failure is logged;
+// the token is answered all the same, and a revocation of it then reaches
+// no provider.
+func (p *Proxy) bindAccess(r *http.Request, t *tenant.Tenant, tok tokenResult, clientID string) {
+	if tok.AccessToken == "" || len(tok.AccessToken) > maxSecretLength {
+		return
+	}
+	ttl := p.cfg.RefreshTTL
+	if tok.Expiry != 0 {
+		ttl = min(ttl, time.Unix(tok.Expiry, 0).Sub(p.now()))
+		if ttl <= 0 {
+			return
+		}
+	}
+	err := p.putGrant(r.Context(), t.ID, grantAccess, tok.AccessToken, &refreshBinding{ClientID: clientID}, ttl)
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		p.log.ErrorContext(r.Context(), "oauthproxy: binding an access token", "tenant", t.ID, "error", err)
+	}
 }
 
 // answer writes the token answer.

@@ -1,0 +1,73 @@
+package oauthproxy_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/oidcx/oidctest"
+	"github.com/seedmcp/tenancy/tenant"
+)
+
+// TestRevokeOnlyTheClientsOwnTokens: a token reaches the provider's
+// revocation endpoint, under the tenant's upstream credentials, only when
+// the client asking got it from this tenant's authorization server (RFC
+// 7009 section 2.1). Another client's access token, a client_id nobody
+// registered, a token of another tenant on the same provider and upstream
+// client, and made-up tokens are never sent there.
+func TestRevokeOnlyTheClientsOwnTokens(t *testing.T) {
+	h := newHarness(t, byPath, memBackend)
+	idp := oidctest.New(t)
+	h.addTenant("acme", idp, "shared-upstream-secret")
+	// globex reaches the same provider as the same upstream client.
+	h.addTenant("globex", idp, "shared-upstream-secret", func(tt *tenant.Tenant) {
+		tt.OIDC.ClientID = "proxy-acme"
+		sealed, err := h.ring.Seal("shared-upstream-secret", tenant.ClientSecretContext("globex"))
+		require.NoError(t, err)
+		tt.OIDC.ClientSecret = sealed
+	})
+	a, other, g := h.discover("acme"), h.discover("acme"), h.discover("globex")
+	a.register("A")
+	other.register("other")
+	g.register("G")
+
+	ans := a.redeem(a.login(h.browser("acme")).Get("code"))
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+	at := ans.json(t)["access_token"].(string)
+	rt := ans.json(t)["refresh_token"].(string)
+	before := idp.RevocationRequests()
+
+	// Another client of acme.
+	if ans = other.revoke(at); assert.Equal(t, http.StatusBadRequest, ans.status, "another client's access token: %s", ans.body) {
+		oauthErr(t, ans, http.StatusBadRequest, "unauthorized_client")
+	}
+	// A client_id nobody registered: the token is not one of its own.
+	for _, token := range []string{at, rt} {
+		ans = a.postForm(a.endpoint("revocation_endpoint"), url.Values{"token": {token}, "client_id": {"mcp-nobody"}})
+		assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, ans.status, "%s", ans.body)
+	}
+	// acme's tokens at globex, by globex's client and by acme's client ID.
+	for _, id := range []string{g.id, a.id} {
+		for _, token := range []string{at, rt} {
+			ans = g.postForm(g.endpoint("revocation_endpoint"), url.Values{"token": {token}, "client_id": {id}})
+			assert.Equal(t, http.StatusOK, ans.status, "an unknown token is answered 200 (RFC 7009 section 2.2): %s", ans.body)
+		}
+	}
+	// Made-up tokens.
+	for i := range 20 {
+		assert.Equal(t, http.StatusOK, other.revoke("made-up-"+strconv.Itoa(i)).status)
+	}
+	assert.Equal(t, before, idp.RevocationRequests(), "no request of another client or tenant reached the provider")
+	assert.False(t, idp.Revoked(at))
+	assert.False(t, idp.Revoked(rt))
+	assert.Equal(t, http.StatusOK, a.refresh(rt).status, "the refresh token still works for its client")
+
+	// The client itself revokes its access token at the provider.
+	require.Equal(t, http.StatusOK, a.revoke(at).status)
+	assert.True(t, idp.Revoked(at))
+	assert.Equal(t, before+1, idp.RevocationRequests())
+}
