@@ -22,7 +22,9 @@
 //   - a DELETE ends the session in the handler and frees its place;
 //   - a session idle for longer than [Config.TTL], or whose tenant is
 //     suspended or deleted, is removed from the store and ended in the
-//     handler, its requests in flight (an open event stream) included;
+//     handler, its requests in flight (an open event stream) included; a
+//     tenant deleted and created again under its ID (another CreatedAt) is
+//     another tenant, whose requests never reach the old one's sessions;
 //   - each request extends the session's lifetime (in the store at most
 //     every [Config.TouchEvery]), and [Guard.Close] frees every session
 //     before the store's connection is closed.

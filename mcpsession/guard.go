@@ -130,7 +130,10 @@ type Guard struct {
 type session struct {
 	id       string
 	tenantID string
-	owner    store.Owner
+	// created is the CreatedAt of the tenant the session was opened in:
+	// a tenant deleted and created again under its ID is another tenant.
+	created time.Time
+	owner   store.Owner
 	// ctx is cancelled when the session ends; the requests of the session
 	// run on contexts that end with it.
 	ctx    context.Context
@@ -241,6 +244,13 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 	// The owner is checked first: a request that may not use the session
 	// changes nothing about it, its lifetime included.
 	if s.tenantID != t.ID || s.owner != owner {
+		notFound(w)
+		return
+	}
+	if !s.of(t) {
+		// Its tenant was deleted and the ID created again, and the guard
+		// missed the events: the session went with the old tenant.
+		g.end(s, true)
 		notFound(w)
 		return
 	}
@@ -374,7 +384,7 @@ func (g *Guard) admit(ctx context.Context, t *tenant.Tenant, owner store.Owner, 
 		return err
 	}
 	now := g.now().UnixNano()
-	s := &session{id: id, tenantID: t.ID, owner: owner}
+	s := &session{id: id, tenantID: t.ID, created: t.CreatedAt, owner: owner}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.seen.Store(now)
 	s.touched.Store(now)
@@ -396,6 +406,13 @@ func (g *Guard) admit(ctx context.Context, t *tenant.Tenant, owner store.Owner, 
 }
 
 var errClosed = errors.New("mcpsession: closed")
+
+// of reports whether s was opened in t, not in an earlier tenant of the
+// same ID: the two CreatedAt match, or one of them is unknown (a tenant
+// served from the host's settings, without a record, has none).
+func (s *session) of(t *tenant.Tenant) bool {
+	return s.tenantID == t.ID && (s.created.IsZero() || t.CreatedAt.IsZero() || s.created.Equal(t.CreatedAt))
+}
 
 // end ends a held session: it is no longer served, its requests in flight
 // are cancelled, and in the background the handler ends it and, with

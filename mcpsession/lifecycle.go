@@ -16,15 +16,16 @@ import (
 //
 //	svc.OnEvent(guard.HandleEvent)
 //
-// An update is checked by reading the tenant (Config.Tenants) in the
-// background, and so is every tenant with sessions after a reset of the
-// event subscription, when events may have been missed. HandleEvent does
-// not block on the store or the handler.
+// An update, or the creation of a tenant the guard holds sessions of (its
+// deletion was missed), is checked by reading the tenant (Config.Tenants)
+// in the background, and so is every tenant with sessions after a reset of
+// the event subscription, when events may have been missed. HandleEvent
+// does not block on the store or the handler.
 func (g *Guard) HandleEvent(e store.Event) {
 	switch e.Type {
 	case store.EventDeleted:
 		g.endTenants(map[string]bool{e.TenantID: true}, false)
-	case store.EventUpdated:
+	case store.EventUpdated, store.EventCreated:
 		if g.holds(e.TenantID) {
 			g.background(func() { g.check([]string{e.TenantID}) })
 		}
@@ -73,10 +74,12 @@ func (g *Guard) tenants() []string {
 }
 
 // check reads each tenant and ends the sessions of those that are gone or
-// no longer active. A tenant that cannot be read keeps its sessions: an
-// outage of the store must not end every session.
+// no longer active, and the sessions opened in an earlier tenant of a
+// tenant's ID (deleted and created again). A tenant that cannot be read
+// keeps its sessions: an outage of the store must not end every session.
 func (g *Guard) check(ids []string) {
 	gone, suspended := map[string]bool{}, map[string]bool{}
+	current := map[string]*tenant.Tenant{}
 	for _, id := range ids {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		t, err := g.cfg.Tenants.Get(ctx, id)
@@ -88,10 +91,32 @@ func (g *Guard) check(ids []string) {
 			g.log.Warn("mcpsession: reading a tenant after an event", "tenant", id, "error", err)
 		case !t.Active():
 			suspended[id] = true
+		default:
+			current[id] = t
 		}
 	}
 	g.endTenants(gone, false)
 	g.endTenants(suspended, true)
+	g.endEarlier(current)
+}
+
+// endEarlier ends, and frees, the sessions opened in an earlier tenant of
+// the ID of a tenant in current.
+func (g *Guard) endEarlier(current map[string]*tenant.Tenant) {
+	if len(current) == 0 {
+		return
+	}
+	var ending []*session
+	g.mu.RLock()
+	for _, s := range g.live {
+		if t := current[s.tenantID]; t != nil && !s.of(t) {
+			ending = append(ending, s)
+		}
+	}
+	g.mu.RUnlock()
+	for _, s := range ending {
+		g.end(s, true)
+	}
 }
 
 // endTenants ends the sessions of the tenants in ids; with free their
