@@ -40,7 +40,8 @@
 //     kept). A token is checked against one key at most: the first of its
 //     key ID, or, for a token without one, the only key of its algorithm
 //     (none when the set has several);
-//   - its answers: at most 1 MiB, and 256 bytes of a failed one;
+//   - its answers: a body of at most 1 MiB, and 256 bytes of a failed
+//     one; a header of at most 64 KiB (with the default transport);
 //   - its fetches: at most one per [Config.KeyRefreshInterval], or per
 //     back-off while it fails, kept apart from the verifier cache
 //     ([Config.MaxTracked]) so that forged tokens over more tenants than

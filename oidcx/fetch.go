@@ -94,14 +94,22 @@ func refusedAddr(a netip.Addr, allowLoopback bool) string {
 	return ""
 }
 
+// maxHeaderBytes bounds the header of a provider's answer, as maxJWKSSize
+// bounds its body: Go's transport reads up to 10 MiB of header by default,
+// which a provider could send with every answer and every redirect. Real
+// ones send a few KiB.
+const maxHeaderBytes = 64 << 10
+
 // newTransport returns the transport of a verifier that was given none: a
 // clone of http.DefaultTransport whose dialer refuses the addresses
-// refusedAddr names. A proxy (New passes http.ProxyFromEnvironment, so
+// refusedAddr names, and that reads at most maxHeaderBytes of an answer's
+// header. A proxy (New passes http.ProxyFromEnvironment, so
 // HTTPS_PROXY) is the operator's choice and is connected to whatever its
 // address; the proxy then connects to the provider, and these checks are
 // its own.
 func newTransport(allowLoopback bool, proxy func(*http.Request) (*url.URL, error)) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxResponseHeaderBytes = maxHeaderBytes
 	var proxies sync.Map // host:port of the proxies in use
 	t.Proxy = nil
 	if proxy != nil {

@@ -1,11 +1,13 @@
 package oidcx
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -50,3 +52,49 @@ func TestLimitedBodyAtLimit(t *testing.T) {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// A provider's answer is bounded as a whole, its header as well as its
+// body: an answer whose header passes maxHeaderBytes is refused, in
+// discovery and in the JWKS, however valid what follows it; a header of
+// the usual size is read.
+func TestProviderHeadersAreBounded(t *testing.T) {
+	pad := strings.Repeat("a", 4000)
+	for _, c := range []struct {
+		name, path string
+		header     int // bytes of padding
+		ok         bool
+	}{
+		{"discovery, 2 MiB", "/.well-known/openid-configuration", 2 << 20, false},
+		{"jwks, 2 MiB", "/jwks", 2 << 20, false},
+		{"jwks, 48 KiB", "/jwks", 48 << 10, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newHostileIdP(t)
+			answer := func(w http.ResponseWriter, r *http.Request) {
+				for range c.header / len(pad) {
+					w.Header().Add("X-Pad", pad)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				if c.path == "/jwks" {
+					_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{p.publicJWK()}})
+					return
+				}
+				_ = json.NewEncoder(w).Encode(map[string]string{"issuer": p.issuer(), "jwks_uri": p.issuer() + "/jwks"})
+			}
+			if c.path == "/jwks" {
+				p.setJWKS(answer)
+			} else {
+				p.setDiscovery(answer)
+			}
+			v := newTestVerifier(t, Config{})
+			tn := p.tenant("acme")
+			_, err := v.Verify(t.Context(), tn, p.token(p.claims(tn)))
+			if c.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrProviderUnavailable, "an answer with %d bytes of header was read", c.header)
+			assert.Equal(t, 1, p.requests(c.path))
+		})
+	}
+}

@@ -48,8 +48,10 @@ type Config struct {
 	// pass [Verifier.CheckProviderURL] first. The default transport also
 	// checks the address it connects to, since a DNS name can point
 	// anywhere: a transport set here must do that itself (or run where
-	// nothing sensitive can be reached).
-	// default: a clone of http.DefaultTransport with that check
+	// nothing sensitive can be reached), and bound the header of an
+	// answer (http.Transport.MaxResponseHeaderBytes), which the default
+	// transport keeps to 64 KiB; bodies are bounded whatever the transport.
+	// default: a clone of http.DefaultTransport with those checks
 	Transport http.RoundTripper
 	// InsecureAllowLoopback lets tenants name identity providers on the
 	// loopback interface (127.0.0.0/8, ::1, "localhost"), over http or
