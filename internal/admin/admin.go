@@ -80,7 +80,10 @@ type Config struct {
 	Logger *slog.Logger
 	// ClientAddr returns the address that failed keys are counted
 	// against: after MaxFailures failures within FailureWindow the
-	// address is answered 429 until the window is over. Behind reverse
+	// address is answered 429 until the window is over. An IPv6 address
+	// counts by its /64, the block one host is given, so that a host
+	// cannot take a fresh address for each guess; the log line and the
+	// audit trail name the address itself. Behind reverse
 	// proxies, use the ClientAddr method of a resolve.Proxies, which
 	// believes the forwarding header only from the trusted proxies'
 	// addresses (tenancy.New wires it from Config.TrustedProxies):
