@@ -402,16 +402,18 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep reply) {
 	httpx.WriteJSON(w, rep.status, body)
 }
 
-// allowed is the Allow header of a 405 on r's path.
+// allowed is the Allow header of a 405 on r's route. It reads the route's
+// pattern, not the path: a tenant may be called "keys", "usage" or
+// "audit".
 func allowed(r *http.Request) string {
 	switch {
 	case r.URL.Path == "/admin/tenants":
 		return "GET, HEAD, POST"
 	case r.PathValue("keyId") != "":
 		return "DELETE"
-	case strings.HasSuffix(r.URL.Path, "/keys"):
+	case strings.HasSuffix(r.Pattern, "/keys"):
 		return "GET, HEAD, POST"
-	case strings.HasSuffix(r.URL.Path, "/usage"), strings.HasSuffix(r.URL.Path, "/audit"):
+	case strings.HasSuffix(r.Pattern, "/usage"), strings.HasSuffix(r.Pattern, "/audit"):
 		return "GET, HEAD"
 	}
 	return "GET, HEAD, PATCH, DELETE"
