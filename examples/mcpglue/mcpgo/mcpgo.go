@@ -18,10 +18,14 @@
 //
 // Besides the guard, the handler:
 //   - gives the server a session ID manager of its own that knows the
-//     sessions the server issued and forgets the ended ones (mcp-go's
-//     default manager accepts any well-formed ID), and that tells the guard
-//     when the server ends a session itself (its idle sweeper,
-//     server.WithSessionIdleTTL);
+//     sessions whose ID the server's answer carried to a client and
+//     forgets the ended ones (mcp-go's default manager accepts any
+//     well-formed ID), and that tells the guard when the server ends a
+//     session itself (its idle sweeper, server.WithSessionIdleTTL);
+//   - answers 400 to a GET without a session ID, as the official Go SDK
+//     does: mcp-go would open an event stream under an ID of its own,
+//     which no session limit counts and the guard cannot end (on a
+//     tenant's suspension, on Close);
 //   - replaces mcp-go's DNS rebinding protection, which refuses the
 //     tenants' hosts, with [mcpglue.Hosts];
 //   - ends sessions in the server when the guard says so.
@@ -89,7 +93,7 @@ func New(s *server.MCPServer, cfg Config) (*Handler, error) {
 		server.WithDisableLocalhostProtection(true))
 	h.srv = server.NewStreamableHTTPServer(s, opts...)
 	cfg.Guard.Ender = h
-	g, err := mcpsession.New(h.srv, cfg.Guard)
+	g, err := mcpsession.New(http.HandlerFunc(h.serveSDK), cfg.Guard)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +105,23 @@ func New(s *server.MCPServer, cfg Config) (*Handler, error) {
 
 // ServeHTTP checks the Host, then serves r through the guard.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.outer.ServeHTTP(w, r) }
+
+// serveSDK serves a request the guard let through: a GET must name a
+// session, and the session ID that the answer to a request naming none
+// carries is recorded as the answer leaves.
+func (h *Handler) serveSDK(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(mcpsession.Header) != "" {
+		h.srv.ServeHTTP(w, r)
+		return
+	}
+	if r.Method == http.MethodGet {
+		http.Error(w, "Bad Request: GET requires an Mcp-Session-Id header", http.StatusBadRequest)
+		return
+	}
+	iw := &issuing{ResponseWriter: w, ids: h.ids}
+	h.srv.ServeHTTP(iw, r)
+	iw.note() // an answer not written yet leaves once the handler returns
+}
 
 // Holds reports whether the server holds a session with this ID.
 func (h *Handler) Holds(id string) bool { return h.ids.holds(id) }
@@ -121,8 +142,10 @@ func (h *Handler) EndSession(id string) {
 }
 
 // sessionIDs is the session ID manager of the server: it issues random
-// IDs and knows the sessions that have not ended, so that mcp-go itself
-// answers 404 to any other ID.
+// IDs and knows the sessions that were issued to a client (the answer to
+// their initialize carried the ID) and have not ended, so that mcp-go
+// itself answers 404 to any other ID. An ID generated for an answer that
+// never carried it (its client hung up first) is not kept.
 type sessionIDs struct {
 	mu    sync.Mutex
 	live  map[string]struct{}
@@ -131,14 +154,16 @@ type sessionIDs struct {
 
 var errUnknownSession = errors.New("mcpgo: unknown session")
 
-// Generate issues the ID of a new session: 128 random bits, in a form the
-// session store accepts.
-func (m *sessionIDs) Generate() string {
-	id := rand.Text()
+// Generate returns the ID of a new session: 128 random bits, in a form the
+// session store accepts. The ID is live once an answer carries it
+// (issuing).
+func (m *sessionIDs) Generate() string { return rand.Text() }
+
+// issue makes id live.
+func (m *sessionIDs) issue(id string) {
 	m.mu.Lock()
 	m.live[id] = struct{}{}
 	m.mu.Unlock()
-	return id
 }
 
 // Validate accepts the IDs of live sessions only.
@@ -174,6 +199,45 @@ func (m *sessionIDs) forget(id string) bool {
 	delete(m.live, id)
 	return ok
 }
+
+// issuing is the ResponseWriter of a request without a session ID: the
+// first time the answer is about to leave, the session ID it carries, if
+// any, becomes live. It keeps streaming intact (mcp-go finds Flush with a
+// type assertion).
+type issuing struct {
+	http.ResponseWriter
+	ids  *sessionIDs
+	once sync.Once
+}
+
+func (w *issuing) note() {
+	w.once.Do(func() {
+		if id := w.Header().Get(mcpsession.Header); id != "" {
+			w.ids.issue(id)
+		}
+	})
+}
+
+func (w *issuing) WriteHeader(code int) {
+	w.note()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *issuing) Write(b []byte) (int, error) {
+	w.note()
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher.
+func (w *issuing) Flush() {
+	w.note()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *issuing) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var _ http.Flusher = (*issuing)(nil)
 
 // discard is the ResponseWriter of the DELETE that EndSession sends.
 type discard struct{ header http.Header }
