@@ -39,9 +39,14 @@ const maxSecretLength = 8 << 10
 // store.GrantRefresh: to the store both are bindings of a token.
 const grantAccess store.GrantKind = "access"
 
+// grantFamily marks a family of refresh tokens (one login's token and
+// every token its rotations produced) as revoked, under the family's ID.
+// Like grantAccess it is a derivation kind, stored as store.GrantRefresh.
+const grantFamily store.GrantKind = "family"
+
 // storedKind returns the kind the store keeps records of kind under.
 func storedKind(kind store.GrantKind) store.GrantKind {
-	if kind == grantAccess {
+	if kind == grantAccess || kind == grantFamily {
 		return store.GrantRefresh
 	}
 	return kind
@@ -174,4 +179,11 @@ type tokenResult struct {
 // access token (kind grantAccess) to the client it was issued to.
 type refreshBinding struct {
 	ClientID string `json:"c"`
+	// Family names the login a refresh token descends from: the token
+	// the code was redeemed for and every token rotation produced from
+	// it. "" for bindings written before families were kept.
+	Family string `json:"f,omitempty"`
+	// Used says the provider rotated the token: it was refreshed once
+	// and is dead, and presenting it again is a reuse.
+	Used bool `json:"u,omitempty"`
 }

@@ -12,7 +12,9 @@ import (
 // authorization server issued to the requesting client are revoked
 // (section 2.1): a refresh token bound to it loses its binding, so the
 // proxy refuses it from then on, and is revoked at the provider when the
-// provider has a revocation endpoint; the answer is 200 either way. An
+// provider has a revocation endpoint; the answer is 200 either way. A
+// refresh token the provider already rotated revokes every token rotated
+// from the same login (its family). An
 // access token issued to it is revoked at the provider, 200, or 503 when
 // the provider could not be reached. A token of another client is
 // refused (400 unauthorized_client). Any other token (unknown, expired,
@@ -60,6 +62,17 @@ func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant)
 		p.log.WarnContext(ctx, "oauthproxy: revocation of another client's token refused", "tenant", t.ID,
 			"client_id", cut(clientID, 64), "issued_to", b.ClientID)
 		writeError(w, http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
+		return
+	case kind == store.GrantRefresh && b.Used && b.Family != "":
+		// A token already rotated: its record stays, so that a reuse is
+		// still seen, and the family it belongs to is revoked.
+		if err := p.revokeFamily(ctx, t.ID, b.Family); err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: revoking a refresh token family", "tenant", t.ID, "error", err)
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return
+		}
+		p.log.InfoContext(ctx, "oauthproxy: token revoked", "tenant", t.ID, "client_id", cut(clientID, 64), "hint", "refresh_token")
+		revoked(w)
 		return
 	case kind == store.GrantRefresh:
 		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, token); err != nil {

@@ -71,3 +71,53 @@ func TestRevokeOnlyTheClientsOwnTokens(t *testing.T) {
 	assert.True(t, idp.Revoked(at))
 	assert.Equal(t, before+1, idp.RevocationRequests())
 }
+
+// TestRefreshTokenReuseRevokesTheFamily: the provider rotates refresh
+// tokens, and an old one presented again means two parties hold it (RFC
+// 9700 section 4.14.2): the one the rotation produced stops working too,
+// whoever holds it. Behind the proxy the provider never sees the reuse,
+// since the old token's binding is gone, so the proxy detects it.
+func TestRefreshTokenReuseRevokesTheFamily(t *testing.T) {
+	_, a, _ := ready(t, byPath)
+	ans := a.redeem(a.login(a.h.browser("acme")).Get("code"))
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+	rt1 := ans.json(t)["refresh_token"].(string)
+
+	// The thief refreshes first; the token rotates.
+	ans = a.refresh(rt1)
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+	rt2 := ans.json(t)["refresh_token"].(string)
+	require.NotEqual(t, rt1, rt2)
+
+	// The client presents the token it holds, now used.
+	oauthErr(t, a.refresh(rt1), http.StatusBadRequest, "invalid_grant")
+	// The thief's token is dead too.
+	oauthErr(t, a.refresh(rt2), http.StatusBadRequest, "invalid_grant")
+	assert.Contains(t, a.h.logs.String(), "refresh token used again")
+
+	// Another login of the same client starts a family of its own.
+	ans = a.redeem(a.login(a.h.browser("acme")).Get("code"))
+	rt := ans.json(t)["refresh_token"].(string)
+	for range 3 {
+		ans = a.refresh(rt)
+		require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+		rt = ans.json(t)["refresh_token"].(string)
+	}
+}
+
+// TestRevokingAUsedRefreshTokenRevokesTheFamily: whoever holds a refresh
+// token already rotated cannot erase the record of its use by revoking
+// it; the revocation revokes the tokens rotated from it instead.
+func TestRevokingAUsedRefreshTokenRevokesTheFamily(t *testing.T) {
+	_, a, _ := ready(t, byPath)
+	ans := a.redeem(a.login(a.h.browser("acme")).Get("code"))
+	rt1 := ans.json(t)["refresh_token"].(string)
+	ans = a.refresh(rt1)
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+	rt2 := ans.json(t)["refresh_token"].(string)
+
+	require.Equal(t, http.StatusOK, a.revoke(rt1).status)
+	oauthErr(t, a.refresh(rt1), http.StatusBadRequest, "invalid_grant")
+	oauthErr(t, a.refresh(rt2), http.StatusBadRequest, "invalid_grant")
+	assert.True(t, a.h.idps["acme"].Revoked(rt2), "the live token of the family is revoked at the provider when next presented")
+}

@@ -1,6 +1,7 @@
 package oauthproxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -128,7 +129,7 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 		tok.RefreshToken = ""
 	}
 	if tok.RefreshToken != "" {
-		if err := p.bind(r, t, tok.RefreshToken, clientID); err != nil {
+		if err := p.bind(r, t, tok.RefreshToken, refreshBinding{ClientID: clientID, Family: randomToken()}); err != nil {
 			tok.RefreshToken = ""
 		}
 	}
@@ -142,8 +143,11 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 
 // refresh is the refresh_token grant: the token must be bound to the
 // client that presents it; it is then sent to the provider, and a new
-// refresh token the provider issues (rotation) replaces the old one's
-// binding.
+// refresh token the provider issues (rotation) is bound in the old one's
+// place, in the same family. The old one's record stays, marked used:
+// presenting it again is a reuse, which revokes the family (see
+// liveFamily). A client that lost the answer to a refresh and sends the
+// old token again therefore signs in again.
 func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, form url.Values) {
 	ctx := r.Context()
 	rt, clientID := form.Get("refresh_token"), form.Get("client_id")
@@ -168,6 +172,9 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 		writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
 		return
 	}
+	if !p.liveFamily(w, r, t, rt, b) {
+		return
+	}
 	tok, err := p.refreshUpstream(r, t, rt)
 	if err != nil {
 		var re *oauth2.RetrieveError
@@ -189,17 +196,76 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 	}
 	if tok.RefreshToken != rt {
 		// Rotated: the old token is dead at the provider, and its
-		// binding goes; the new one is bound to the same client.
-		if err := p.bind(r, t, tok.RefreshToken, clientID); err != nil {
+		// binding is replaced by a record of its use, which tells a
+		// reuse from an unknown token; the new one is bound to the same
+		// client, in the same family.
+		next := refreshBinding{ClientID: clientID, Family: cmp.Or(b.Family, randomToken())}
+		if err := p.bind(r, t, tok.RefreshToken, next); err != nil {
 			tok.RefreshToken = ""
 		}
 		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
 			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
+		} else {
+			next.Used = true
+			_ = p.bind(r, t, rt, next)
 		}
 	}
 	p.bindAccess(r, t, tok, clientID)
 	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
 	p.answer(w, tok)
+}
+
+// liveFamily reports whether the refresh token rt, bound as b to the
+// client presenting it, may be refreshed, and answers the client when it
+// may not. A token already rotated is a reuse (RFC 9700 section 4.14.2):
+// two parties hold the family, and none of its tokens is honoured from
+// then on. A token of a family so revoked loses its binding and is
+// revoked at the provider.
+func (p *Proxy) liveFamily(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, rt string, b refreshBinding) bool {
+	ctx := r.Context()
+	if b.Family == "" {
+		return true
+	}
+	if b.Used {
+		p.log.WarnContext(ctx, "oauthproxy: refresh token used again after its rotation; its family is revoked", "tenant", t.ID,
+			"client_id", b.ClientID)
+		if err := p.revokeFamily(ctx, t.ID, b.Family); err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: revoking a refresh token family", "tenant", t.ID, "error", err)
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
+		return false
+	}
+	var mark struct{}
+	err := p.getGrant(ctx, t.ID, grantFamily, b.Family, &mark)
+	switch {
+	case errors.Is(err, errNoGrant):
+		return true
+	case err != nil:
+		p.log.ErrorContext(ctx, "oauthproxy: reading a refresh token family", "tenant", t.ID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return false
+	}
+	p.log.WarnContext(ctx, "oauthproxy: refresh token of a revoked family", "tenant", t.ID, "client_id", b.ClientID)
+	if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
+		p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
+	}
+	if err := p.forwardRevocation(r, t, rt, "refresh_token"); err != nil {
+		p.log.WarnContext(ctx, "oauthproxy: revocation at the provider failed", "tenant", t.ID, "error", cut(describe(err), 300))
+	}
+	writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
+	return false
+}
+
+// revokeFamily marks a family of refresh tokens as revoked, for as long as
+// any of its bindings can live.
+func (p *Proxy) revokeFamily(ctx context.Context, tenantID, family string) error {
+	err := p.putGrant(ctx, tenantID, grantFamily, family, struct{}{}, p.cfg.RefreshTTL)
+	if errors.Is(err, store.ErrExists) {
+		return nil
+	}
+	return err
 }
 
 // grantRead answers the client when err, from reading the grant a token
@@ -246,11 +312,12 @@ func (p *Proxy) upstreamToken(r *http.Request, t *tenant.Tenant, get func(contex
 	return resultOf(tok)
 }
 
-// bind records that the refresh token rt belongs to clientID. A failure is
-// logged and reported: the token is then withheld from the client, which
-// keeps its access token and signs in again when it expires.
-func (p *Proxy) bind(r *http.Request, t *tenant.Tenant, rt, clientID string) error {
-	err := p.putGrant(r.Context(), t.ID, store.GrantRefresh, rt, &refreshBinding{ClientID: clientID}, p.cfg.RefreshTTL)
+// bind records b, the client the refresh token rt belongs to and its
+// family. A failure is logged and reported: the token is then withheld
+// from the client, which keeps its access token and signs in again when
+// it expires.
+func (p *Proxy) bind(r *http.Request, t *tenant.Tenant, rt string, b refreshBinding) error {
+	err := p.putGrant(r.Context(), t.ID, store.GrantRefresh, rt, &b, p.cfg.RefreshTTL)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "oauthproxy: binding a refresh token", "tenant", t.ID, "error", err)
 	}
