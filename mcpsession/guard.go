@@ -90,7 +90,10 @@ type Config struct {
 	// default: 4 MiB (the official Go SDK's own limit)
 	MaxBodyBytes int64
 	// Logger receives the failures of the session store and of the
-	// tenant lookups. Session IDs are never logged.
+	// tenant lookups. Session IDs are never logged. A store call that
+	// failed because the request's client hung up (its context canceled)
+	// is no failure of the store: it is logged at debug level, so that a
+	// flood of hang-ups is no flood of errors.
 	// default: slog.Default()
 	Logger *slog.Logger
 	// Now returns the current time; tests move it to make sessions idle.
@@ -272,7 +275,7 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 			return
 		default:
 			s.touched.CompareAndSwap(now.UnixNano(), last)
-			g.log.ErrorContext(r.Context(), "mcpsession: extending a session", "tenant", t.ID, "error", err)
+			g.storeError(r.Context(), "mcpsession: extending a session", t.ID, err)
 			writeError(w, http.StatusServiceUnavailable, nil, CodeUnavailable, msgUnavailable)
 			return
 		}
@@ -331,7 +334,7 @@ func (g *Guard) serveStored(w http.ResponseWriter, r *http.Request, t *tenant.Te
 		notFound(w)
 		return
 	default:
-		g.log.ErrorContext(ctx, "mcpsession: reading a session", "tenant", t.ID, "error", err)
+		g.storeError(ctx, "mcpsession: reading a session", t.ID, err)
 		writeError(w, http.StatusServiceUnavailable, nil, CodeUnavailable, msgUnavailable)
 		return
 	}
@@ -452,6 +455,16 @@ func (g *Guard) drop(s *session) bool {
 		s.cancel()
 	}
 	return held
+}
+
+// storeError logs a failure of the session store met while serving a
+// request: as an error, unless the request's client hung up.
+func (g *Guard) storeError(ctx context.Context, msg, tenantID string, err error) {
+	level := slog.LevelError
+	if errors.Is(ctx.Err(), context.Canceled) {
+		level = slog.LevelDebug
+	}
+	g.log.Log(ctx, level, msg, "tenant", tenantID, "error", err)
 }
 
 // free deletes a session's record, on a context of its own: it runs after

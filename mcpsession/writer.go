@@ -96,7 +96,7 @@ func (a *admitWriter) refuse(err error) {
 		a.g.log.ErrorContext(a.ctx, "mcpsession: the MCP handler issued a session ID the store cannot take", "tenant", a.tenant.ID, "error", err)
 		writeError(a.ResponseWriter, http.StatusInternalServerError, a.reqID, CodeInternal, msgInternal)
 	default:
-		a.g.log.ErrorContext(a.ctx, "mcpsession: recording a session", "tenant", a.tenant.ID, "error", err)
+		a.g.storeError(a.ctx, "mcpsession: recording a session", a.tenant.ID, err)
 		writeError(a.ResponseWriter, http.StatusServiceUnavailable, a.reqID, CodeUnavailable, msgUnavailable)
 	}
 }
