@@ -32,6 +32,11 @@ var errNoGrant = errors.New("oauthproxy: no such grant")
 // refresh tokens longer than this are refused before any work is done.
 const maxSecretLength = 8 << 10
 
+// errLongSecret is putGrant's refusal of a secret over maxSecretLength: a
+// record of it could never be read, so a refresh token the provider made
+// that long is withheld from the client rather than bound.
+var errLongSecret = errors.New("oauthproxy: secret longer than the proxy reads back")
+
 // grantAccess binds an access token to the client it was issued to, so
 // that revocation forwards to the provider only a client's own tokens. It
 // is a derivation kind of its own, so that an access token never names a
@@ -72,6 +77,9 @@ func aeadOf(key []byte) (cipher.AEAD, error) {
 
 // putGrant seals v under secret and stores it for ttl.
 func (p *Proxy) putGrant(ctx context.Context, tenantID string, kind store.GrantKind, secret string, v any, ttl time.Duration) error {
+	if len(secret) > maxSecretLength {
+		return errLongSecret
+	}
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return err

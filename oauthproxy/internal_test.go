@@ -329,3 +329,29 @@ func TestCappedBody(t *testing.T) {
 	_, err := d.get(context.Background(), "acme", big.URL)
 	assert.ErrorIs(t, err, errBodyTooLarge)
 }
+
+// A refresh token longer than the proxy reads back is not bound (the
+// client would hold a token that is never honoured): bind reports it, so
+// the token is withheld. One of the longest length the proxy reads is
+// bound and found.
+func TestBindRefusesWhatCannotBeRead(t *testing.T) {
+	s := memstore.New(memstore.Config{})
+	_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	urls, err := oidcx.PathURLs("https://seed.example.com")
+	require.NoError(t, err)
+	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodPost, "/acme/oauth/token", nil)
+	tt := &tenant.Tenant{ID: "acme"}
+
+	long := strings.Repeat("r", maxSecretLength+1)
+	require.ErrorIs(t, p.bind(r, tt, long, refreshBinding{ClientID: "c"}), errLongSecret)
+	assert.ErrorIs(t, p.getGrant(t.Context(), "acme", store.GrantRefresh, long, &refreshBinding{}), errNoGrant)
+
+	longest := strings.Repeat("r", maxSecretLength)
+	require.NoError(t, p.bind(r, tt, longest, refreshBinding{ClientID: "c"}))
+	var b refreshBinding
+	require.NoError(t, p.getGrant(t.Context(), "acme", store.GrantRefresh, longest, &b))
+	assert.Equal(t, "c", b.ClientID)
+}
