@@ -25,6 +25,8 @@
 //     handler, its requests in flight (an open event stream) included; a
 //     tenant deleted and created again under its ID (another CreatedAt) is
 //     another tenant, whose requests never reach the old one's sessions;
+//   - a session's event stream (a GET) ends when the token it was opened
+//     with expires; the session stays, for the caller's next token;
 //   - each request extends the session's lifetime (in the store at most
 //     every [Config.TouchEvery]), and [Guard.Close] frees every session
 //     before the store's connection is closed.

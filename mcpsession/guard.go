@@ -282,7 +282,7 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 	}
 	s.inflight.Add(1)
 	s.seen.Store(now.UnixNano())
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := requestContext(r)
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer func() {
 		stop()
@@ -308,6 +308,19 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 	}}
 	g.next.ServeHTTP(sw, r)
 	sw.done()
+}
+
+// requestContext returns the context a request of a held session runs
+// on, which the session's end cancels too. A GET, the session's event
+// stream, which stays open as long as the client keeps it, ends when the
+// token it was opened with expires (its exp, with the verifier's default
+// skew, oidcx.DefaultSkew): a stream delivers nothing to a caller whose
+// token has lapsed, and the client opens it again with a valid one.
+func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if c, ok := oidcx.ClaimsFromContext(r.Context()); ok && r.Method == http.MethodGet && !c.Expiry.IsZero() {
+		return context.WithDeadline(r.Context(), c.Expiry.Add(oidcx.DefaultSkew))
+	}
+	return context.WithCancel(r.Context())
 }
 
 // serveStored serves a request naming a session this guard does not hold
