@@ -15,6 +15,7 @@ import (
 
 	"github.com/seedmcp/tenancy/mcpsession"
 	"github.com/seedmcp/tenancy/oidcx"
+	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/memstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -24,7 +25,7 @@ const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 // newGuarded returns mcp-go behind the guard on a memstore, and a
 // function that builds requests of alice at tenant acme as they reach the
 // handler behind the tenant middleware and the bearer check.
-func newGuarded(t *testing.T) (*Handler, *server.MCPServer, func(ctx context.Context, method, session, body string) *http.Request) {
+func newGuarded(t *testing.T) (*Handler, *memstore.Store, func(ctx context.Context, method, session, body string) *http.Request) {
 	t.Helper()
 	mem := memstore.New(memstore.Config{})
 	acme, err := mem.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive})
@@ -45,7 +46,7 @@ func newGuarded(t *testing.T) (*Handler, *server.MCPServer, func(ctx context.Con
 		c := &oidcx.Claims{TenantID: "acme", Issuer: "https://idp.example", Subject: "alice", Expiry: time.Now().Add(time.Hour)}
 		return r.WithContext(oidcx.NewContext(tenant.NewContext(r.Context(), acme), c))
 	}
-	return h, s, build
+	return h, mem, build
 }
 
 func (m *sessionIDs) count() int {
@@ -92,4 +93,24 @@ func TestGetWithoutSessionOpensNoStream(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Zero(t, h.ids.count())
+}
+
+// A GET naming a session that this server did not issue (another
+// replica's, whose record the guard found in the store) is answered 404,
+// as mcp-go answers a POST: mcp-go would open an event stream for it,
+// which the guard does not hold and so would not end on the tenant's
+// suspension or on Close.
+func TestGetOfAnotherServersSession(t *testing.T) {
+	h, mem, build := newGuarded(t)
+	_, err := mem.Sessions().Admit(t.Context(), "acme", "REMOTE", store.Owner{Issuer: "https://idp.example", Subject: "alice"}, store.SessionLimits{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	w := httptest.NewRecorder()
+	r := build(ctx, http.MethodGet, "REMOTE", "")
+	r.Header.Set("Accept", "text/event-stream")
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusNotFound, w.Code)
+	_, err = mem.Sessions().Get(t.Context(), "acme", "REMOTE")
+	assert.ErrorIs(t, err, store.ErrNotFound, "the guard freed the place of a session no server holds")
 }

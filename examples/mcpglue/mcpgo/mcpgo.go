@@ -23,9 +23,11 @@
 //     well-formed ID), and that tells the guard when the server ends a
 //     session itself (its idle sweeper, server.WithSessionIdleTTL);
 //   - answers 400 to a GET without a session ID, as the official Go SDK
-//     does: mcp-go would open an event stream under an ID of its own,
-//     which no session limit counts and the guard cannot end (on a
-//     tenant's suspension, on Close);
+//     does, and 404 to a GET naming a session the server did not issue
+//     (another replica's), as mcp-go answers a POST: mcp-go would open an
+//     event stream for either, which no session limit counts and the
+//     guard does not hold, so would not end on a tenant's suspension or
+//     on Close;
 //   - replaces mcp-go's DNS rebinding protection, which refuses the
 //     tenants' hosts, with [mcpglue.Hosts];
 //   - ends sessions in the server when the guard says so.
@@ -107,10 +109,15 @@ func New(s *server.MCPServer, cfg Config) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.outer.ServeHTTP(w, r) }
 
 // serveSDK serves a request the guard let through: a GET must name a
-// session, and the session ID that the answer to a request naming none
-// carries is recorded as the answer leaves.
+// session the server issued (mcp-go does not check the session of a GET),
+// and the session ID that the answer to a request naming none carries is
+// recorded as the answer leaves.
 func (h *Handler) serveSDK(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get(mcpsession.Header) != "" {
+	if id := r.Header.Get(mcpsession.Header); id != "" {
+		if r.Method == http.MethodGet && !h.ids.holds(id) {
+			http.Error(w, "Invalid session ID", http.StatusNotFound)
+			return
+		}
 		h.srv.ServeHTTP(w, r)
 		return
 	}
