@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -267,7 +266,6 @@ func (t *Trail) Read(ctx context.Context, tenantID, after string, limit int) (*P
 		return &Page{Tenant: tenantID, Events: []store.AuditEvent{}}, nil
 	}
 	limit = store.AuditPage(limit)
-	after = canonicalCursor(after)
 	events, err := t.cfg.Store.Read(ctx, tenantID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read %q: %w", tenantID, err)
@@ -277,21 +275,6 @@ func (t *Trail) Read(ctx context.Context, tenantID, after string, limit int) (*P
 		p.Next = events[len(events)-1].ID
 	}
 	return p, nil
-}
-
-// canonicalCursor writes an event ID as the stores make them, without
-// leading zeros: Redis refuses "(0018446744073709551615-…" as the
-// exclusive start of XRANGE where it takes the same ID without them. A
-// cursor that is not an event ID is returned as it is, for the store to
-// refuse.
-func canonicalCursor(after string) string {
-	ms, seq, ok := strings.Cut(after, "-")
-	if !ok || !store.ValidAuditCursor(after) {
-		return after
-	}
-	a, _ := strconv.ParseUint(ms, 10, 64)
-	b, _ := strconv.ParseUint(seq, 10, 64)
-	return strconv.FormatUint(a, 10) + "-" + strconv.FormatUint(b, 10)
 }
 
 // Close waits for the refused authentication events being written.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -57,6 +59,12 @@ func (a *Audit) Read(ctx context.Context, tenantID, after string, limit int) ([]
 		if !store.ValidAuditCursor(after) {
 			return nil, fmt.Errorf("redisstore: %w", store.ErrAuditCursor)
 		}
+		// Written as Redis writes IDs: it refuses the greatest ID as a
+		// start with zeros in front, and the others name the same entry.
+		ms, seq, _ := strings.Cut(after, "-")
+		a, _ := strconv.ParseUint(ms, 10, 64)
+		b, _ := strconv.ParseUint(seq, 10, 64)
+		after = strconv.FormatUint(a, 10) + "-" + strconv.FormatUint(b, 10)
 		if after == lastStreamID {
 			return []store.AuditEvent{}, nil // nothing can follow it
 		}

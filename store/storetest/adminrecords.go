@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,9 +316,20 @@ func testAuditInvalid(t *testing.T, b *AdminRecordsBackend) {
 		_, err := b.Audit.Read(ctx, "acme", c, 0)
 		require.ErrorIs(t, err, store.ErrAuditCursor, "cursor %q", c)
 	}
-	page, err := b.Audit.Read(ctx, "acme", "18446744073709551615-18446744073709551615", 0)
-	require.NoError(t, err, "the greatest ID is a cursor, with nothing after it")
-	assert.Empty(t, page)
+	for _, c := range []string{"18446744073709551615-18446744073709551615", "018446744073709551615-018446744073709551615"} {
+		page, err := b.Audit.Read(ctx, "acme", c, 0)
+		require.NoError(t, err, "the greatest ID is a cursor, with nothing after it, zeros in front or not: %q", c)
+		assert.Empty(t, page, c)
+	}
+	first, err := b.Audit.Append(ctx, "acme", event("first"), 0)
+	require.NoError(t, err)
+	second, err := b.Audit.Append(ctx, "acme", event("second"), 0)
+	require.NoError(t, err)
+	ms, seq, _ := strings.Cut(first, "-")
+	page, err := b.Audit.Read(ctx, "acme", "000"+ms+"-00"+seq, 0)
+	require.NoError(t, err, "a cursor with zeros in front names the same event")
+	require.Len(t, page, 1)
+	assert.Equal(t, second, page[0].ID)
 	_, err = b.Audit.Append(ctx, "Acme", event("x"), 0)
 	require.Error(t, err)
 	_, err = b.Audit.Read(ctx, "a:b", "", 0)
