@@ -213,7 +213,7 @@ func mcpLogin(t *testing.T, h *harness, id string, idp *oidctest.Server, subject
 	require.NoError(t, err)
 	require.NotEmpty(t, tok.RefreshToken)
 	for _, k := range h.keys("tenant:{" + id + "}:oauth:*") {
-		assert.Regexp(t, `^tenant:\{`+id+`\}:oauth:refresh:[A-Za-z0-9_-]{43}$`, k, "only the refresh binding is left, in the tenant's namespace")
+		assert.Regexp(t, `^tenant:\{`+id+`\}:oauth:refresh:[A-Za-z0-9_-]{43}$`, k, "only the tokens' bindings are left, in the tenant's namespace")
 	}
 
 	// Refresh as an OAuth client library does, at the published token
@@ -245,7 +245,13 @@ func mcpLogin(t *testing.T, h *harness, id string, idp *oidctest.Server, subject
 	assert.True(t, idp.Revoked(fresh.RefreshToken))
 	_, err = refresh(fresh.RefreshToken)
 	assertInvalidGrant(t, err, "a revoked refresh token")
-	assert.Empty(t, h.keys("tenant:{"+id+"}:oauth:*"), "nothing of the login is left")
+	// What is left of the login (the access tokens' bindings, the rotated
+	// token's record of use, the revocation of its family) is sealed
+	// under derived IDs, in the tenant's namespace, and expires.
+	for _, k := range h.keys("tenant:{" + id + "}:oauth:*") {
+		assert.Regexp(t, `^tenant:\{`+id+`\}:oauth:refresh:[A-Za-z0-9_-]{43}$`, k)
+		assert.Positive(t, h.rdb.PTTL(ctx, k).Val(), "%s expires", k)
+	}
 	return &login{clientID: clientID, subject: subject, access: tok.AccessToken}
 }
 
