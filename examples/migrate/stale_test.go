@@ -60,7 +60,7 @@ func TestReindexNamesStaleAndUndecodable(t *testing.T) {
 
 		r := runWith(t, url, "-reindex")
 		assert.Equal(t, exitConflict, r.code, r.stderr)
-		assert.Contains(t, r.stderr, `undecodable: "redisstore: reindex: tenant record does not decode: tenant \"bad\"`)
+		assert.Contains(t, r.stderr, `undecodable: "redisstore: tenant record does not decode: tenant \"bad\"`)
 		assert.NotContains(t, r.stderr, "s3cr3t")
 		for _, key := range []string{goneDomain, gonePair} {
 			assert.Contains(t, r.stderr, `stale claim: "redisstore: stale claim: \"`+key+`\" names tenant \"gone\", which has no record"`)

@@ -290,12 +290,12 @@ func (r *Tenants) Reindex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("redisstore: reindex tenant %q: %w", ids[i], err)
 			}
-			var t tenant.Tenant
-			if err := json.Unmarshal([]byte(data), &t); err != nil {
-				problems = append(problems, undecodable(ids[i], err))
+			t, err := decodeTenant(ids[i], data)
+			if err != nil {
+				problems = append(problems, err)
 				continue
 			}
-			if err := s.reindex(ctx, &t); errors.Is(err, store.ErrIssuerAudienceExists) {
+			if err := s.reindex(ctx, t); errors.Is(err, store.ErrIssuerAudienceExists) {
 				problems = append(problems, err)
 			} else if err != nil {
 				return err
@@ -316,9 +316,11 @@ func (r *Tenants) Reindex(ctx context.Context) error {
 	return errors.Join(problems...)
 }
 
-// ErrUndecodable is wrapped by the error [Tenants.Reindex] returns for a
-// tenant record that does not decode. The error names the tenant, and
-// never quotes the record, which may hold secrets.
+// ErrUndecodable is wrapped by the error a read of a tenant record returns
+// ([Tenants.Get], [Tenants.List], [Tenants.Reindex]) when it does not
+// decode, or names another tenant than the one whose key holds it. The
+// error names the tenant, and never quotes the record, which may hold
+// secrets.
 var ErrUndecodable = errors.New("tenant record does not decode")
 
 // ErrStaleClaim is wrapped by the error [Tenants.Reindex] returns for a
@@ -341,7 +343,7 @@ func undecodable(id string, err error) error {
 	case errors.As(err, &typ):
 		why = "a field holds the wrong JSON type"
 	}
-	return fmt.Errorf("redisstore: reindex: %w: tenant %q: %s", ErrUndecodable, id, why)
+	return fmt.Errorf("redisstore: %w: tenant %q: %s", ErrUndecodable, id, why)
 }
 
 // getEach GETs the key keyOf(name) of each of names through c in one
@@ -442,11 +444,11 @@ func (s *Store) checkClaims(ctx context.Context, c redis.Cmdable, ks []string) (
 		if err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", ids[i], err)
 		}
-		var t tenant.Tenant
-		if json.Unmarshal([]byte(data), &t) != nil {
+		t, err := decodeTenant(ids[i], data)
+		if err != nil {
 			continue
 		}
-		if !slices.Contains(claims(&t), claimKeys[i]) {
+		if !slices.Contains(claims(t), claimKeys[i]) {
 			stale = append(stale, staleClaim{key: claimKeys[i], id: ids[i], recorded: true})
 		}
 	}

@@ -279,3 +279,32 @@ func TestReleaseStaleClaimsCanceled(t *testing.T) {
 	_, err = s.Tenants().ReleaseStaleClaims(t.Context(), -time.Second)
 	assert.Error(t, err, "a negative pause")
 }
+
+// TestRecordNamingAnotherTenant: a record stored under one tenant's key
+// that names another (copied there by hand) is never read as the tenant
+// it names: Get, List and Reindex refuse it, naming the key's tenant and
+// quoting nothing of the record.
+func TestRecordNamingAnotherTenant(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := t.Context()
+		s := redisstore.New(rdb, redisstore.Config{})
+		_, err := s.Tenants().Create(ctx, withClaims("acme", "", "aud-acme"))
+		require.NoError(t, err)
+		setRecord(t, rdb, "globex", `{"id":"acme","name":"s3cr3t","status":"active"}`)
+
+		got, err := s.Tenants().Get(ctx, "globex")
+		require.ErrorIs(t, err, redisstore.ErrUndecodable)
+		assert.Nil(t, got)
+		assert.Contains(t, err.Error(), `tenant "globex"`)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+		_, _, err = s.Tenants().List(ctx, "", 10)
+		require.ErrorIs(t, err, redisstore.ErrUndecodable)
+		err = s.Tenants().Reindex(ctx)
+		require.ErrorIs(t, err, redisstore.ErrUndecodable)
+		assert.Contains(t, err.Error(), `tenant "globex"`)
+
+		got, err = s.Tenants().Get(ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, "acme", got.ID)
+	})
+}

@@ -39,11 +39,26 @@ func (s *Store) read(ctx context.Context, id string) (*tenant.Tenant, string, er
 	if err != nil {
 		return nil, "", fmt.Errorf("redisstore: get tenant %q: %w", id, err)
 	}
-	t := new(tenant.Tenant)
-	if err := json.Unmarshal([]byte(data), t); err != nil {
-		return nil, "", fmt.Errorf("redisstore: decode tenant %q: %w", id, err)
+	t, err := decodeTenant(id, data)
+	if err != nil {
+		return nil, "", err
 	}
 	return t, data, nil
+}
+
+// decodeTenant decodes the record of tenant id. A record that names
+// another tenant (one copied under the wrong key by hand, say) is refused
+// like one that does not decode, rather than served as the tenant it
+// names under this one's ID.
+func decodeTenant(id, data string) (*tenant.Tenant, error) {
+	t := new(tenant.Tenant)
+	if err := json.Unmarshal([]byte(data), t); err != nil {
+		return nil, undecodable(id, err)
+	}
+	if t.ID != id {
+		return nil, fmt.Errorf("redisstore: %w: tenant %q: the record names another tenant", ErrUndecodable, id)
+	}
+	return t, nil
 }
 
 // LookupDomain returns the ID of the tenant whose custom domain is host. A
@@ -402,9 +417,9 @@ func (r *Tenants) List(ctx context.Context, cursor string, limit int) ([]*tenant
 		if err != nil {
 			return nil, "", fmt.Errorf("redisstore: list tenants: %w", err)
 		}
-		t := new(tenant.Tenant)
-		if err := json.Unmarshal([]byte(data), t); err != nil {
-			return nil, "", fmt.Errorf("redisstore: decode tenant %q: %w", ids[i], err)
+		t, err := decodeTenant(ids[i], data)
+		if err != nil {
+			return nil, "", err
 		}
 		page = append(page, t)
 	}
