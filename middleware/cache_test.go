@@ -365,24 +365,3 @@ func TestCacheBusySaysItOnce(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Equal(t, ErrBusy.Error(), err.Error())
 }
-
-// misplaced answers every ID with the record of tenant acme.
-type misplaced struct{}
-
-func (misplaced) Get(context.Context, string) (*tenant.Tenant, error) {
-	t := activeTenant("acme")
-	return &t, nil
-}
-
-// TestCacheRefusesAnotherTenantsRecord: a store that answers an ID with
-// another tenant's record (a record restored under the wrong key) is
-// failing, and the record is never served under the ID asked for.
-func TestCacheRefusesAnotherTenantsRecord(t *testing.T) {
-	c := NewCache(misplaced{}, CacheConfig{})
-	got, err := c.Get(t.Context(), "globex")
-	require.ErrorIs(t, err, ErrUnavailable)
-	assert.Nil(t, got)
-	got, err = c.Get(t.Context(), "acme")
-	require.NoError(t, err)
-	assert.Equal(t, "acme", got.ID)
-}
