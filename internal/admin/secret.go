@@ -94,6 +94,21 @@ func visibleASCII(s string) bool {
 var errNoKeyring = fmt.Errorf("%w: %s cannot be stored: no encryption key is configured (TENANT_ENCRYPTION_KEY)",
 	tenant.ErrInvalid, secretField)
 
+// errSecretElsewhere is the 400 for a change of where the stored secret
+// goes that does not send the secret again.
+var errSecretElsewhere = fmt.Errorf("%w: %s must be sent again (or null) in a change of oidc.issuer, oidc.tokenUrl "+
+	"or oidc.revocationUrl: the stored secret is sent there", tenant.ErrInvalid, secretField)
+
+// secretSentElsewhere reports whether a change from old to next sends the
+// tenant's client secret to another place: the provider's token or
+// revocation endpoint, or the issuer they are discovered from. Such a
+// change must name the secret again, so that whoever may change a
+// tenant's provider (a tenant's own key, too) cannot have a secret the
+// operator set sent to an endpoint of their choosing.
+func secretSentElsewhere(old, next tenant.OIDC) bool {
+	return old.Issuer != next.Issuer || old.TokenURL != next.TokenURL || old.RevocationURL != next.RevocationURL
+}
+
 // applySecret sets next.OIDC.ClientSecret as in asks: sealed when the body
 // gives a secret, removed when it names null or "", and otherwise kept,
 // sealed again with the first key when an older key of the keyring sealed

@@ -262,3 +262,50 @@ func TestIssuerAudienceConflict(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, w.Code)
 	assert.JSONEq(t, `{"error":"Tenant already exists"}`, w.Body.String())
 }
+
+// TestClientSecretGoesNowhereNew: a change of where the stored secret is
+// sent (the issuer it is discovered from, the token or the revocation
+// endpoint) must send the secret again or remove it, so that a tenant's
+// own key cannot have a secret the operator set sent to an endpoint of
+// its choosing. Other changes keep it, and a tenant without a secret
+// changes its provider freely.
+func TestClientSecretGoesNowhereNew(t *testing.T) {
+	ring := testRing(t, keyA)
+	w := newWorld(t, withKeyring(ring))
+	r := w.do(t, req{method: "PATCH", path: "/admin/tenants/acme", contentType: "application/merge-patch+json",
+		body: `{"oidc":{"clientId":"seed-proxy","clientSecret":"operator-secret"}}`})
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	sealed := w.storedSecret(t, "acme")
+
+	patch := func(body string) *stringsResult {
+		r := w.do(t, req{method: "PATCH", path: "/admin/tenants/acme", body: body, key: &w.acmeKey,
+			contentType: "application/merge-patch+json"})
+		return &stringsResult{r.Code, r.Body.String()}
+	}
+	for _, body := range []string{
+		`{"oidc":{"tokenUrl":"https://evil.example/token"}}`,
+		`{"oidc":{"revocationUrl":"https://evil.example/revoke"}}`,
+		`{"oidc":{"issuer":"https://evil.example"}}`,
+	} {
+		r := patch(body)
+		assert.Equal(t, http.StatusBadRequest, r.code, body)
+		assert.Contains(t, r.body, "clientSecret must be sent again", body)
+		assert.Equal(t, sealed, w.storedSecret(t, "acme"), body)
+	}
+	got, err := w.tenants.Get(t.Context(), "acme")
+	require.NoError(t, err)
+	assert.Empty(t, got.OIDC.TokenURL, "nothing of a refused change is stored")
+
+	r2 := patch(`{"name":"ACME renamed","oidc":{"scopes":["openid","email"]}}`)
+	require.Equal(t, http.StatusOK, r2.code, r2.body)
+	assert.Equal(t, sealed, w.storedSecret(t, "acme"), "other changes keep the secret")
+
+	r2 = patch(`{"oidc":{"tokenUrl":"https://auth.acme.com/token2","clientSecret":"tenant-secret"}}`)
+	require.Equal(t, http.StatusOK, r2.code, r2.body)
+	assert.Equal(t, "tenant-secret", opens(t, ring, w.storedSecret(t, "acme"), "acme"))
+
+	r2 = patch(`{"oidc":{"tokenUrl":"https://auth.acme.com/token3","clientSecret":null}}`)
+	require.Equal(t, http.StatusOK, r2.code, r2.body)
+	r2 = patch(`{"oidc":{"tokenUrl":"https://auth.acme.com/token4"}}`)
+	require.Equal(t, http.StatusOK, r2.code, "without a secret stored: %s", r2.body)
+}

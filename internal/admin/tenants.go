@@ -221,6 +221,9 @@ func (h *Handler) update(r *http.Request, p principal) reply {
 			return refuse(preconditionFailed())
 		}
 		next, msg := applyPatch(current, patch)
+		if msg == "" && !secret.named && next.OIDC.ClientSecret != "" && secretSentElsewhere(current.OIDC, next.OIDC) {
+			msg = errSecretElsewhere.Error()
+		}
 		if msg == "" {
 			var err error
 			if msg, err = h.applySecret(next, secret); err != nil {
