@@ -152,6 +152,12 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, r
 // client's state and the issuer (RFC 9207), which lets the client tell
 // this tenant's answer from another authorization server's.
 func (p *Proxy) toClient(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, req *authRequest, params url.Values, status int) {
+	redirect(w, p.clientURL(r, t, req, params), status)
+}
+
+// clientURL is the client's redirect URI with params, the client's state
+// and the issuer, as toClient sends the browser to it.
+func (p *Proxy) clientURL(r *http.Request, t *tenant.Tenant, req *authRequest, params url.Values) string {
 	if params.Get("error_description") == "" {
 		params.Del("error_description")
 	}
@@ -159,7 +165,7 @@ func (p *Proxy) toClient(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 	if req.State != "" {
 		params.Set("state", req.State)
 	}
-	redirect(w, withParams(req.RedirectURI, params), status)
+	return withParams(req.RedirectURI, params)
 }
 
 // authorize is /oauth/authorize: GET checks the request and shows the
@@ -170,11 +176,33 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request, t *tenant.Tena
 		return
 	}
 	req, c, f := p.checkAuthRequest(r.Context(), r, t, r.URL.RawQuery)
+	if f != nil && f.status == 0 && req != nil && !loopbackRedirect(req.RedirectURI) {
+		// Nobody has seen a page of this server yet: a redirect now
+		// would let anyone who registers a client send a browser from
+		// this tenant's address to an address of their choosing, with
+		// no step in between (RFC 9700 section 4.11.2). The user sees
+		// the refusal and may follow the error back to the client.
+		u, err := url.Parse(p.clientURL(r, t, req, url.Values{"error": {f.code}, "error_description": {f.detail}}))
+		if err != nil {
+			u = nil
+		}
+		linkedPage(w, http.StatusBadRequest, "Request refused",
+			"The application's sign-in request was refused ("+f.code+"). Start again from your application.", u)
+		return
+	}
 	if f != nil {
 		p.fail(w, r, t, req, f, http.StatusFound)
 		return
 	}
 	p.consent(w, r, t, req, c, r.URL.RawQuery)
+}
+
+// loopbackRedirect reports whether uri, a registered redirect URI, leads
+// to the user's own machine (a native application, RFC 8252 section 7.3),
+// where an automatic redirect sends the browser nowhere an attacker chose.
+func loopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "http" && netx.IsLoopback(u.Hostname())
 }
 
 // decide is the consent form's POST. The form carries the authorization

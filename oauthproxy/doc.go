@@ -14,12 +14,22 @@
 //	browser  -> client's redirect URI ?code&state&iss  (the proxy's one-time code)
 //	client   POST /oauth/token                   -> the provider's tokens
 //
+// An authorization request that fails a check before the user has seen
+// the consent page is answered with a page, never a redirect, unless the
+// client's redirect URI is a loopback address (a native application):
+// anyone may register a client, and an automatic redirect would let them
+// send a browser from the tenant's address to a site of their choosing
+// (RFC 9700 section 4.11.2). The page links to the client's redirect URI
+// with the error, for the user to follow. Once the user acted on the
+// consent page, errors go to the client at once, as RFC 6749 asks.
+//
 // The access token is the provider's own, so the tenant's bearer check
 // (package oidcx) accepts it unchanged. Refresh tokens are bound to the
 // client they were issued to, sent to the provider on use, and rotated
 // with it; a rotated token presented again revokes every token rotated
-// from the same login (RFC 9700 section 4.14.2). POST /oauth/revoke drops a binding and revokes at the provider
-// the tokens the proxy issued to the client asking, and no other.
+// from the same login (RFC 9700 section 4.14.2). POST /oauth/revoke
+// drops a binding and revokes at the provider the tokens the proxy issued
+// to the client asking, and no other.
 // Each tenant's authorization server metadata (RFC 8414) is served at
 // every well-known URL clients try; see [MetadataRoutes].
 //

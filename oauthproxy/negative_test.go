@@ -506,3 +506,39 @@ func TestClientSecretThatDoesNotOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizeErrorsNeverRedirectUnseen: anyone may register a client
+// whose redirect URI is their own site, so an error found before the
+// user saw any page of the server goes there only through a link the
+// user follows (RFC 9700 section 4.11.2), never through an automatic
+// redirect from the tenant's address. A loopback redirect URI (a native
+// application's) still gets the error at once, and so does any client
+// once the user has acted on the consent page.
+func TestAuthorizeErrorsNeverRedirectUnseen(t *testing.T) {
+	_, a, _ := ready(t, byPath)
+	const site = "https://evil.example/landing"
+	ans := a.postJSON(a.endpoint("registration_endpoint"), map[string]any{"redirect_uris": []string{site}})
+	require.Equal(t, http.StatusCreated, ans.status, "%s", ans.body)
+	a.id, a.redirect = ans.json(t)["client_id"].(string), site
+	b := a.h.browser("acme")
+	for _, params := range [][]string{
+		{"response_type", "token"},
+		{"code_challenge_method", "plain"},
+		{"resource", "https://evil.example/mcp"},
+	} {
+		ans := b.get(a.authorizeURL(params...))
+		isPage(t, ans, http.StatusBadRequest)
+		assert.Contains(t, string(ans.body), `<a href="https://evil.example/landing?error=`, "%v", params)
+		assert.Contains(t, string(ans.body), "Return to evil.example", "%v", params)
+		assert.Contains(t, string(ans.body), "state="+a.state, "%v: the link carries the client's state", params)
+	}
+
+	// A good request is shown the consent page; a denial there goes
+	// back to the client at once: the user acted.
+	form := parseConsent(t, b.get(a.authorizeURL()))
+	ans = b.post(form.action, form.values("deny"))
+	require.Equal(t, http.StatusSeeOther, ans.status, "%s", ans.body)
+	loc := ans.location(t)
+	assert.Equal(t, "evil.example", loc.Host)
+	assert.Equal(t, "access_denied", loc.Query().Get("error"))
+}

@@ -94,17 +94,28 @@ func setPageHeaders(w http.ResponseWriter, csp string) {
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{{.Title}}</title><style>{{.Style}}</style></head>
-<body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
+<body><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Link}}<p><a href="{{.Link}}">Return to {{.LinkHost}}</a></p>{{end}}</body></html>
 `))
 
 // page answers a browser with an error page. Nothing of the request is
 // shown: the messages are the proxy's own.
 func page(w http.ResponseWriter, status int, title, message string) {
-	var buf bytes.Buffer
-	_ = errorPage.Execute(&buf, struct {
+	linkedPage(w, status, title, message, nil)
+}
+
+// linkedPage is page with a link the user may follow back to link's host
+// (nil for none).
+func linkedPage(w http.ResponseWriter, status int, title, message string, link *url.URL) {
+	view := struct {
 		Title, Message string
+		Link, LinkHost string
 		Style          template.CSS
-	}{title, message, template.CSS(pageStyle)})
+	}{Title: title, Message: message, Style: template.CSS(pageStyle)}
+	if link != nil {
+		view.Link, view.LinkHost = link.String(), link.Host
+	}
+	var buf bytes.Buffer
+	_ = errorPage.Execute(&buf, view)
 	setPageHeaders(w, pageCSP)
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
