@@ -46,7 +46,10 @@ type Config struct {
 	// skipped the second time.
 	// default: DefaultPatterns()
 	Patterns []string
-	// TenantID is the tenant the keys move to.
+	// TenantID is the tenant the keys move to. A tenant other than
+	// "default" must exist (have its record) before the run: keys moved
+	// under an ID no tenant has yet (a typing mistake) would be inherited
+	// by whichever organisation is created under that ID later.
 	// default: tenant.DefaultID ("default")
 	TenantID string
 	// BatchSize is the SCAN COUNT hint and the most keys moved by one
@@ -185,6 +188,16 @@ func run(ctx context.Context, rdb redis.UniversalClient, cfg Config, h hooks) (R
 	}
 	r := &migration{cfg: cfg, hooks: h, tenant: cfg.TenantID}
 	r.res.DryRun = cfg.DryRun
+	if cfg.TenantID != tenant.DefaultID {
+		n, err := rdb.Exists(ctx, keys.Metadata(cfg.TenantID)).Result()
+		if err != nil {
+			return r.res, fmt.Errorf("migrate: read tenant %q: %w", cfg.TenantID, err)
+		}
+		if n == 0 {
+			return r.res, fmt.Errorf("%w: tenant %q does not exist: create it first (only %q may be migrated into before it exists)",
+				ErrConfig, cfg.TenantID, tenant.DefaultID)
+		}
+	}
 
 	var err error
 	if !cfg.DryRun {

@@ -359,6 +359,10 @@ func TestRunPatternsAndTenant(t *testing.T) {
 		require.NoError(t, rdb.Set(ctx, keys.Client("acme", "z"), "z", 0).Err())
 		opts.Patterns = []string{"custom:*", "*"}
 		opts.TenantID = "acme"
+		_, err := runWith(ctx, rdb, opts)
+		require.ErrorIs(t, err, ErrConfig, "a tenant other than default must exist")
+		assert.Equal(t, "a", rdb.Get(ctx, "client:a").Val(), "nothing moved")
+		require.NoError(t, rdb.Set(ctx, keys.Metadata("acme"), `{"id":"acme"}`, 0).Err())
 		res, err := runWith(ctx, rdb, opts)
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), res.Moved, "tenant keys are never moved, even by *")

@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dryRun := fs.Bool("dry-run", false, "only count what would move; write nothing")
 	batch := fs.Int("batch", migrate.DefaultBatchSize, fmt.Sprintf("keys per SCAN page and per pipeline (1-%d)", migrate.MaxBatchSize))
 	patterns := fs.String("patterns", strings.Join(migrate.DefaultPatterns(), ","), "comma-separated SCAN patterns of the legacy keys")
-	tenantID := fs.String("tenant", tenant.DefaultID, "tenant the keys move to")
+	tenantID := fs.String("tenant", tenant.DefaultID, "tenant the keys move to; one other than default must exist already")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	reindex := fs.Bool("reindex", false, "instead of migrating, bring the store's lists (inactive tenants, custom domains, OIDC issuer and audience claims) in step with the tenant records: once after an upgrade; names the records that do not decode and the stale claims")
 	releaseStale := fs.Bool("release-stale-claims", false, "instead of migrating, delete the stale claims -reindex names (domains and issuer and audience pairs naming a tenant whose record does not hold them), each stale at two checks -release-pause apart")

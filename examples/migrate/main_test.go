@@ -75,6 +75,12 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, m.Set("client:c", "c"))
 
 	r := runWith(t, url, "-patterns", "custom:*", "-tenant", "acme", "-batch", "1", "-quiet")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, `tenant "acme" does not exist: create it first`)
+	assert.True(t, m.Exists("custom:k"), "nothing moves into a tenant that does not exist")
+
+	require.NoError(t, m.Set("tenant:metadata:{acme}", `{"id":"acme"}`))
+	r = runWith(t, url, "-patterns", "custom:*", "-tenant", "acme", "-batch", "1", "-quiet")
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Empty(t, r.stderr, "-quiet")
 	assert.True(t, m.Exists("tenant:{acme}:custom:k"))
