@@ -12,8 +12,8 @@ import (
 // [errors.Is].
 var (
 	// ErrInvalidToken means the token was refused: malformed, badly signed,
-	// issued by another provider or for another audience, or outside its
-	// lifetime. Every more specific token error below wraps it.
+	// issued by another provider or for another audience, without a
+	// subject (sub), or outside its lifetime. Every more specific token error below wraps it.
 	ErrInvalidToken = errors.New("oidcx: invalid token")
 	// ErrTokenTooLarge means the token is longer than Config.MaxTokenSize;
 	// it was refused before any parsing.

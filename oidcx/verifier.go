@@ -308,15 +308,21 @@ func (v *Verifier) remembered(ctx context.Context, id string, sum tokenSum, s se
 }
 
 // checkClaims checks the token's issuer and audience against the tenant's
-// settings and its lifetime against the clock. The issuer must match
-// exactly: go-oidc tolerates "accounts.google.com" for Google, this
-// package does not.
+// settings, that it names its subject, and its lifetime against the
+// clock. The issuer must match exactly: go-oidc tolerates
+// "accounts.google.com" for Google, this package does not. A token
+// without a subject (which OIDC and RFC 9068 access tokens always carry)
+// is refused: the subject is who the caller is, to the session guard
+// and to the host, and every such token would be one caller.
 func (v *Verifier) checkClaims(c *tokenClaims, s settings) error {
 	if c.iss != s.issuer {
 		return fmt.Errorf("%w: issuer %q", ErrInvalidToken, c.iss)
 	}
 	if !slices.Contains(c.aud, s.audience) {
 		return fmt.Errorf("%w: audience %q", ErrInvalidToken, c.aud)
+	}
+	if c.sub == "" {
+		return fmt.Errorf("%w: no sub claim", ErrInvalidToken)
 	}
 	return v.checkLifetime(c)
 }

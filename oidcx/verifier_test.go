@@ -115,6 +115,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"nbf beyond skew", with(func(c map[string]any) { c["nbf"] = now.Add(time.Minute).Unix() }), oidcx.ErrTokenNotYetValid},
 		{"nbf within skew", with(func(c map[string]any) { c["nbf"] = now.Add(20 * time.Second).Unix() }), nil},
 		{"iat in the future", with(func(c map[string]any) { c["iat"] = now.Add(time.Hour).Unix() }), oidcx.ErrTokenNotYetValid},
+		{"no sub", with(func(c map[string]any) { delete(c, "sub") }), oidcx.ErrInvalidToken},
+		{"empty sub", with(func(c map[string]any) { c["sub"] = "" }), oidcx.ErrInvalidToken},
 		{"alg none", idp.NoneToken(idp.Claims(acme.OIDC.Audience, "alice")), oidcx.ErrInvalidToken},
 		{"HS256 with the public key", idp.HS256Token(idp.Claims(acme.OIDC.Audience, "alice")), oidcx.ErrInvalidToken},
 		{"unknown kid", idp.TokenWithKeyID("forged", idp.Claims(acme.OIDC.Audience, "alice")), oidcx.ErrInvalidToken},
