@@ -399,7 +399,17 @@ func (c Config) endpoints(publicURL string) (*oidcx.ModeURLs, error) {
 	}
 	switch c.Identification {
 	case BySubdomain:
-		return oidcx.SubdomainURLs(publicURL, c.BaseDomain)
+		u, err := oidcx.SubdomainURLs(publicURL, c.BaseDomain)
+		if err != nil || len(c.TrustedProxies) == 0 {
+			return u, err
+		}
+		// Behind the proxies a custom domain is the forwarded host.
+		p, err := c.proxies()
+		if err != nil {
+			return nil, err
+		}
+		u.RequestHost = p.Host
+		return u, nil
 	case ByPath:
 		return oidcx.PathURLs(publicURL)
 	}

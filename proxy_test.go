@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedmcp/tenancy/resolve"
+	"github.com/seedmcp/tenancy/tenant"
 )
 
 func TestConfigTrustedProxyHeader(t *testing.T) {
@@ -167,5 +168,35 @@ func TestResolverReadsOnlyTheConfiguredHeader(t *testing.T) {
 			assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			assert.Equal(t, "acme /mcp", w.Body.String())
 		})
+	}
+}
+
+// TestCustomDomainURLsBehindProxy: behind a trusted proxy that rewrites
+// Host, a tenant reached at its custom domain is given the URLs of that
+// domain (its resource, its metadata), which is what an MCP client checks
+// against the URL it connected to (RFC 9728 section 3.3); a client that
+// forges the header from elsewhere is given the tenant's subdomain.
+func TestCustomDomainURLsBehindProxy(t *testing.T) {
+	s := newService(t, Config{
+		Redis: fakeRedis(t), MultiTenant: true, Identification: BySubdomain, BaseDomain: "seed.example.com",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+	})
+	urls, err := s.URLs("https://seed.example.com")
+	require.NoError(t, err)
+	acme := &tenant.Tenant{ID: "acme", Domain: "mcp.acme.com"}
+	for _, tc := range []struct {
+		name, peer, host, forwarded, want string
+	}{
+		{"through the proxy", "10.0.0.1:1234", "backend:8080", "for=192.0.2.1;host=mcp.acme.com;proto=https", "https://mcp.acme.com/mcp"},
+		{"through the proxy, at the subdomain", "10.0.0.1:1234", "backend:8080", "for=192.0.2.1;host=acme.seed.example.com", "https://acme.seed.example.com/mcp"},
+		{"forged from elsewhere", "198.51.100.66:5000", "backend:8080", "host=mcp.acme.com", "https://acme.seed.example.com/mcp"},
+		{"direct", "192.0.2.1:5000", "mcp.acme.com", "", "https://mcp.acme.com/mcp"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		r.Host, r.RemoteAddr = tc.host, tc.peer
+		if tc.forwarded != "" {
+			r.Header.Set("Forwarded", tc.forwarded)
+		}
+		assert.Equal(t, tc.want, urls.Resource(r, acme), tc.name)
 	}
 }

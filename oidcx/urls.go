@@ -40,6 +40,15 @@ type ModeURLs struct {
 	// default: DefaultMCPPath ("/mcp")
 	Path string
 
+	// RequestHost returns the host a request was sent to, which tells in
+	// subdomain mode whether a tenant is reached at its custom domain.
+	// Behind reverse proxies that rewrite Host, set it to the forwarded
+	// host of trusted proxies (resolve.Proxies.Host), as the root
+	// package's Service.URLs does; otherwise a custom domain's URLs name
+	// the tenant's subdomain instead.
+	// default: the request's Host
+	RequestHost func(r *http.Request) string
+
 	mode   mode
 	public string // PUBLIC_URL without a trailing slash
 	scheme string // subdomain mode: PUBLIC_URL's scheme
@@ -133,7 +142,7 @@ func (e *ModeURLs) Metadata(r *http.Request, t *tenant.Tenant) string {
 // origin returns scheme://host[:port] of the tenant in subdomain mode.
 func (e *ModeURLs) origin(r *http.Request, t *tenant.Tenant) string {
 	host := t.ID + "." + e.base
-	if t.Domain != "" && r != nil && requestHost(r) == t.Domain {
+	if t.Domain != "" && r != nil && e.requestHost(r) == t.Domain {
 		host = t.Domain
 	}
 	return e.scheme + "://" + host + e.port
@@ -155,8 +164,11 @@ func (e *ModeURLs) path() string {
 
 // requestHost returns the request's host without port or trailing dot, in
 // lower case, as custom domains are stored.
-func requestHost(r *http.Request) string {
+func (e *ModeURLs) requestHost(r *http.Request) string {
 	h := r.Host
+	if e.RequestHost != nil {
+		h = e.RequestHost(r)
+	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}

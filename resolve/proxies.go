@@ -187,6 +187,20 @@ func (b *behindProxies) Rewrite(r *http.Request, id string) *http.Request {
 	return out
 }
 
+// Host returns the host the client sent r to: the host the proxies
+// forwarded when r comes from a trusted address and carries a well-formed
+// one, and r.Host otherwise. It is what a server behind the proxies puts
+// in the URLs it answers with (see oidcx.ModeURLs.RequestHost).
+func (p *Proxies) Host(r *http.Request) string {
+	if p == nil || !p.trustedRemote(r.RemoteAddr) {
+		return r.Host
+	}
+	if host, ok, err := p.forwardedHost(r.Header); err == nil && ok {
+		return host
+	}
+	return r.Host
+}
+
 // forwarded returns r itself, or a shallow copy of r with the forwarded host
 // when r comes from a trusted proxy that forwarded one.
 func (b *behindProxies) forwarded(r *http.Request) (*http.Request, error) {

@@ -441,3 +441,35 @@ func FuzzProxiesClientAddr(f *testing.F) {
 		}
 	})
 }
+
+// TestProxiesHost: the host a client sent a request to is the one a
+// trusted proxy forwarded, well-formed, in the header it is configured to
+// set; anything else is the request's own Host.
+func TestProxiesHost(t *testing.T) {
+	fwd, err := NewProxies(ProxyConfig{Trusted: testProxies})
+	require.NoError(t, err)
+	xfwd, err := NewProxies(ProxyConfig{Trusted: testProxies, Header: XForwarded})
+	require.NoError(t, err)
+	var none *Proxies
+	for _, tc := range []struct {
+		name   string
+		p      *Proxies
+		peer   string
+		header string
+		value  string
+		want   string
+	}{
+		{"Forwarded from a proxy", fwd, "10.1.2.3:1000", "Forwarded", "for=192.0.2.1;host=mcp.acme.com", "mcp.acme.com"},
+		{"X-Forwarded-Host from a proxy", xfwd, "10.1.2.3:1000", "X-Forwarded-Host", "mcp.acme.com", "mcp.acme.com"},
+		{"the other header", fwd, "10.1.2.3:1000", "X-Forwarded-Host", "mcp.acme.com", "backend:8080"},
+		{"no host forwarded", fwd, "10.1.2.3:1000", "Forwarded", "for=192.0.2.1", "backend:8080"},
+		{"malformed", fwd, "10.1.2.3:1000", "Forwarded", `host="mcp.acme.com`, "backend:8080"},
+		{"from a client", fwd, "198.51.100.7:1000", "Forwarded", "host=mcp.acme.com", "backend:8080"},
+		{"no proxies", none, "10.1.2.3:1000", "Forwarded", "host=mcp.acme.com", "backend:8080"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		r.Host, r.RemoteAddr = "backend:8080", tc.peer
+		r.Header.Set(tc.header, tc.value)
+		assert.Equal(t, tc.want, tc.p.Host(r), tc.name)
+	}
+}
