@@ -1,4 +1,4 @@
-// Package hosts holds four small servers made multi-tenant with this
+// Package hosts holds five small servers made multi-tenant with this
 // module, each written from the README and the packages' documentation
 // alone, as tests that show what each one does:
 //
@@ -12,7 +12,11 @@
 //   - mcpgo_test.go: an MCP server on github.com/mark3labs/mcp-go with the
 //     Service on the in-memory store (header mode);
 //   - chi_test.go: a chi v5 router in path mode, which shows how the tenant
-//     middleware and the metadata route are wired into chi.
+//     middleware and the metadata route are wired into chi;
+//   - newuser_test.go: a JSON API (not MCP) in path mode with the Service
+//     on miniredis, each tenant's bearer tokens, a feature flag read from
+//     its settings, the host's own data under the tenant's namespace and
+//     the tenant-aware log handler.
 //
 // The wiring of each host, between its "glue begins" and "glue ends"
 // comments, is under 40 lines of code; TestGlueLines counts them.

@@ -23,6 +23,7 @@ func TestGlueLines(t *testing.T) {
 		"gosdk":    "gosdk_test.go",
 		"mcpgo":    "mcpgo_test.go",
 		"chi":      "chi_test.go",
+		"newuser":  "newuser_test.go",
 	}
 	for name, file := range hosts {
 		t.Run(name, func(t *testing.T) {
