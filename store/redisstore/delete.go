@@ -23,7 +23,10 @@ import (
 // key, not a key, and is not counted; memstore counts the same way.
 //
 // The record, index entry and claims go first, so the tenant stops being
-// served (and the event goes out) before its data is swept. The data is
+// served (and the event goes out) before its data is swept. The record is
+// removed only while it still holds what was read, after the claims it
+// names: a concurrent Update that moved the custom domain or the issuer
+// and audience meanwhile never leaves a claim naming the ID. The data is
 // found with SCAN on every master, never KEYS, and removed with UNLINK, in
 // batches of Config.DeleteBatch. The pattern tenant:{id}:* cannot match
 // another tenant's keys: the '}' after the ID ends it, so "acme" never
@@ -73,38 +76,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 	if err := s.listActive(ctx, id); err != nil {
 		return 0, err
 	}
-	var n int64
-	data, err := s.rdb.Get(ctx, keys.Metadata(id)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-	case err != nil:
-		return 0, fmt.Errorf("redisstore: get tenant %q: %w", id, err)
-	default:
-		// The claims go before the record that names them, so that a
-		// delete that fails between the two is finished by a retry. A
-		// record that does not decode is deleted all the same; only its
-		// claims cannot be found.
-		var old tenant.Tenant
-		if json.Unmarshal(data, &old) == nil {
-			for _, claim := range claims(&old) {
-				removed, err := delIfValueScript.Run(ctx, s.rdb, []string{claim}, id).Int64()
-				if err != nil {
-					return n, fmt.Errorf("redisstore: delete claim of tenant %q: %w", id, err)
-				}
-				n += removed
-			}
-			if old.Domain != "" {
-				s.unlistDomain(ctx, old.Domain)
-			}
-			if pair, ok := oidcPair(&old); ok {
-				s.unlistPair(ctx, pair)
-			}
-		}
-		removed, err := s.rdb.Del(ctx, keys.Metadata(id)).Result()
-		if err != nil {
-			return n, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
-		}
-		n += removed
+	n, err := s.removeRecord(ctx, id)
+	if err != nil {
+		return n, err
 	}
 	// The record is gone: the index entry and the event follow even when
 	// the caller gives up now, so that the other replicas stop serving
@@ -143,6 +117,57 @@ func (r *Tenants) Delete(ctx context.Context, id string) (int64, error) {
 		pubErr = s.publish(ctx, store.EventDeleted, id)
 	}
 	return n, pubErr
+}
+
+// removeRecord removes the tenant's record and the claims it names (its
+// custom domain, its issuer and audience), and returns how many keys it
+// removed.
+//
+// The claims go before the record that names them, so that a delete that
+// fails between the two is finished by a retry. The record is removed only
+// while it still holds what was read: an Update that replaced it meanwhile
+// has claimed a new domain or pair that the record now names, and that
+// nothing would release once the record is gone (a tenant created later
+// under the ID would be reached at that domain), so the record is read
+// again and the new claims released too. An Update that comes after the
+// removal finds no record and releases what it claimed. A record that
+// does not decode is deleted all the same; only its claims cannot be
+// found.
+func (s *Store) removeRecord(ctx context.Context, id string) (int64, error) {
+	var n int64
+	for range updateAttempts {
+		data, err := s.rdb.Get(ctx, keys.Metadata(id)).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return n, nil
+		case err != nil:
+			return n, fmt.Errorf("redisstore: get tenant %q: %w", id, err)
+		}
+		var old tenant.Tenant
+		if json.Unmarshal([]byte(data), &old) == nil {
+			for _, claim := range claims(&old) {
+				removed, err := delIfValueScript.Run(ctx, s.rdb, []string{claim}, id).Int64()
+				if err != nil {
+					return n, fmt.Errorf("redisstore: delete claim of tenant %q: %w", id, err)
+				}
+				n += removed
+			}
+			if old.Domain != "" {
+				s.unlistDomain(ctx, old.Domain)
+			}
+			if pair, ok := oidcPair(&old); ok {
+				s.unlistPair(ctx, pair)
+			}
+		}
+		removed, err := delIfValueScript.Run(ctx, s.rdb, []string{keys.Metadata(id)}, data).Int64()
+		if err != nil {
+			return n, fmt.Errorf("redisstore: delete tenant %q: %w", id, err)
+		}
+		if removed == 1 {
+			return n + 1, nil
+		}
+	}
+	return n, fmt.Errorf("redisstore: delete tenant %q: changed concurrently %d times", id, updateAttempts)
 }
 
 // sweep unlinks every key matching pattern on every master and returns how
