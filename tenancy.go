@@ -375,6 +375,14 @@ func (s *Service) apply(e store.Event) {
 		s.synced(e.Mark)
 		return
 	}
+	var waiting []string
+	if e.Type == store.EventReset {
+		// The Syncs waiting now are released by this reset; one that
+		// begins while it is applied may follow a change made after the
+		// caches were dropped (and the tenant read again), so it waits
+		// for its own mark.
+		waiting = s.waiting()
+	}
 	s.cache.Handle(e)
 	// The verifiers compare a tenant's OIDC settings on every lookup, so a
 	// missed event cannot leave a stale one in use: a reset needs no
@@ -401,8 +409,9 @@ func (s *Service) apply(e store.Event) {
 	}
 	if e.Type == store.EventReset {
 		// Events may have been lost, a mark among them, but the reset
-		// has just dropped everything they could have changed.
-		s.synced("")
+		// has just dropped everything they could have changed before
+		// it began.
+		s.synced(waiting...)
 		// The subscription counts as started once its first reset is
 		// applied whole, hooks included: a Sync that begins then waits
 		// for its own mark, not for this reset, and a hook registered
@@ -430,9 +439,12 @@ func (s *Service) apply(e store.Event) {
 // Sync puts a mark in the stream of events (the store must be a
 // [store.Marker], as both stores of this module are; otherwise it returns
 // an error wrapping [errors.ErrUnsupported]) and waits until the mark comes
-// back, or until the subscription is made again after a break, which
-// drops everything cached. It waits first for the subscription to start
-// (see [Service.Ready]). It returns ctx's error if ctx ends first, the
+// back, or until the subscription is made again after a break and the new
+// subscription's reset, begun after the call, has been applied: the reset
+// expires everything cached, so that each tenant is read again (an entry
+// is still served, past its expiry, while reading it fails: see
+// middleware.CacheConfig.StaleTTL). It waits first for the subscription
+// to start (see [Service.Ready]). It returns ctx's error if ctx ends first, the
 // store's if the mark cannot be published, and an error after Close.
 func (s *Service) Sync(ctx context.Context) error {
 	m, ok := s.store.(store.Marker)
@@ -470,22 +482,28 @@ func (s *Service) Sync(ctx context.Context) error {
 
 var errClosed = errors.New("tenancy: sync: the service is closed")
 
-// synced releases the Sync waiting for mark, or every waiting Sync when
-// mark is empty. Marks of other replicas' Syncs match none.
-func (s *Service) synced(mark string) {
+// synced releases the Syncs waiting for marks. Marks of other replicas'
+// Syncs, and of Syncs released already, match none.
+func (s *Service) synced(marks ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if mark != "" {
+	for _, mark := range marks {
 		if done, ok := s.syncs[mark]; ok {
 			close(done)
 			delete(s.syncs, mark)
 		}
-		return
 	}
-	for m, done := range s.syncs {
-		close(done)
-		delete(s.syncs, m)
+}
+
+// waiting returns the marks of the Syncs waiting.
+func (s *Service) waiting() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	marks := make([]string, 0, len(s.syncs))
+	for m := range s.syncs {
+		marks = append(marks, m)
 	}
+	return marks
 }
 
 // lookupDomain resolves a custom domain through the domain cache. A
