@@ -237,7 +237,13 @@ func (s *Store) now() time.Time {
 	return s.clock().UTC().Truncate(time.Millisecond)
 }
 
-// millis returns d in whole milliseconds, at least 1, as PX wants it.
+// millis returns d in whole milliseconds, rounded up, at least 1, as PX
+// wants it. It does not overflow: math.MaxInt64, the usual "no end" of a
+// time.Duration, is the longest lifetime, not a millisecond.
 func millis(d time.Duration) int64 {
-	return max(1, (d + time.Millisecond - 1).Milliseconds())
+	ms := d.Milliseconds()
+	if d%time.Millisecond > 0 {
+		ms++
+	}
+	return max(1, ms)
 }
