@@ -131,7 +131,11 @@ type Config struct {
 	// which ConfigFrom seals with EncryptionKeys, OAUTH_SCOPES,
 	// OAUTH_REVOCATION_URL; see [Service.OAuthProxy]) and limits. It is
 	// served in single-tenant mode when the store has no tenant "default";
-	// ID, Name and Status are filled in when empty.
+	// ID, Name and Status are filled in when empty. Like any tenant the
+	// store does not hold, it then has no usage and no audit trail: what
+	// the Service counts and records for it is dropped until its record
+	// is created (with these settings) through the admin API. In
+	// multi-tenant mode it is not used.
 	Default tenant.Tenant
 
 	// EncryptionKeys seal tenant secrets at rest: the oidc.clientSecret
@@ -160,7 +164,9 @@ type Config struct {
 	// default: middleware.LogRefusal(Logger)
 	OnRefused func(*http.Request, middleware.Refusal)
 	// OnServed is called for every request that gets through the tenant
-	// middleware, for per-tenant metrics and billing.
+	// middleware, for per-tenant metrics and billing. It runs before the
+	// rate limit, so it also sees the requests the rate limit then refuses
+	// (429), which the served requests of [Service.Usage] do not include.
 	// default: nil
 	OnServed func(*http.Request, *tenant.Tenant)
 }

@@ -274,7 +274,10 @@ const closeTimeout = 10 * time.Second
 // sees: tool calls by name (ToolCall), MCP sessions opened, logins through
 // its OAuth authorization server, requests refused for authentication.
 // The Service itself counts the requests it serves (past the tenant check
-// and the rate limit) and those the rate limit refuses.
+// and the rate limit) and those the rate limit refuses. Counts of a tenant
+// the store does not hold are dropped when they are written, as are the
+// audit events of one: in single-tenant mode, those of tenant "default"
+// until its record is created (see Config.Default).
 func (s *Service) Usage() *usage.Recorder { return s.usage }
 
 // Audit returns the audit trail, for the host to record logins and
