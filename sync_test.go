@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,4 +108,55 @@ func TestSyncDuringAResetWaitsForItsMark(t *testing.T) {
 		require.NoError(t, <-synced)
 		assert.Equal(t, http.StatusNotFound, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
 	}
+}
+
+// OnEvent's hooks run on the admin request's goroutine for a change made
+// through this replica's admin API, while the subscription's goroutine
+// may be running them for another event: one change reaches them twice,
+// and two calls may overlap.
+func TestOnEventHooksOfAdminChanges(t *testing.T) {
+	const key = "hooks-test-operator-key-0123456789"
+	s := newService(t, Config{Store: memstore.New(memstore.Config{}).Backend(), MultiTenant: true, Identification: ByHeader, AdminAPIKey: key})
+	waitSubscribed(t, s)
+	held, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var seen []string
+	var inside, overlapped atomic.Int32
+	s.OnEvent(func(e store.Event) {
+		if inside.Add(1) > 1 {
+			overlapped.Store(1)
+		}
+		defer inside.Add(-1)
+		mu.Lock()
+		seen = append(seen, string(e.Type)+" "+e.TenantID)
+		mu.Unlock()
+		if e.TenantID == "first" {
+			select {
+			case <-held:
+			default:
+				close(held)
+				<-release
+			}
+		}
+	})
+	createTenant(t, s, "first") // its event holds the subscription's hook
+	<-held
+	req := httptest.NewRequest(http.MethodPost, "/admin/tenants", strings.NewReader(`{"id":"second","name":"second"}`))
+	req.Header.Set(AdminKeyHeader, key)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.Admin().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Equal(t, int32(1), overlapped.Load(), "the admin request's hook ran while the subscription's did")
+	close(release)
+	require.NoError(t, s.Sync(t.Context()))
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, e := range seen {
+		if e == "created second" {
+			n++
+		}
+	}
+	assert.Equal(t, 2, n, "the admin change, then its event; seen: %v", seen)
 }

@@ -224,7 +224,10 @@ func (s *Service) Config() Config { return s.cfg }
 // and domain caches, and the token verifiers (a changed or deleted
 // tenant's verifier is dropped; fn need not do it). It is the place to
 // drop the host's own per-tenant state, such as a cache of each tenant's
-// settings.
+// settings. A change made through this replica's admin API is applied,
+// hooks included, on the admin request's goroutine before it is answered,
+// and again when its event arrives: fn may see one change twice, and may
+// be called from several goroutines at once.
 func (s *Service) OnEvent(fn func(store.Event)) {
 	s.mu.Lock()
 	s.onEvent = append(s.onEvent, fn)
