@@ -35,6 +35,7 @@ func RunAdminRecords(t *testing.T, newBackend func(t *testing.T) AdminRecordsBac
 	runCases(t, []testCase[AdminRecordsBackend]{
 		{"UsageAddRead", testUsageAddRead},
 		{"UsageBatchAppliedOnce", testUsageOnce},
+		{"UsageBatchNumbersAtTheEdge", testUsageSeqEdge},
 		{"UsageWritersAddUpConcurrently", testUsageConcurrent},
 		{"UsageToolNamesBounded", testUsageToolNames},
 		{"UsageOfUnknownTenantDropped", testUsageUnknownTenant},
@@ -109,6 +110,26 @@ func testUsageOnce(t *testing.T, b *AdminRecordsBackend) {
 	batch.Writer, batch.Seq = "w1", 8
 	require.NoError(t, b.Usage.Add(ctx, batch))
 	assert.Equal(t, int64(15), readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Served)
+}
+
+// testUsageSeqEdge: batch numbers are compared exactly over the whole
+// range of a uint64, also above 2^53, where a float64 (a Lua number) no
+// longer tells neighbours apart: a batch one above the last was taken for
+// the last and dropped.
+func testUsageSeqEdge(t *testing.T, b *AdminRecordsBackend) {
+	ctx := t.Context()
+	createTenants(t, b.Tenants, "acme")
+	want := int64(0)
+	for i, seq := range []uint64{1<<53 - 1, 1 << 53, 1<<53 + 1, 1 << 60, 1<<60 + 1, 1<<63 - 1, 1 << 63, 1<<64 - 2, 1<<64 - 1} {
+		batch := store.UsageBatch{Writer: "w1", Seq: seq, Deltas: []store.UsageDelta{delta("acme", "2026-01-05", 1, nil)}}
+		require.NoError(t, b.Usage.Add(ctx, batch))
+		require.NoError(t, b.Usage.Add(ctx, batch), "batch %d sent again", seq)
+		want++
+		require.Equal(t, want, readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Served, "batch %d (%d) counts once", seq, i)
+	}
+	batch := store.UsageBatch{Writer: "w1", Seq: 9, Deltas: []store.UsageDelta{delta("acme", "2026-01-05", 1, nil)}}
+	require.NoError(t, b.Usage.Add(ctx, batch), "an older batch of the writer")
+	assert.Equal(t, want, readDays(t, b, "acme", "2026-01-05", "2026-01-05")[0].Served, "never after a later one")
 }
 
 func testUsageConcurrent(t *testing.T, b *AdminRecordsBackend) {

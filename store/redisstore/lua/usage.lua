@@ -6,7 +6,7 @@
 --            that counts arriving just after a delete leave nothing behind
 -- KEYS[2]    the writer's marker: the number of its last batch applied
 -- KEYS[3...] one usage hash per day (same hash slot)
--- ARGV[1]    the batch's number
+-- ARGV[1]    the batch's number (a uint64, in decimal)
 -- ARGV[2]    the marker's lifetime in milliseconds
 -- ARGV[3]    the most tool names a day
 -- then, for each day in the order of KEYS: the day's expiry (unix seconds),
@@ -21,8 +21,10 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	return -1
 end
-local seq = tonumber(ARGV[1])
-if seq <= tonumber(redis.call('GET', KEYS[2]) or '0') then
+-- Batch numbers are uint64 in decimal without leading zeros, compared as
+-- such: a Lua number (a double) does not tell neighbours above 2^53 apart.
+local last = redis.call('GET', KEYS[2]) or '0'
+if #ARGV[1] < #last or (#ARGV[1] == #last and ARGV[1] <= last) then
 	return 0
 end
 local most = tonumber(ARGV[3])
