@@ -42,12 +42,6 @@ type Service struct {
 	onEvent []func(store.Event)
 	syncs   map[string]chan struct{} // the marks of Sync calls waiting
 
-	// closing is held for reading while a refusal starts its trail
-	// write and for writing while Close sets closed, so that no write
-	// starts while Close waits for those under way.
-	closing sync.RWMutex
-	closed  bool
-
 	ready     chan struct{}
 	readyOnce sync.Once
 
@@ -251,12 +245,10 @@ func (s *Service) Ready() <-chan struct{} { return s.ready }
 // up to 10 seconds) and waits for the audit events being written, so that a
 // replica stopped gracefully loses nothing; it returns the error of that
 // last write. Close the Redis client after it. Requests may still be
-// served meanwhile: a refusal [Service.AuthRefused] is given after Close
-// has begun is counted (in memory, not written) but not put in the trail.
+// served meanwhile: a refusal [Service.AuthRefused] is given once Close
+// waits for the audit writes is counted (in memory, not written) but not
+// put in the trail.
 func (s *Service) Close() error {
-	s.closing.Lock()
-	s.closed = true
-	s.closing.Unlock()
 	s.cancel()
 	<-s.done
 	<-s.dirDone
@@ -290,16 +282,11 @@ func (s *Service) Audit() *audit.Trail { return s.trail }
 // AuthRefused counts a request of the tenant refused for its
 // authentication and records it in the tenant's audit trail (at most once
 // a second per tenant and reason): the hook for the host's bearer check.
-// Once Close has begun, the refusal is counted but not recorded.
+// Once Close waits for the audit writes, the refusal is counted but not
+// recorded.
 func (s *Service) AuthRefused(tenantID, reason string) {
 	s.usage.AuthRefused(tenantID)
-	// The trail's write runs on after the call; Close waits for such
-	// writes, and none may start while it does.
-	s.closing.RLock()
-	if !s.closed {
-		s.trail.AuthRefused(tenantID, reason)
-	}
-	s.closing.RUnlock()
+	s.trail.AuthRefused(tenantID, reason)
 }
 
 // countServed counts every request that reaches the host's handler: past

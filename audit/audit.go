@@ -86,6 +86,7 @@ type Trail struct {
 
 	mu      sync.Mutex
 	lastRef map[refusalKey]time.Time
+	closed  bool // set by Close: no write starts after it
 
 	writers chan struct{}
 	wg      sync.WaitGroup
@@ -183,7 +184,18 @@ func (t *Trail) AuthRefused(tenantID, reason string) {
 		t.dropped.Add(1)
 		return
 	}
+	// The write is counted for Close under the lock Close takes, so that
+	// none starts while Close waits (which would also misuse the
+	// WaitGroup: a panic in Close or here).
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		<-t.writers
+		t.dropped.Add(1)
+		return
+	}
 	t.wg.Add(1)
+	t.mu.Unlock()
 	go func() {
 		defer t.wg.Done()
 		defer func() { <-t.writers }()
@@ -277,9 +289,15 @@ func (t *Trail) Read(ctx context.Context, tenantID, after string, limit int) (*P
 	return p, nil
 }
 
-// Close waits for the refused authentication events being written.
+// Close waits for the refused authentication events being written. A
+// refusal given to [Trail.AuthRefused] once Close has begun is not
+// recorded (it counts as dropped); requests still served while a server
+// shuts down may give one.
 func (t *Trail) Close() {
 	if t != nil {
+		t.mu.Lock()
+		t.closed = true
+		t.mu.Unlock()
 		t.wg.Wait()
 	}
 }
