@@ -148,7 +148,7 @@ func repeatedMember(data []byte) (string, bool) {
 			}
 		case string:
 			if o := top(); o != nil && o.name {
-				folded := strings.ToLower(strings.ToUpper(v))
+				folded := fold(v)
 				if _, dup := o.seen[folded]; dup {
 					return v, true
 				}
@@ -163,6 +163,10 @@ func repeatedMember(data []byte) (string, bool) {
 		}
 	}
 }
+
+// fold returns name as member names are compared without case (as
+// encoding/json and the token verifier fold them).
+func fold(name string) string { return strings.ToLower(strings.ToUpper(name)) }
 
 // Decode decodes the settings into v, as json.Unmarshal does (members v
 // has no field for are ignored); no settings decode as an empty object.
@@ -181,7 +185,9 @@ func (s Settings) Decode(v any) error {
 //
 //	origins, ok, err := tenant.Setting[[]string](t, "corsOrigins")
 //
-// A member that does not decode into a T is an error. Each call decodes
+// A member whose name differs from name only in case is the member too,
+// as [Settings.Decode] (encoding/json) reads it into a field of that
+// name. A member that does not decode into a T is an error. Each call decodes
 // the settings anew: a host that reads them on every request keeps the
 // decoded value per tenant instead, dropping it when the tenant changes
 // (the root package's Service.OnEvent).
@@ -194,6 +200,17 @@ func Setting[T any](t *Tenant, name string) (v T, ok bool, err error) {
 		return v, false, fmt.Errorf("tenant: settings: %w", err)
 	}
 	raw, ok := members[name]
+	if !ok {
+		// As encoding/json matches a struct field: a member named in
+		// another case is the same member (stored settings have at most
+		// one such), so that Setting and Decode agree.
+		for n, r := range members {
+			if fold(n) == fold(name) {
+				raw, ok = r, true
+				break
+			}
+		}
+	}
 	if !ok {
 		return v, false, nil
 	}

@@ -161,3 +161,28 @@ func TestSettingsRepeatedMembers(t *testing.T) {
 		assert.NoError(t, tn.Validate(), "%s", good)
 	}
 }
+
+// TestSettingAgreesWithDecode: a member stored in another case than the
+// one a host asks for is read by Setting as Decode reads it into a struct
+// field, so two ways of reading the same settings never disagree.
+func TestSettingAgreesWithDecode(t *testing.T) {
+	s, err := tenant.NewSettings(json.RawMessage(`{"CorsOrigins":["https://a.example"],"beta":true}`))
+	require.NoError(t, err)
+	tt := &tenant.Tenant{Settings: s}
+	var v struct {
+		CorsOrigins []string `json:"corsOrigins"`
+		Beta        bool     `json:"BETA"`
+	}
+	require.NoError(t, s.Decode(&v))
+	origins, ok, err := tenant.Setting[[]string](tt, "corsOrigins")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, v.CorsOrigins, origins)
+	beta, ok, err := tenant.Setting[bool](tt, "BETA")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, v.Beta, beta)
+	_, ok, err = tenant.Setting[bool](tt, "gamma")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
