@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seedmcp/tenancy/internal/keys"
 	"github.com/seedmcp/tenancy/middleware"
 	"github.com/seedmcp/tenancy/resolve"
 	"github.com/seedmcp/tenancy/store/memstore"
@@ -84,3 +86,41 @@ func TestDomainOfSuspendedTenantWithoutDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "acme", id)
 }
+
+// TestClaimItsTenantDoesNotHold: a domain claim, or an issuer and
+// audience claim, that names a tenant whose record does not hold it (left
+// by a write that failed midway and whose undo failed too, then the ID
+// created again by someone else) leads nowhere: the domain gets the
+// answer of a domain nobody registered, and the pair names no tenant.
+func TestClaimItsTenantDoesNotHold(t *testing.T) {
+	c := fakeRedis(t)
+	ctx := context.Background()
+	st := redisstore.New(c, redisstore.Config{}).Tenants()
+	_, err := st.Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Domain: "mcp.acme.example", Status: tenant.StatusActive,
+		OIDC: tenant.OIDC{Issuer: "https://idp.acme.example", Audience: "acme"}})
+	require.NoError(t, err)
+	// What a failed write left: claimed, and listed.
+	require.NoError(t, c.Set(ctx, keys.Domain("old.example.com"), "acme", 0).Err())
+	require.NoError(t, c.ZAdd(ctx, keys.Domains, redis.Z{Member: "old.example.com"}).Err())
+	s := newService(t, Config{Redis: c, MultiTenant: true, BaseDomain: "seed.example.com", UsageInterval: time.Hour})
+	waitSubscribed(t, s)
+	h := s.Middleware(whoami)
+
+	unregistered := get(h, "nobody.example.org", "/mcp")
+	stale := get(h, "old.example.com", "/mcp")
+	assert.Equal(t, 400, stale.Code, stale.Body.String())
+	assert.Equal(t, unregistered.Body.Bytes(), stale.Body.Bytes())
+	assert.Equal(t, 200, get(h, "mcp.acme.example", "/mcp").Code, "the domain the record holds")
+
+	pairs := issuerGetter(staticIssuer("acme"), s.cache)
+	_, err = pairs.Get(ctx, "https://idp.other.example\x00other")
+	assert.ErrorIs(t, err, tenant.ErrNotFound, "a pair the record does not hold")
+	got, err := pairs.Get(ctx, "https://idp.acme.example\x00acme")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.ID)
+}
+
+// staticIssuer names one tenant for every issuer and audience.
+type staticIssuer string
+
+func (s staticIssuer) LookupIssuer(context.Context, string, string) (string, error) { return string(s), nil }

@@ -520,6 +520,9 @@ type viaTenants struct {
 	what   string // "domain", "issuer and audience": for errors
 	lookup func(ctx context.Context, key string) (string, error)
 	cache  *middleware.Cache
+	// keyOf returns the key a tenant's record claims: the tenant found
+	// must still claim the key that named it.
+	keyOf func(t *tenant.Tenant) string
 }
 
 func (g viaTenants) Get(ctx context.Context, key string) (*tenant.Tenant, error) {
@@ -530,12 +533,21 @@ func (g viaTenants) Get(ctx context.Context, key string) (*tenant.Tenant, error)
 	if !tenant.ValidID(id) {
 		return nil, fmt.Errorf("tenancy: %s %q names an invalid tenant ID: %w", g.what, key, tenant.ErrNotFound)
 	}
-	return g.cache.Get(ctx, id)
+	t, err := g.cache.Get(ctx, id)
+	if err == nil && g.keyOf(t) != key {
+		// A claim its tenant's record does not hold: left by a write
+		// that failed midway, or by a tenant deleted and created again
+		// under its ID. It leads nowhere, rather than to whoever holds
+		// the ID now.
+		return nil, fmt.Errorf("tenancy: %s %q is not tenant %q's: %w", g.what, key, id, tenant.ErrNotFound)
+	}
+	return t, err
 }
 
 // domainGetter is the getter of the domain cache.
 func domainGetter(tenants store.Tenants, cache *middleware.Cache) viaTenants {
-	return viaTenants{what: "domain", lookup: tenants.LookupDomain, cache: cache}
+	return viaTenants{what: "domain", lookup: tenants.LookupDomain, cache: cache,
+		keyOf: func(t *tenant.Tenant) string { return t.Domain }}
 }
 
 // lookupIssuer finds the tenant of a token's issuer and audience through
@@ -560,7 +572,7 @@ func issuerGetter(tenants store.IssuerLookup, cache *middleware.Cache) viaTenant
 	return viaTenants{what: "issuer and audience", cache: cache, lookup: func(ctx context.Context, key string) (string, error) {
 		issuer, audience, _ := strings.Cut(key, "\x00")
 		return tenants.LookupIssuer(ctx, issuer, audience)
-	}}
+	}, keyOf: func(t *tenant.Tenant) string { return t.OIDC.Issuer + "\x00" + t.OIDC.Audience }}
 }
 
 // maxIssuerNegative bounds the pairs nobody trusts that the issuer cache
