@@ -334,9 +334,11 @@ func committed(ctx context.Context) (context.Context, context.CancelFunc) {
 // undo deletes key while it holds value, to roll back a step of a write
 // that failed later. It runs even when ctx was canceled (the step it undoes
 // did happen), with its own short timeout, and is best effort: when Redis
-// fails here too, the leftover is a claim naming a tenant that does not
-// exist (a domain lookup then finds no tenant; the issuer stays taken until
-// the claim is deleted by hand) or a record without index entry.
+// fails here too, the leftover is a claim that the named tenant's record
+// does not hold (LookupDomain and LookupIssuer still answer that ID, even
+// once it is created again: the root package's Service checks the record
+// before it follows a claim; Reindex reports such claims and
+// ReleaseStaleClaims removes them), or a record without index entry.
 func (s *Store) undo(ctx context.Context, key, value string) {
 	ctx, cancel := committed(ctx)
 	defer cancel()
