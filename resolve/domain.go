@@ -36,6 +36,11 @@ var _ Resolver = (*domain)(nil)
 // with [errors.Is]); the middleware answers it with 503. An ID from lookup
 // that breaks the ID rules is refused as an invalid identifier. Domain
 // panics when lookup is nil.
+//
+// A store's lookup reads the domain's claim alone (see
+// store.Tenants.LookupDomain): a lookup that wraps it checks that the
+// tenant found still has host as its domain, or a stale claim leads to
+// whoever holds the ID now. The root package's Service does.
 func Domain(lookup DomainLookup) Resolver {
 	if lookup == nil {
 		panic("resolve: Domain with a nil lookup")

@@ -10,6 +10,8 @@ import "context"
 type IssuerLookup interface {
 	// LookupIssuer returns the ID of the tenant whose oidc.issuer is
 	// issuer and whose oidc.audience is audience, exactly, whatever its
-	// status; or an error matching [ErrTenantNotFound].
+	// status; or an error matching [ErrTenantNotFound]. Like
+	// Tenants.LookupDomain it reads the pair's claim alone, so a caller
+	// that serves the tenant found checks that its record holds the pair.
 	LookupIssuer(ctx context.Context, issuer, audience string) (string, error)
 }

@@ -49,6 +49,11 @@ type Tenants interface {
 	// Get returns the tenant with the given ID, whatever its status.
 	Get(ctx context.Context, id string) (*tenant.Tenant, error)
 	// LookupDomain returns the ID of the tenant whose custom domain is host.
+	// It reads the domain's claim alone: a claim left by a write that
+	// failed midway can name a tenant whose record no longer holds host
+	// (one created again under the ID, even), so a caller that serves the
+	// tenant found checks that its Domain is host, as the root package's
+	// Service does.
 	LookupDomain(ctx context.Context, host string) (string, error)
 	// Create validates t, sets CreatedAt and UpdatedAt from the store's
 	// clock, stores it and returns the stored record. A taken ID or domain
