@@ -210,7 +210,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}
 	if v := getenv("TENANT_HEADER"); v != "" {
 		if _, err := resolve.Header(v); err != nil {
-			fail("TENANT_HEADER", v, "an HTTP header name such as X-Tenant-ID")
+			fail("TENANT_HEADER", v, "a header name of your own such as X-Tenant-ID (not Host, Authorization, Cookie, Forwarded, X-Forwarded-* or a header that frames the message)")
 		}
 		c.Header = v
 	}

@@ -3,6 +3,7 @@ package resolve
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -17,7 +18,11 @@ var _ Resolver = (*header)(nil)
 // Header returns a Resolver that reads the tenant ID from the request header
 // name, such as "X-Tenant-ID". The name is canonicalised once, here, and
 // Header returns an error when it is empty or not a valid field name
-// (RFC 9110 section 5.1).
+// (RFC 9110 section 5.1), or names a header that cannot carry a tenant:
+// one net/http takes out of the header map (Host) or that frames the
+// message, one that carries credentials (Authorization, Cookie), whose
+// value a refusal would then log, or one a proxy sets (Forwarded,
+// X-Forwarded-*).
 //
 // The header must appear exactly once and its value must already be a
 // canonical ID: an absent or empty header is a missing identifier, while a
@@ -29,7 +34,20 @@ func Header(name string) (Resolver, error) {
 	if !validToken(name) {
 		return nil, fmt.Errorf("resolve: invalid header name %q", name)
 	}
-	return &header{name: http.CanonicalHeaderKey(name)}, nil
+	name = http.CanonicalHeaderKey(name)
+	if unfitHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
+		return nil, fmt.Errorf("resolve: header %q cannot carry the tenant ID", name)
+	}
+	return &header{name: name}, nil
+}
+
+// unfitHeaders are the headers, canonical, that Header refuses besides
+// X-Forwarded-*.
+var unfitHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
+	"Te": true, "Trailer": true, "Upgrade": true, "Proxy-Connection": true,
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true,
+	"Forwarded": true,
 }
 
 // Resolve returns the header's single value.

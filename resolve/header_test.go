@@ -23,6 +23,14 @@ func TestHeaderName(t *testing.T) {
 		require.Error(t, err, "%q", name)
 		assert.Contains(t, err.Error(), "resolve: invalid header name")
 	}
+	// Headers net/http takes away or that frame the message, carry
+	// credentials (a refusal would log their value) or are a proxy's.
+	for _, name := range []string{"Host", "host", "Authorization", "COOKIE", "Proxy-Authorization", "Forwarded",
+		"X-Forwarded-Host", "x-forwarded-for", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade"} {
+		_, err := Header(name)
+		require.Error(t, err, "%q", name)
+		assert.Contains(t, err.Error(), "cannot carry the tenant ID", name)
+	}
 }
 
 func TestHeader(t *testing.T) {

@@ -44,18 +44,12 @@ func Subdomain(base string) (Resolver, error) {
 	return &subdomain{base: b, suffix: "." + b}, nil
 }
 
-// validBase reports whether b is a lower-case DNS name whose last label is
-// not all digits (which would make it an IPv4 address).
+// validBase reports whether b is a lower-case DNS name under which
+// tenants' subdomains are domain names (tenant.ValidDomain): labels of a
+// domain, and a last label no URL parser reads as part of an IPv4
+// address (not "10", nor "0x10").
 func validBase(b string) bool {
-	if b == "" || len(b) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(b, ".") {
-		if !tenant.ValidLabel(label) {
-			return false
-		}
-	}
-	return !digits(b[strings.LastIndexByte(b, '.')+1:])
+	return b != "" && tenant.ValidDomain("a."+b)
 }
 
 // Resolve returns the label in front of the base domain.

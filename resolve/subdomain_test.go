@@ -28,6 +28,11 @@ func TestSubdomainBase(t *testing.T) {
 		{"*.example.com", false},
 		{"127.0.0.1", false},
 		{"10.0.0", false},
+		{"0x10", false}, // a URL parser reads it as an IPv4 number
+		{"a.0x10", false},
+		{"a.0xbeef", false},
+		{"a.0xbeefy", true},   // not hex: a name
+		{"example.0x", false}, // "0x" alone is a number to the WHATWG parser
 		{"[::1]", false},
 		{"ex ample.com", false},
 		{"ex\x00ample.com", false},
