@@ -123,4 +123,6 @@ func TestClaimItsTenantDoesNotHold(t *testing.T) {
 // staticIssuer names one tenant for every issuer and audience.
 type staticIssuer string
 
-func (s staticIssuer) LookupIssuer(context.Context, string, string) (string, error) { return string(s), nil }
+func (s staticIssuer) LookupIssuer(context.Context, string, string) (string, error) {
+	return string(s), nil
+}
