@@ -194,4 +194,9 @@ type refreshBinding struct {
 	// Used says the provider rotated the token: it was refreshed once
 	// and is dead, and presenting it again is a reuse.
 	Used bool `json:"u,omitempty"`
+	// Spent lists, in a family's live token's binding, the record IDs of
+	// the family's last used tokens (at most maxSpent, oldest first),
+	// so that the records of older ones are deleted as the family
+	// rotates on.
+	Spent []string `json:"s,omitempty"`
 }

@@ -121,3 +121,32 @@ func TestRevokingAUsedRefreshTokenRevokesTheFamily(t *testing.T) {
 	oauthErr(t, a.refresh(rt2), http.StatusBadRequest, "invalid_grant")
 	assert.True(t, a.h.idps["acme"].Revoked(rt2), "the live token of the family is revoked at the provider when next presented")
 }
+
+// TestUsedRefreshTokensRemembered: a family remembers its last eight used
+// tokens, not every one for RefreshTTL, so a client that refreshes all
+// day leaves a bounded trail. One of the last eight presented again is a
+// reuse and revokes the family; an older one is only unknown.
+func TestUsedRefreshTokensRemembered(t *testing.T) {
+	_, a, _ := ready(t, byPath)
+	ans := a.redeem(a.login(a.h.browser("acme")).Get("code"))
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+	tokens := []string{ans.json(t)["refresh_token"].(string)}
+	refresh := func() {
+		t.Helper()
+		ans := a.refresh(tokens[len(tokens)-1])
+		require.Equal(t, http.StatusOK, ans.status, "%s", ans.body)
+		tokens = append(tokens, ans.json(t)["refresh_token"].(string))
+	}
+	for range 11 {
+		refresh()
+	}
+	// tokens[0..10] are used; the last eight (3..10) are remembered.
+	oauthErr(t, a.refresh(tokens[0]), http.StatusBadRequest, "invalid_grant")
+	assert.NotContains(t, a.h.logs.String(), "refresh token used again", "the oldest is forgotten, not a reuse")
+	refresh() // the family lives on: tokens[11] is used now, 4..11 remembered
+	oauthErr(t, a.refresh(tokens[3]), http.StatusBadRequest, "invalid_grant")
+	assert.NotContains(t, a.h.logs.String(), "refresh token used again")
+	oauthErr(t, a.refresh(tokens[4]), http.StatusBadRequest, "invalid_grant")
+	assert.Contains(t, a.h.logs.String(), "refresh token used again", "eight back is a reuse")
+	oauthErr(t, a.refresh(tokens[len(tokens)-1]), http.StatusBadRequest, "invalid_grant")
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -199,20 +200,43 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 		// binding is replaced by a record of its use, which tells a
 		// reuse from an unknown token; the new one is bound to the same
 		// client, in the same family.
-		next := refreshBinding{ClientID: clientID, Family: cmp.Or(b.Family, randomToken())}
+		family := cmp.Or(b.Family, randomToken())
+		used, _ := derive(store.GrantRefresh, t.ID, rt)
+		spent, dropped := keepLast(append(slices.Clone(b.Spent), used), maxSpent)
+		next := refreshBinding{ClientID: clientID, Family: family, Spent: spent}
 		if err := p.bind(r, t, tok.RefreshToken, next); err != nil {
 			tok.RefreshToken = ""
 		}
 		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
 			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
 		} else {
-			next.Used = true
-			_ = p.bind(r, t, rt, next)
+			_ = p.bind(r, t, rt, refreshBinding{ClientID: clientID, Family: family, Used: true})
+		}
+		// The family keeps the records of its last maxSpent rotations: a
+		// client refreshing all day leaves a bounded trail, not one
+		// record per rotation for RefreshTTL.
+		for _, id := range dropped {
+			if err := p.cfg.Grants.Delete(ctx, t.ID, store.GrantRefresh, id); err != nil {
+				p.log.WarnContext(ctx, "oauthproxy: dropping the record of a used refresh token", "tenant", t.ID, "error", err)
+			}
 		}
 	}
 	p.bindAccess(r, t, tok, clientID)
 	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
 	p.answer(w, tok)
+}
+
+// maxSpent is how many used refresh tokens of a family are remembered:
+// presenting one of them again revokes the family; an older one is only
+// unknown (refused, the family untouched).
+const maxSpent = 8
+
+// keepLast returns the last n of ids, and the ones before them.
+func keepLast(ids []string, n int) (kept, dropped []string) {
+	if len(ids) <= n {
+		return ids, nil
+	}
+	return ids[len(ids)-n:], ids[:len(ids)-n]
 }
 
 // liveFamily reports whether the refresh token rt, bound as b to the
