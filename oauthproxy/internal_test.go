@@ -2,6 +2,8 @@ package oauthproxy
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -354,4 +356,32 @@ func TestBindRefusesWhatCannotBeRead(t *testing.T) {
 	var b refreshBinding
 	require.NoError(t, p.getGrant(t.Context(), "acme", store.GrantRefresh, longest, &b))
 	assert.Equal(t, "c", b.ClientID)
+}
+
+// TestAccessTTL: an access token's binding lives until the token expires,
+// as the provider's answer says, else as the token's exp says, and an
+// hour when neither says; never past the refresh lifetime, never for a
+// token already expired.
+func TestAccessTTL(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	jwt := func(payload string) string {
+		return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	const max = 30 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		tok  tokenResult
+		want time.Duration
+	}{
+		{"expires_in", tokenResult{AccessToken: "opaque", Expiry: now.Add(10 * time.Minute).Unix()}, 10 * time.Minute},
+		{"expires_in over the refresh lifetime", tokenResult{AccessToken: "opaque", Expiry: now.Add(1000 * time.Hour).Unix()}, max},
+		{"expired", tokenResult{AccessToken: "opaque", Expiry: now.Add(-time.Minute).Unix()}, -time.Minute},
+		{"the token's exp", tokenResult{AccessToken: jwt(fmt.Sprintf(`{"exp":%d}`, now.Add(20*time.Minute).Unix()))}, 20 * time.Minute},
+		{"opaque, no expires_in", tokenResult{AccessToken: "opaque"}, time.Hour},
+		{"a JWT without exp", tokenResult{AccessToken: jwt(`{"sub":"a"}`)}, time.Hour},
+		{"a JWT with a silly exp", tokenResult{AccessToken: jwt(`{"exp":1e300}`)}, time.Hour},
+	} {
+		assert.Equal(t, tc.want, accessTTL(tc.tok, now, max), tc.name)
+	}
+	assert.Equal(t, 5*time.Minute, accessTTL(tokenResult{AccessToken: "opaque"}, now, 5*time.Minute), "at most the refresh lifetime")
 }

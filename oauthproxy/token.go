@@ -349,26 +349,47 @@ func (p *Proxy) bind(r *http.Request, t *tenant.Tenant, rt string, b refreshBind
 }
 
 // bindAccess records that tok's access token belongs to clientID, until it
-// expires (at most RefreshTTL, and RefreshTTL when the provider did not
-// say), so that the client,
-// and no other, can have it revoked at the provider. A failure is logged;
-// the token is answered all the same, and a revocation of it then reaches
-// no provider.
+// expires (see accessTTL), so that the client, and no other, can have it
+// revoked at the provider. A failure is logged; the token is answered all
+// the same, and a revocation of it then reaches no provider.
 func (p *Proxy) bindAccess(r *http.Request, t *tenant.Tenant, tok tokenResult, clientID string) {
 	if tok.AccessToken == "" || len(tok.AccessToken) > maxSecretLength {
 		return
 	}
-	ttl := p.cfg.RefreshTTL
-	if tok.Expiry != 0 {
-		ttl = min(ttl, time.Unix(tok.Expiry, 0).Sub(p.now()))
-		if ttl <= 0 {
-			return
-		}
+	ttl := accessTTL(tok, p.now(), p.cfg.RefreshTTL)
+	if ttl <= 0 {
+		return
 	}
 	err := p.putGrant(r.Context(), t.ID, grantAccess, tok.AccessToken, &refreshBinding{ClientID: clientID}, ttl)
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		p.log.ErrorContext(r.Context(), "oauthproxy: binding an access token", "tenant", t.ID, "error", err)
 	}
+}
+
+// unknownAccessTTL is how long an access token's binding lives when
+// neither the provider's answer (expires_in) nor the token (a JWT's exp)
+// says when it expires.
+const unknownAccessTTL = time.Hour
+
+// accessTTL is how long the binding of tok's access token lives at now:
+// until the token expires, as the provider's answer says or else as the
+// token's own exp claim says, at most max; unknownAccessTTL (at most max)
+// when neither says. A refresh every few seconds thus leaves bindings for
+// the tokens still alive, not one per refresh for max.
+func accessTTL(tok tokenResult, now time.Time, max time.Duration) time.Duration {
+	expiry := tok.Expiry
+	if expiry == 0 {
+		var claims struct {
+			Exp float64 `json:"exp"`
+		}
+		if unverifiedClaims(tok.AccessToken, &claims) && claims.Exp > 0 && claims.Exp < 1<<40 {
+			expiry = int64(claims.Exp)
+		}
+	}
+	if expiry == 0 {
+		return min(max, unknownAccessTTL)
+	}
+	return min(max, time.Unix(expiry, 0).Sub(now))
 }
 
 // answer writes the token answer.
