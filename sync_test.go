@@ -27,9 +27,17 @@ type brokenEvents struct {
 	marker store.Marker
 	brk    chan struct{}
 	held   chan struct{}
+	marked chan struct{} // receives once for each mark published
 }
 
-func (b *brokenEvents) Mark(ctx context.Context, mark string) error { return b.marker.Mark(ctx, mark) }
+func (b *brokenEvents) Mark(ctx context.Context, mark string) error {
+	err := b.marker.Mark(ctx, mark)
+	select {
+	case b.marked <- struct{}{}:
+	default:
+	}
+	return err
+}
 
 func (b *brokenEvents) Subscribe(ctx context.Context, fn func(store.Event)) error {
 	sub, cancel := context.WithCancel(ctx)
@@ -61,13 +69,15 @@ func (b *brokenEvents) Subscribe(ctx context.Context, fn func(store.Event)) erro
 // served after such a Sync returned, until its event came.
 func TestSyncDuringAResetWaitsForItsMark(t *testing.T) {
 	mem := memstore.New(memstore.Config{}).Backend()
-	b := &brokenEvents{Backend: mem, marker: mem.(store.Marker), brk: make(chan struct{}), held: make(chan struct{})}
+	b := &brokenEvents{Backend: mem, marker: mem.(store.Marker), brk: make(chan struct{}), held: make(chan struct{}),
+		marked: make(chan struct{}, 1)}
 	s := newService(t, Config{Store: b, MultiTenant: true, Identification: ByHeader})
 	waitSubscribed(t, s)
 	ctx := context.Background()
 	acme, err := mem.Tenants().Create(ctx, &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive})
 	require.NoError(t, err)
 	require.NoError(t, s.Sync(ctx))
+	<-b.marked
 	h := s.Middleware(whoami)
 	require.Equal(t, http.StatusOK, get(h, "x", "/mcp", "X-Tenant-ID", "acme").Code)
 
@@ -93,7 +103,7 @@ func TestSyncDuringAResetWaitsForItsMark(t *testing.T) {
 	require.NoError(t, err)
 	synced := make(chan error, 1)
 	go func() { synced <- s.Sync(ctx) }()
-	time.Sleep(50 * time.Millisecond) // the Sync's mark is published
+	<-b.marked // the Sync waits for its mark, published
 	close(release)
 
 	select {
