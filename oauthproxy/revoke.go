@@ -10,11 +10,11 @@ import (
 
 // revoke is POST /oauth/revoke (RFC 7009). Only the tokens this tenant's
 // authorization server issued to the requesting client are revoked
-// (section 2.1): a refresh token bound to it loses its binding, so the
-// proxy refuses it from then on, and is revoked at the provider when the
+// (section 2.1): a refresh token bound to it loses its binding, and the
+// tokens rotated from the same login (its family) are revoked with it, so
+// the proxy refuses them from then on; it is revoked at the provider when the
 // provider has a revocation endpoint; the answer is 200 either way. A
-// refresh token the provider already rotated revokes every token rotated
-// from the same login (its family). An
+// refresh token the provider already rotated revokes its family too. An
 // access token issued to it is revoked at the provider, 200, or 503 when
 // the provider could not be reached. A token of another client is
 // refused (400 unauthorized_client). Any other token (unknown, expired,
@@ -75,6 +75,16 @@ func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant)
 		revoked(w)
 		return
 	case kind == store.GrantRefresh:
+		// The family goes with it (section 2.1: the grant is revoked),
+		// so that a refresh of the token already on its way to the
+		// provider leaves no token that works.
+		if b.Family != "" {
+			if err := p.revokeFamily(ctx, t.ID, b.Family); err != nil {
+				p.log.ErrorContext(ctx, "oauthproxy: revoking a refresh token family", "tenant", t.ID, "error", err)
+				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+				return
+			}
+		}
 		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, token); err != nil {
 			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
 			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")

@@ -148,7 +148,9 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, t *tenant.Tenant,
 // place, in the same family. The old one's record stays, marked used:
 // presenting it again is a reuse, which revokes the family (see
 // liveFamily). A client that lost the answer to a refresh and sends the
-// old token again therefore signs in again.
+// old token again therefore signs in again, and so does one that sends
+// the same token twice at once: of two refreshes of one token, only one
+// rotation is kept, and the other revokes the family.
 func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, form url.Values) {
 	ctx := r.Context()
 	rt, clientID := form.Get("refresh_token"), form.Get("client_id")
@@ -182,6 +184,15 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 		switch {
 		case errors.As(err, &re) && re.ErrorCode == "invalid_grant":
 			// The provider no longer honours it: neither does the proxy.
+			// A token the proxy still held live and the provider
+			// refuses may have been rotated by a refresh running at the
+			// same time (two parties presented it): the family goes
+			// too, which costs nothing when it has no other token.
+			if b.Family != "" {
+				if err := p.revokeFamily(ctx, t.ID, b.Family); err != nil {
+					p.log.ErrorContext(ctx, "oauthproxy: revoking a refresh token family", "tenant", t.ID, "error", err)
+				}
+			}
 			if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
 				p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
 			}
@@ -199,18 +210,29 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 		// Rotated: the old token is dead at the provider, and its
 		// binding is replaced by a record of its use, which tells a
 		// reuse from an unknown token; the new one is bound to the same
-		// client, in the same family.
+		// client, in the same family. The binding is taken, not read:
+		// of two refreshes (or a refresh and a revocation) of one token
+		// at once, one only finds it, and the other is a reuse.
+		var live refreshBinding
+		switch err := p.takeGrant(ctx, t.ID, store.GrantRefresh, rt, &live); {
+		case errors.Is(err, errNoGrant) || err == nil && live.Used:
+			p.concurrentUse(w, r, t, b, tok.RefreshToken)
+			return
+		case err != nil:
+			p.log.ErrorContext(ctx, "oauthproxy: taking a refresh binding", "tenant", t.ID, "error", err)
+			if err := p.forwardRevocation(r, t, tok.RefreshToken, "refresh_token"); err != nil {
+				p.log.WarnContext(ctx, "oauthproxy: revocation at the provider failed", "tenant", t.ID, "error", cut(describe(err), 300))
+			}
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return
+		}
 		family := cmp.Or(b.Family, randomToken())
 		used, _ := derive(store.GrantRefresh, t.ID, rt)
 		spent, dropped := keepLast(append(slices.Clone(b.Spent), used), maxSpent)
+		_ = p.bind(r, t, rt, refreshBinding{ClientID: clientID, Family: family, Used: true})
 		next := refreshBinding{ClientID: clientID, Family: family, Spent: spent}
 		if err := p.bind(r, t, tok.RefreshToken, next); err != nil {
 			tok.RefreshToken = ""
-		}
-		if err := p.deleteGrant(ctx, t.ID, store.GrantRefresh, rt); err != nil {
-			p.log.ErrorContext(ctx, "oauthproxy: dropping a refresh binding", "tenant", t.ID, "error", err)
-		} else {
-			_ = p.bind(r, t, rt, refreshBinding{ClientID: clientID, Family: family, Used: true})
 		}
 		// The family keeps the records of its last maxSpent rotations: a
 		// client refreshing all day leaves a bounded trail, not one
@@ -224,6 +246,25 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, t *tenant.Tenant
 	p.bindAccess(r, t, tok, clientID)
 	p.log.InfoContext(ctx, "oauthproxy: token refreshed", "tenant", t.ID, "client_id", clientID)
 	p.answer(w, tok)
+}
+
+// concurrentUse answers a refresh of a token, bound as b, that the
+// provider rotated into fresh while another refresh or a revocation of the
+// same token came first: two parties presented it, so its family is
+// revoked, and fresh is withheld and revoked at the provider.
+func (p *Proxy) concurrentUse(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, b refreshBinding, fresh string) {
+	ctx := r.Context()
+	p.log.WarnContext(ctx, "oauthproxy: refresh token used again while it was refreshed; its family is revoked", "tenant", t.ID,
+		"client_id", b.ClientID)
+	if b.Family != "" {
+		if err := p.revokeFamily(ctx, t.ID, b.Family); err != nil {
+			p.log.ErrorContext(ctx, "oauthproxy: revoking a refresh token family", "tenant", t.ID, "error", err)
+		}
+	}
+	if err := p.forwardRevocation(r, t, fresh, "refresh_token"); err != nil {
+		p.log.WarnContext(ctx, "oauthproxy: revocation at the provider failed", "tenant", t.ID, "error", cut(describe(err), 300))
+	}
+	writeError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
 }
 
 // maxSpent is how many used refresh tokens of a family are remembered:
