@@ -26,11 +26,11 @@
 // The access token is the provider's own, so the tenant's bearer check
 // (package oidcx) accepts it unchanged. Refresh tokens are bound to the
 // client they were issued to, sent to the provider on use, and rotated
-// with it; a rotated token presented again (one of the login's last eight)
-// revokes every token rotated from the same login (RFC 9700 section
-// 4.14.2). POST /oauth/revoke
-// drops a binding and revokes at the provider the tokens the proxy issued
-// to the client asking, and no other.
+// with it; a rotated token presented again (one of the login's last eight),
+// or presented twice at once, revokes every token rotated from the same
+// login (RFC 9700 section 4.14.2). POST /oauth/revoke
+// drops a binding (a refresh token's with its family) and revokes at the
+// provider the tokens the proxy issued to the client asking, and no other.
 // Each tenant's authorization server metadata (RFC 8414) is served at
 // every well-known URL clients try; see [MetadataRoutes].
 //
