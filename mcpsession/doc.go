@@ -27,6 +27,11 @@
 //     another tenant, whose requests never reach the old one's sessions;
 //   - a session's event stream (a GET) ends when the token it was opened
 //     with expires; the session stays, for the caller's next token;
+//   - a request naming no session (an initialize, or any request of a
+//     protocol without sessions, whose subscriptions/listen stream stays
+//     open as long as the client keeps it) ends when its token expires,
+//     when its tenant is suspended, deleted or created again, and on
+//     [Guard.Close];
 //   - each request extends the session's lifetime (in the store at most
 //     every [Config.TouchEvery]), and [Guard.Close] frees every session
 //     before the store's connection is closed.

@@ -120,8 +120,15 @@ type Guard struct {
 	touchEvery time.Duration // <= 0: every request
 	perCaller  int           // <= 0: no limit
 
-	mu     sync.RWMutex
-	live   map[string]*session // by session ID
+	mu   sync.RWMutex
+	live map[string]*session // by session ID
+	// loose are the requests in flight that name no session (an
+	// initialize; any request of a protocol without sessions, its
+	// subscriptions/listen stream included), each as a session of its own
+	// that is not held and whose ctx is the request's: the tenant's
+	// suspension, deletion or creation again and Close cancel them as
+	// they end the held sessions.
+	loose  map[*session]struct{}
 	closed bool
 
 	stop  chan struct{}
@@ -164,7 +171,7 @@ func New(next http.Handler, cfg Config) (*Guard, error) {
 	}
 	g := &Guard{cfg: cfg, next: next, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL,
 		perCaller: cfg.PerCaller, touchEvery: cfg.TouchEvery,
-		live: map[string]*session{}, stop: make(chan struct{}), swept: make(chan struct{})}
+		live: map[string]*session{}, loose: map[*session]struct{}{}, stop: make(chan struct{}), swept: make(chan struct{})}
 	g.log = cmp.Or(g.log, slog.Default())
 	conf.Clock(&g.now)
 	conf.Default(&g.ttl, DefaultTTL)
@@ -282,7 +289,7 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 	}
 	s.inflight.Add(1)
 	s.seen.Store(now.UnixNano())
-	ctx, cancel := requestContext(r)
+	ctx, cancel := requestContext(r, r.Method == http.MethodGet)
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer func() {
 		stop()
@@ -311,13 +318,16 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 }
 
 // requestContext returns the context a request of a held session runs
-// on, which the session's end cancels too. A GET, the session's event
-// stream, which stays open as long as the client keeps it, ends when the
-// token it was opened with expires (its exp, with the verifier's default
-// skew, oidcx.DefaultSkew): a stream delivers nothing to a caller whose
-// token has lapsed, and the client opens it again with a valid one.
-func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
-	if c, ok := oidcx.ClaimsFromContext(r.Context()); ok && r.Method == http.MethodGet && !c.Expiry.IsZero() {
+// on, which the session's end cancels too, or a request naming no
+// session. With bounded, it ends when the token the request came with
+// expires (its exp, with the verifier's default skew, oidcx.DefaultSkew):
+// a GET, the session's event stream, and every request naming no session,
+// which a subscriptions/listen stream of a protocol without sessions is,
+// stay open as long as the client keeps them, and deliver nothing to a
+// caller whose token has lapsed; the client opens them again with a valid
+// one.
+func requestContext(r *http.Request, bounded bool) (context.Context, context.CancelFunc) {
+	if c, ok := oidcx.ClaimsFromContext(r.Context()); ok && bounded && !c.Expiry.IsZero() {
 		return context.WithDeadline(r.Context(), c.Expiry.Add(oidcx.DefaultSkew))
 	}
 	return context.WithCancel(r.Context())
@@ -383,10 +393,42 @@ func (g *Guard) serveNew(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 		reqID = requestID(body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	ctx, done, ok := g.track(r, t)
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, reqID, CodeUnavailable, msgClosing)
+		return
+	}
+	defer done()
+	r = r.WithContext(ctx)
 	aw := &admitWriter{ResponseWriter: w, g: g, ctx: r.Context(), tenant: t,
 		owner: OwnerFromContext(r.Context()), reqID: reqID, saved: w.Header().Clone()}
 	g.next.ServeHTTP(aw, r)
 	aw.finish()
+}
+
+// track counts a request naming no session among the loose ones until
+// the returned function is called, and returns the context it runs on:
+// it ends with the request's token, and when the tenant's sessions or
+// the guard's end. It reports false once the guard is closed.
+func (g *Guard) track(r *http.Request, t *tenant.Tenant) (context.Context, func(), bool) {
+	s := &session{tenantID: t.ID, created: t.CreatedAt}
+	s.ctx, s.cancel = requestContext(r, true)
+	g.mu.Lock()
+	closed := g.closed
+	if !closed {
+		g.loose[s] = struct{}{}
+	}
+	g.mu.Unlock()
+	if closed {
+		s.cancel()
+		return nil, nil, false
+	}
+	return s.ctx, func() {
+		g.mu.Lock()
+		delete(g.loose, s)
+		g.mu.Unlock()
+		s.cancel()
+	}, true
 }
 
 // admit records a session the handler issued, for the tenant and the

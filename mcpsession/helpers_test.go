@@ -80,6 +80,11 @@ func (f *fakeSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case id == "" && r.Method == http.MethodPost:
 		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"subscriptions/listen"`) {
+			// A protocol without sessions: the stream names none.
+			f.stream(w, r)
+			return
+		}
 		if !strings.Contains(string(body), `"initialize"`) {
 			http.Error(w, "session ID required", http.StatusBadRequest)
 			return
@@ -107,23 +112,7 @@ func (f *fakeSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.EndSession(id)
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodGet:
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		if err := rc.Flush(); err != nil {
-			panic(err)
-		}
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case ev := <-f.events:
-				fmt.Fprintf(w, "data: %s\n\n", ev)
-				if err := rc.Flush(); err != nil {
-					panic(err)
-				}
-			}
-		}
+		f.stream(w, r)
 	default:
 		who := map[string]string{}
 		if t, ok := tenant.FromContext(r.Context()); ok {
@@ -134,6 +123,27 @@ func (f *fakeSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": 2, "result": who})
+	}
+}
+
+// stream serves an event stream of f.events until the request ends.
+func (f *fakeSDK) stream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		panic(err)
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case ev := <-f.events:
+			fmt.Fprintf(w, "data: %s\n\n", ev)
+			if err := rc.Flush(); err != nil {
+				panic(err)
+			}
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package mcpsession
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,31 +47,43 @@ func (g *Guard) background(fn func()) {
 	g.work.Go(fn)
 }
 
-// holds reports whether the guard holds a session of the tenant.
+// holds reports whether the guard holds a session of the tenant, or a
+// request of it naming none.
 func (g *Guard) holds(tenantID string) bool {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	for _, s := range g.live {
-		if s.tenantID == tenantID {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(g.tenants(), tenantID)
 }
 
-// tenants returns the tenants the guard holds sessions of.
+// tenants returns the tenants the guard holds sessions of, or requests
+// naming none.
 func (g *Guard) tenants() []string {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	seen := map[string]bool{}
 	var ids []string
-	for _, s := range g.live {
+	add := func(s *session) {
 		if !seen[s.tenantID] {
 			seen[s.tenantID] = true
 			ids = append(ids, s.tenantID)
 		}
 	}
+	for _, s := range g.live {
+		add(s)
+	}
+	for s := range g.loose {
+		add(s)
+	}
 	return ids
+}
+
+// cancelLoose cancels the requests naming no session that match.
+func (g *Guard) cancelLoose(match func(s *session) bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for s := range g.loose {
+		if match(s) {
+			s.cancel()
+		}
+	}
 }
 
 // check reads each tenant and ends the sessions of those that are gone or
@@ -106,10 +119,15 @@ func (g *Guard) endEarlier(current map[string]*tenant.Tenant) {
 	if len(current) == 0 {
 		return
 	}
+	earlier := func(s *session) bool {
+		t := current[s.tenantID]
+		return t != nil && !s.of(t)
+	}
+	g.cancelLoose(earlier)
 	var ending []*session
 	g.mu.RLock()
 	for _, s := range g.live {
-		if t := current[s.tenantID]; t != nil && !s.of(t) {
+		if earlier(s) {
 			ending = append(ending, s)
 		}
 	}
@@ -119,12 +137,13 @@ func (g *Guard) endEarlier(current map[string]*tenant.Tenant) {
 	}
 }
 
-// endTenants ends the sessions of the tenants in ids; with free their
-// records are deleted too.
+// endTenants ends the sessions of the tenants in ids, and cancels their
+// requests naming none; with free their records are deleted too.
 func (g *Guard) endTenants(ids map[string]bool, free bool) {
 	if len(ids) == 0 {
 		return
 	}
+	g.cancelLoose(func(s *session) bool { return ids[s.tenantID] })
 	var ending []*session
 	g.mu.RLock()
 	for _, s := range g.live {
@@ -190,7 +209,8 @@ func (g *Guard) sweep() {
 }
 
 // Close ends every session the guard holds, in the handler, and frees
-// their places in the store; then the guard answers 503 to every request.
+// their places in the store, and cancels the requests in flight naming no
+// session; then the guard answers 503 to every request.
 // Call it before closing the store's Redis client (and before the HTTP
 // server's Shutdown waits for open event streams, which ending the
 // sessions closes). It waits for the ends until ctx is done, and returns
@@ -207,6 +227,9 @@ func (g *Guard) Close(ctx context.Context) error {
 		all = append(all, s)
 	}
 	clear(g.live)
+	for s := range g.loose {
+		s.cancel()
+	}
 	g.mu.Unlock()
 	close(g.stop)
 

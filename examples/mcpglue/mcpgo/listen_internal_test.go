@@ -1,0 +1,68 @@
+package mcpgo
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedmcp/tenancy/mcpsession"
+	"github.com/seedmcp/tenancy/oidcx"
+)
+
+const listenBody = `{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`
+
+// flushed is a recorder that reports its first flush: the stream is open.
+type flushed struct {
+	*httptest.ResponseRecorder
+	open chan struct{}
+	once bool
+}
+
+func (f *flushed) Flush() {
+	f.ResponseRecorder.Flush()
+	if !f.once {
+		f.once = true
+		close(f.open)
+	}
+}
+
+// A subscriptions/listen stream of protocol 2026-07-28, which a client
+// opens with a POST naming no session, lasts no longer than the token it
+// was opened with, as a GET stream does.
+func TestListenStreamEndsWithItsToken(t *testing.T) {
+	_, mem, build := newGuarded(t)
+	h, err := New(server.NewMCPServer("test", "1", server.WithToolCapabilities(true)),
+		Config{Guard: mcpsession.Config{Sessions: mem.Sessions(), Tenants: mem.Tenants(), Logger: slog.New(slog.DiscardHandler)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	r := build(context.Background(), http.MethodPost, "", listenBody)
+	r.Header.Set(mcp.HeaderProtocolVersion, mcp.ProtocolVersion20260728)
+	r.Header.Set(mcp.HeaderMethod, string(mcp.MethodSubscriptionsListen))
+	c, _ := oidcx.ClaimsFromContext(r.Context())
+	c.Expiry = time.Now().Add(300*time.Millisecond - oidcx.DefaultSkew)
+	w := &flushed{ResponseRecorder: httptest.NewRecorder(), open: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-w.open:
+	case <-done:
+		t.Fatalf("no stream: %d %s", w.Code, w.Body)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the listen stream is still open after its token expired")
+	}
+	assert.Equal(t, http.StatusOK, w.Code)
+}
