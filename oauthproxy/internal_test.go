@@ -385,3 +385,24 @@ func TestAccessTTL(t *testing.T) {
 	}
 	assert.Equal(t, 5*time.Minute, accessTTL(tokenResult{AccessToken: "opaque"}, now, 5*time.Minute), "at most the refresh lifetime")
 }
+
+// TestFamilyMarkOutlivesItsTokens: a family's revocation outlives any
+// binding of the family: a refresh that passed the family check just
+// before the revocation binds its token up to one provider request later,
+// for RefreshTTL from then.
+func TestFamilyMarkOutlivesItsTokens(t *testing.T) {
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := memstore.New(memstore.Config{Clock: clock.Now})
+	_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	urls, err := oidcx.PathURLs("https://seed.example.com")
+	require.NoError(t, err)
+	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
+	require.NoError(t, err)
+
+	require.NoError(t, p.revokeFamily(t.Context(), "acme", "family-1"))
+	clock.Advance(p.cfg.RefreshTTL + p.cfg.UpstreamTimeout)
+	var mark struct{}
+	assert.NoError(t, p.getGrant(t.Context(), "acme", grantFamily, "family-1", &mark),
+		"a token bound one provider request after the revocation is still refused at the end of its life")
+}

@@ -326,7 +326,10 @@ func (p *Proxy) liveFamily(w http.ResponseWriter, r *http.Request, t *tenant.Ten
 // revokeFamily marks a family of refresh tokens as revoked, for as long as
 // any of its bindings can live.
 func (p *Proxy) revokeFamily(ctx context.Context, tenantID, family string) error {
-	err := p.putGrant(ctx, tenantID, grantFamily, family, struct{}{}, p.cfg.RefreshTTL)
+	// A refresh that passed the family check just before binds its token
+	// up to one provider request later, for RefreshTTL from then: the
+	// mark outlives that binding.
+	err := p.putGrant(ctx, tenantID, grantFamily, family, struct{}{}, p.cfg.RefreshTTL+p.cfg.UpstreamTimeout+time.Minute)
 	if errors.Is(err, store.ErrExists) {
 		return nil
 	}
