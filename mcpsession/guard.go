@@ -289,7 +289,7 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 	}
 	s.inflight.Add(1)
 	s.seen.Store(now.UnixNano())
-	ctx, cancel := requestContext(r, r.Method == http.MethodGet)
+	ctx, cancel := requestContext(r, r.Method == http.MethodGet || sessionless(r))
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer func() {
 		stop()
@@ -321,16 +321,24 @@ func (g *Guard) serveSession(w http.ResponseWriter, r *http.Request, t *tenant.T
 // on, which the session's end cancels too, or a request naming no
 // session. With bounded, it ends when the token the request came with
 // expires (its exp, with the verifier's default skew, oidcx.DefaultSkew):
-// a GET, the session's event stream, and every request naming no session,
-// which a subscriptions/listen stream of a protocol without sessions is,
-// stay open as long as the client keeps them, and deliver nothing to a
-// caller whose token has lapsed; the client opens them again with a valid
-// one.
+// a GET, the session's event stream, and every request of a protocol
+// without sessions or naming none, of which a subscriptions/listen stream
+// is one, stay open as long as the client keeps them, and deliver nothing
+// to a caller whose token has lapsed; the client opens them again with a
+// valid one.
 func requestContext(r *http.Request, bounded bool) (context.Context, context.CancelFunc) {
 	if c, ok := oidcx.ClaimsFromContext(r.Context()); ok && bounded && !c.Expiry.IsZero() {
 		return context.WithDeadline(r.Context(), c.Expiry.Add(oidcx.DefaultSkew))
 	}
 	return context.WithCancel(r.Context())
+}
+
+// sessionless reports whether r speaks a protocol without sessions
+// (2026-07-28 and later, by its MCP-Protocol-Version header, as the SDKs
+// tell): an SDK serves it whatever session it names, and its
+// subscriptions/listen stream stays open as long as the client keeps it.
+func sessionless(r *http.Request) bool {
+	return r.Header.Get("Mcp-Protocol-Version") >= "2026-07-28"
 }
 
 // serveStored serves a request naming a session this guard does not hold
@@ -363,7 +371,15 @@ func (g *Guard) serveStored(w http.ResponseWriter, r *http.Request, t *tenant.Te
 	}
 	// The handler does not hold the session (its replica is gone, or it
 	// ended the session without telling the guard), or just ended it: its
-	// place is freed before the answer leaves.
+	// place is freed before the answer leaves. The guard holds no session
+	// for the request, which runs as one naming none.
+	ctx, done, ok := g.track(r, t)
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, nil, CodeUnavailable, msgClosing)
+		return
+	}
+	defer done()
+	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w, before: func(status int) {
 		if status == http.StatusNotFound || (r.Method == http.MethodDelete && status/100 == 2) {
 			g.free(t.ID, id)

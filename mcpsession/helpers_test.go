@@ -78,6 +78,10 @@ func (f *fakeSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	known := f.sessions[id]
 	f.mu.Unlock()
 	switch {
+	case r.Header.Get("Mcp-Protocol-Version") >= "2026-07-28":
+		// A protocol without sessions: whatever session the request
+		// names, it is served, here as a subscriptions/listen stream.
+		f.stream(w, r)
 	case id == "" && r.Method == http.MethodPost:
 		body, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(body), `"subscriptions/listen"`) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,9 +25,12 @@ const listenBody = `{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","par
 // guard did not hold it, and it delivered the server's messages for as
 // long as the client kept it.
 func TestStreamNamingNoSessionEnds(t *testing.T) {
-	listen := func(t *testing.T, h *harness, expiry time.Time) (done chan struct{}) {
+	listen := func(t *testing.T, h *harness, expiry time.Time, session ...string) (done chan struct{}) {
 		t.Helper()
-		r := h.request(http.MethodPost, "acme", alice, "", listenBody)
+		r := h.request(http.MethodPost, "acme", alice, strings.Join(session, ""), listenBody)
+		if len(session) > 0 {
+			r.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		}
 		r = r.WithContext(oidcx.NewContext(r.Context(),
 			&oidcx.Claims{TenantID: "acme", Issuer: alice.iss, Subject: alice.sub, Expiry: expiry}))
 		streaming := make(chan struct{})
@@ -50,6 +54,19 @@ func TestStreamNamingNoSessionEnds(t *testing.T) {
 		h := newHarness(t)
 		done := listen(t, h, time.Now().Add(300*time.Millisecond-oidcx.DefaultSkew))
 		ended(t, done, "after its token expired")
+	})
+	t.Run("it names a held session, which a protocol without sessions ignores", func(t *testing.T) {
+		h := newHarness(t)
+		done := listen(t, h, time.Now().Add(300*time.Millisecond-oidcx.DefaultSkew), h.open("acme", alice))
+		ended(t, done, "after its token expired")
+	})
+	t.Run("it names a session another guard holds", func(t *testing.T) {
+		h := newHarness(t)
+		_, err := h.mem.Sessions().Admit(t.Context(), "acme", "remote", alice.owner(), store.SessionLimits{})
+		require.NoError(t, err)
+		done := listen(t, h, time.Now().Add(time.Hour), "remote")
+		require.NoError(t, h.guard.Close(context.Background()))
+		ended(t, done, "after Close")
 	})
 	t.Run("its tenant is suspended", func(t *testing.T) {
 		h := newHarness(t)

@@ -66,3 +66,39 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusOK, w.Code)
 }
+
+// A subscriptions/listen request that names a session of the caller's
+// (which mcp-go ignores for protocol 2026-07-28) ends with its token too.
+func TestListenStreamNamingASessionEndsWithItsToken(t *testing.T) {
+	_, mem, build := newGuarded(t)
+	h, err := New(server.NewMCPServer("test", "1", server.WithToolCapabilities(true)),
+		Config{Guard: mcpsession.Config{Sessions: mem.Sessions(), Tenants: mem.Tenants(), Logger: slog.New(slog.DiscardHandler)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	iw := httptest.NewRecorder()
+	h.ServeHTTP(iw, build(context.Background(), http.MethodPost, "", initializeBody))
+	id := iw.Header().Get(mcpsession.Header)
+	require.NotEmpty(t, id, "%d %s", iw.Code, iw.Body)
+
+	r := build(context.Background(), http.MethodPost, id, listenBody)
+	r.Header.Set(mcp.HeaderProtocolVersion, mcp.ProtocolVersion20260728)
+	r.Header.Set(mcp.HeaderMethod, string(mcp.MethodSubscriptionsListen))
+	c, _ := oidcx.ClaimsFromContext(r.Context())
+	c.Expiry = time.Now().Add(300*time.Millisecond - oidcx.DefaultSkew)
+	w := &flushed{ResponseRecorder: httptest.NewRecorder(), open: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-w.open:
+	case <-done:
+		t.Fatalf("no stream: %d %s", w.Code, w.Body)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the listen stream is still open after its token expired")
+	}
+}
