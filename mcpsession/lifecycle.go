@@ -75,20 +75,10 @@ func (g *Guard) tenants() []string {
 	return ids
 }
 
-// cancelLoose cancels the requests naming no session that match.
-func (g *Guard) cancelLoose(match func(s *session) bool) {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	for s := range g.loose {
-		if match(s) {
-			s.cancel()
-		}
-	}
-}
-
-// check reads each tenant and ends the sessions of those that are gone or
-// no longer active, and the sessions opened in an earlier tenant of a
-// tenant's ID (deleted and created again). A tenant that cannot be read
+// check reads each tenant and ends the sessions of those that are gone
+// (but those opened in a tenant served without a record) or no longer
+// active, and the sessions opened in an earlier tenant of a tenant's ID
+// (deleted and created again). A tenant that cannot be read
 // keeps its sessions: an outage of the store must not end every session.
 func (g *Guard) check(ids []string) {
 	gone, suspended := map[string]bool{}, map[string]bool{}
@@ -108,7 +98,13 @@ func (g *Guard) check(ids []string) {
 			current[id] = t
 		}
 	}
-	g.endTenants(gone, false)
+	// A tenant the store does not have is gone, but for the sessions
+	// opened while it was served without a record (from the host's
+	// settings, as single-tenant mode serves tenant default, without
+	// CreatedAt): the store never had it.
+	if len(gone) > 0 {
+		g.endMatching(func(s *session) bool { return gone[s.tenantID] && !s.created.IsZero() }, false)
+	}
 	g.endTenants(suspended, true)
 	g.endEarlier(current)
 }
@@ -119,22 +115,10 @@ func (g *Guard) endEarlier(current map[string]*tenant.Tenant) {
 	if len(current) == 0 {
 		return
 	}
-	earlier := func(s *session) bool {
+	g.endMatching(func(s *session) bool {
 		t := current[s.tenantID]
 		return t != nil && !s.of(t)
-	}
-	g.cancelLoose(earlier)
-	var ending []*session
-	g.mu.RLock()
-	for _, s := range g.live {
-		if earlier(s) {
-			ending = append(ending, s)
-		}
-	}
-	g.mu.RUnlock()
-	for _, s := range ending {
-		g.end(s, true)
-	}
+	}, true)
 }
 
 // endTenants ends the sessions of the tenants in ids, and cancels their
@@ -143,12 +127,23 @@ func (g *Guard) endTenants(ids map[string]bool, free bool) {
 	if len(ids) == 0 {
 		return
 	}
-	g.cancelLoose(func(s *session) bool { return ids[s.tenantID] })
+	g.endMatching(func(s *session) bool { return ids[s.tenantID] }, free)
+}
+
+// endMatching ends the held sessions that match, and cancels the requests
+// naming no session that match; with free the sessions' records are
+// deleted too.
+func (g *Guard) endMatching(match func(s *session) bool, free bool) {
 	var ending []*session
 	g.mu.RLock()
 	for _, s := range g.live {
-		if ids[s.tenantID] {
+		if match(s) {
 			ending = append(ending, s)
+		}
+	}
+	for s := range g.loose {
+		if match(s) {
+			s.cancel()
 		}
 	}
 	g.mu.RUnlock()
