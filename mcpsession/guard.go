@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -373,13 +374,11 @@ func (g *Guard) serveStored(w http.ResponseWriter, r *http.Request, t *tenant.Te
 	// ended the session without telling the guard), or just ended it: its
 	// place is freed before the answer leaves. The guard holds no session
 	// for the request, which runs as one naming none.
-	ctx, done, ok := g.track(r, t)
+	r, done, ok := g.track(w, r, t, nil)
 	if !ok {
-		writeError(w, http.StatusServiceUnavailable, nil, CodeUnavailable, msgClosing)
 		return
 	}
 	defer done()
-	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w, before: func(status int) {
 		if status == http.StatusNotFound || (r.Method == http.MethodDelete && status/100 == 2) {
 			g.free(t.ID, id)
@@ -409,13 +408,11 @@ func (g *Guard) serveNew(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 		reqID = requestID(body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	ctx, done, ok := g.track(r, t)
+	r, done, ok := g.track(w, r, t, reqID)
 	if !ok {
-		writeError(w, http.StatusServiceUnavailable, reqID, CodeUnavailable, msgClosing)
 		return
 	}
 	defer done()
-	r = r.WithContext(ctx)
 	aw := &admitWriter{ResponseWriter: w, g: g, ctx: r.Context(), tenant: t,
 		owner: OwnerFromContext(r.Context()), reqID: reqID, saved: w.Header().Clone()}
 	g.next.ServeHTTP(aw, r)
@@ -423,10 +420,11 @@ func (g *Guard) serveNew(w http.ResponseWriter, r *http.Request, t *tenant.Tenan
 }
 
 // track counts a request naming no session among the loose ones until
-// the returned function is called, and returns the context it runs on:
-// it ends with the request's token, and when the tenant's sessions or
-// the guard's end. It reports false once the guard is closed.
-func (g *Guard) track(r *http.Request, t *tenant.Tenant) (context.Context, func(), bool) {
+// the returned function is called, and returns it on the context it runs
+// on: it ends with the request's token, and when the tenant's sessions or
+// the guard's end. Once the guard is closed, it answers the request 503
+// (echoing reqID) and reports false.
+func (g *Guard) track(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, reqID json.RawMessage) (*http.Request, func(), bool) {
 	s := &session{tenantID: t.ID, created: t.CreatedAt}
 	s.ctx, s.cancel = requestContext(r, true)
 	g.mu.Lock()
@@ -437,9 +435,10 @@ func (g *Guard) track(r *http.Request, t *tenant.Tenant) (context.Context, func(
 	g.mu.Unlock()
 	if closed {
 		s.cancel()
+		writeError(w, http.StatusServiceUnavailable, reqID, CodeUnavailable, msgClosing)
 		return nil, nil, false
 	}
-	return s.ctx, func() {
+	return r.WithContext(s.ctx), func() {
 		g.mu.Lock()
 		delete(g.loose, s)
 		g.mu.Unlock()
