@@ -2,6 +2,7 @@ package mcpsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,6 +75,10 @@ func benchKnownSession(b *testing.B, rdb *redis.Client) {
 	ctx := context.Background()
 	require.NoError(b, st.LoadScripts(ctx))
 	acme := &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive}
+	// The store keeps sessions of tenants it holds only.
+	if _, err := st.Tenants().Create(ctx, acme); err != nil && !errors.Is(err, store.ErrExists) {
+		require.NoError(b, err)
+	}
 	claims := &oidcx.Claims{TenantID: "acme", Issuer: "https://idp.example", Subject: "alice"}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
 

@@ -2,6 +2,7 @@ package oauthproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,6 +83,11 @@ func newBenchEnv(b *testing.B, rdb *redis.Client) *benchEnv {
 		Logger: slog.New(slog.DiscardHandler), RegistrationsPerMinute: -1,
 	})
 	if err != nil {
+		b.Fatal(err)
+	}
+	// The store keeps the clients and grants of tenants it holds only.
+	if _, err := st.Tenants().Create(context.Background(), &tenant.Tenant{ID: "acme", Name: "ACME", Status: tenant.StatusActive}); err != nil &&
+		!errors.Is(err, store.ErrExists) {
 		b.Fatal(err)
 	}
 	c := &store.Client{ClientID: fuzzClient, RedirectURIs: []string{fuzzRedirect}, ClientName: "Bench",

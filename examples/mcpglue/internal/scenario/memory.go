@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/seedmcp/tenancy/internal/testredis"
 	"github.com/seedmcp/tenancy/mcpsession"
 	"github.com/seedmcp/tenancy/oidcx"
+	"github.com/seedmcp/tenancy/store"
 	"github.com/seedmcp/tenancy/store/redisstore"
 	"github.com/seedmcp/tenancy/tenant"
 )
@@ -32,6 +34,10 @@ func BenchmarkSessionMemory(b *testing.B, newHandler func(guard mcpsession.Confi
 	h := newHandler(mcpsession.Config{Sessions: st.Sessions(), Tenants: st.Tenants(), PerCaller: -1,
 		Logger: slog.New(slog.DiscardHandler)})
 	acme := &tenant.Tenant{ID: "acme", Name: "acme", Status: tenant.StatusActive}
+	// The store keeps sessions of tenants it holds only.
+	if _, err := st.Tenants().Create(ctx, acme); err != nil && !errors.Is(err, store.ErrExists) {
+		b.Fatal(err)
+	}
 	post := func(sub, session, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
