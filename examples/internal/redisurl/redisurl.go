@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,8 @@ func withScheme(s string) string {
 	return "redis://" + s
 }
 
-// hostPort returns the host:port of one element of a cluster list.
+// hostPort returns the host:port of one element of a cluster list. Its
+// errors never quote the element, which may hold a password.
 func hostPort(s string) (string, error) {
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
@@ -116,8 +118,8 @@ func hostPort(s string) (string, error) {
 	if err != nil {
 		host, port = s, "6379"
 	}
-	if host == "" || strings.ContainsAny(host, "/@?#") {
-		return "", fmt.Errorf("%q is not a host:port", s)
+	if n, err := strconv.Atoi(port); host == "" || strings.ContainsAny(host, "/@?#") || err != nil || n < 1 || n > 65535 {
+		return "", errors.New("not a host:port")
 	}
 	return net.JoinHostPort(host, port), nil
 }

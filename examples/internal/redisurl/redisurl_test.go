@@ -64,6 +64,11 @@ func TestParseRejects(t *testing.T) {
 		"redis://a:1,http://b:2",
 		"redis://a:1,user@b:2",
 		"redis://:s3cret@host:notaport",
+		// Credentials repeated on a later node, or in its query, are
+		// refused without being quoted.
+		"redis://u:s3cret@a:1,u:s3cret@b:2",
+		"redis://a:1,b:2?password=s3cret",
+		"redis://a:1,b:s3cret",
 	} {
 		_, err := Parse(in)
 		require.ErrorIs(t, err, ErrInvalid, in)
