@@ -169,11 +169,13 @@ func (k *Keyring) Seal(plaintext, context string) (string, error) {
 		return "", fmt.Errorf("keyring: nonce: %w", err)
 	}
 	out := cur.aead.Seal(nonce, nonce, []byte(plaintext), additional(cur.id, context))
-	return Prefix + cur.id + "." + base64.RawURLEncoding.EncodeToString(out), nil
+	return Prefix + cur.id + "." + sealedEncoding.EncodeToString(out), nil
 }
 
 // Open decrypts a value sealed by Seal with any key of the keyring and the
-// same context.
+// same context. The value must be exactly as Seal wrote it: the same bytes
+// encoded otherwise (line breaks, padding, other unused bits in the last
+// character) are [ErrMalformed].
 func (k *Keyring) Open(sealed, context string) (string, error) {
 	if k.Len() == 0 {
 		return "", ErrNoKey
@@ -186,8 +188,10 @@ func (k *Keyring) Open(sealed, context string) (string, error) {
 	if !ok {
 		return "", ErrMalformed
 	}
-	data, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
+	data, err := sealedEncoding.DecodeString(body)
+	if err != nil || len(body) != sealedEncoding.EncodedLen(len(data)) {
+		// Only the text Seal writes opens: the decoder would skip line
+		// breaks, and Strict refuses unused bits that are set.
 		return "", ErrMalformed
 	}
 	for _, kk := range k.keys {
@@ -206,6 +210,10 @@ func (k *Keyring) Open(sealed, context string) (string, error) {
 	}
 	return "", ErrUnknownKey
 }
+
+// sealedEncoding writes the ciphertext of a sealed value, and reads it
+// back in that one form only.
+var sealedEncoding = base64.RawURLEncoding.Strict()
 
 // Current reports whether sealed was sealed with the keyring's first key,
 // so that a host rotating keys can tell which values to seal again.

@@ -184,3 +184,36 @@ func TestTenantAcceptsSealed(t *testing.T) {
 	}}
 	require.NoError(t, tt.Validate())
 }
+
+// TestOpenRefusesReencoded checks that a sealed value opens only in the
+// one form Seal writes: the same bytes written with line breaks, or with
+// other unused bits in the last character, are not the value that was
+// sealed.
+func TestOpenRefusesReencoded(t *testing.T) {
+	k, err := keyring.New(rawKey(1))
+	require.NoError(t, err)
+	sealed, err := k.Seal("s3cret", "c")
+	require.NoError(t, err)
+	body := sealed[strings.LastIndexByte(sealed, '.')+1:]
+	head := sealed[:len(sealed)-len(body)]
+	require.Equal(t, 2, len(body)%4, "12+6+16 bytes leave 4 unused bits in the last character")
+
+	// The last character with other unused bits: same bytes, other text.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, body[len(body)-1])
+	other := head + body[:len(body)-1] + string(alphabet[last^1])
+
+	for name, v := range map[string]string{
+		"unused bits set":  other,
+		"line break":       head + body[:8] + "\n" + body[8:],
+		"CRLF":             head + body[:8] + "\r\n" + body[8:],
+		"final line break": sealed + "\n",
+		"padded":           sealed + "==",
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := k.Open(v, "c")
+			require.ErrorIs(t, err, keyring.ErrMalformed)
+			assert.Empty(t, got)
+		})
+	}
+}
