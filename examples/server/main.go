@@ -47,7 +47,7 @@ func run(ctx context.Context, logOut io.Writer, ready chan<- net.Addr) error {
 	if err != nil {
 		return fmt.Errorf("server: LISTEN_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(s)
 	// Open event streams of MCP sessions would keep Shutdown waiting
 	// until its deadline: close the sessions as shutdown starts.
 	srv.RegisterOnShutdown(s.closeSessions)
