@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -39,3 +40,14 @@ type closer struct {
 }
 
 func (c closer) Close() error { *c.closed = true; return nil }
+
+// TestLimitBodyKeepsErrorAtLimit checks that a body cut off by an error
+// just after limit bytes (a connection dropped before the length it
+// announced) fails with that error rather than ending as if complete.
+func TestLimitBodyKeepsErrorAtLimit(t *testing.T) {
+	closed := false
+	rc := closer{io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF)), &closed}
+	got, err := io.ReadAll(LimitBody(rc, 3, errors.New("too large")))
+	assert.Equal(t, "abc", string(got))
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
