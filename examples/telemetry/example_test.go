@@ -35,7 +35,7 @@ func Example() {
 	app := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	mux := http.NewServeMux()
 	mux.Handle("/", withTenant(tel.Annotate(app)))
-	h := otelhttp.NewHandler(mux, "seed", otelhttp.WithTracerProvider(tp))
+	h := otelhttp.NewHandler(mux, "seed", otelhttp.WithServerName("seed.example.com:443"), otelhttp.WithTracerProvider(tp))
 
 	for _, id := range []string{"acme", "made-up"} {
 		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)

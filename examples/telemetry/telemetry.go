@@ -14,7 +14,14 @@
 //	cfg.OnRefused = tel.Refused
 //	svc, _ := tenancy.New(cfg)
 //	mux.Handle("/", svc.Middleware(tel.Annotate(app)))
-//	server := &http.Server{Handler: otelhttp.NewHandler(mux, "seed")}
+//	server := &http.Server{Handler: otelhttp.NewHandler(mux, "seed",
+//		otelhttp.WithServerName("seed.example.com:443"))}
+//
+// otelhttp.WithServerName, with a port, is not optional: without it,
+// otelhttp gives every metric data point the server.address and
+// server.port of the request's Host header, which the client chooses (in
+// subdomain mode it is the tenant ID), so that each made-up host would add
+// a series of its own.
 //
 // A log line written during the request can carry the same attribute with
 // tenant.LogHandler (its key is tenant.id too), so that logs, traces and
@@ -22,8 +29,8 @@
 //
 // Only a tenant that exists is named: the refusal of an ID that names no
 // tenant (or of a missing or malformed one) carries no tenant.id, so a
-// flood of made-up IDs adds no metric series; a suspended or rate-limited
-// tenant is named.
+// flood of made-up IDs (or hosts, with the server name set as above) adds
+// no metric series; a suspended or rate-limited tenant is named.
 package telemetry
 
 import (

@@ -57,7 +57,7 @@ func newSetup(t *testing.T) *setup {
 	require.NoError(t, err)
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	s.handler = otelhttp.NewHandler(withTenant(tel.Annotate(app)), "seed",
-		otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))
+		otelhttp.WithServerName("seed.example.com:443"), otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))
 	return s
 }
 
@@ -161,6 +161,26 @@ func TestMadeUpIDsAddNoSeries(t *testing.T) {
 		assert.False(t, set.HasValue(telemetry.TenantKey), set.Encoded(attribute.DefaultEncoder()))
 	}
 	assert.LessOrEqual(t, len(s.points(t, "tenancy.requests.refused")), 2)
+}
+
+// The host a request names is the client's choice too: in subdomain mode
+// it is the tenant ID, and in every mode it can be anything. A flood of
+// made-up hosts adds no series either.
+func TestMadeUpHostsAddNoSeries(t *testing.T) {
+	s := newSetup(t)
+	for i := range 500 {
+		req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		req.Host = fmt.Sprintf("random-%d.seed.example.com:%d", i, 1000+i)
+		req.Header.Set("X-Tenant-ID", "acme")
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	points := s.points(t, "http.server.request.duration")
+	for _, set := range points {
+		assert.NotContains(t, set.Encoded(attribute.DefaultEncoder()), "random-")
+	}
+	assert.Len(t, points, 1, "one series for tenant acme and status 200")
 }
 
 // Without otelhttp in front, Annotate and Refused have no span or labeler
