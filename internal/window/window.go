@@ -99,18 +99,19 @@ func (c *Counter) add(key string, now time.Time) {
 // the oldest one. The scan is linear, but it only runs when the counter is
 // full. The caller holds c.mu.
 func (c *Counter) makeRoom(now time.Time) {
-	var oldest string
+	var oldest string // found says whether it is set: "" is a key too
 	var oldestStart time.Time
+	found := false
 	for k, s := range c.m {
 		if !now.Before(s.start.Add(c.length)) {
 			delete(c.m, k)
 			continue
 		}
-		if oldest == "" || s.start.Before(oldestStart) {
-			oldest, oldestStart = k, s.start
+		if !found || s.start.Before(oldestStart) {
+			oldest, oldestStart, found = k, s.start, true
 		}
 	}
-	if len(c.m) >= c.limit && oldest != "" {
+	if len(c.m) >= c.limit && found {
 		delete(c.m, oldest)
 	}
 }

@@ -53,3 +53,22 @@ func TestCounterIsBounded(t *testing.T) {
 	}
 	assert.LessOrEqual(t, c.Len(), 2)
 }
+
+// TestCounterEmptyKey checks that the empty key (an address a host could
+// not read) is a key like any other when the counter is full: the oldest
+// window goes, whatever its key, and no more than limit are kept.
+func TestCounterEmptyKey(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New(time.Minute, 2)
+	c.Add("", t0)
+	c.Add("b", t0.Add(time.Second))
+	c.Add("c", t0.Add(2*time.Second))
+	assert.Equal(t, 2, c.Len())
+	assert.Zero(t, c.Wait("", 1, t0.Add(2*time.Second)), "the oldest window, of the empty key, was dropped")
+	assert.Equal(t, time.Second+58*time.Second, c.Wait("b", 1, t0.Add(2*time.Second)), "a younger one stays")
+
+	c = New(time.Minute, 1)
+	c.Add("", t0)
+	c.Add("x", t0.Add(time.Second))
+	assert.Equal(t, 1, c.Len())
+}
