@@ -39,12 +39,16 @@ func ErrorBody(msg string) []byte {
 // CeilSeconds rounds d up to whole seconds, as the Retry-After header
 // (RFC 9110 section 10.2.3) and the RateLimit headers count them: a client
 // told to wait 0.2 s waits 1 s rather than retrying at once. It is 0 for d
-// <= 0.
+// <= 0, and does not overflow for the longest d.
 func CeilSeconds(d time.Duration) int {
 	if d <= 0 {
 		return 0
 	}
-	return int((d + time.Second - 1) / time.Second)
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	return int(s)
 }
 
 // The header values are shared slices: handlers must not modify them, and

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -33,6 +34,8 @@ func TestCeilSeconds(t *testing.T) {
 		{time.Second, 1},
 		{time.Second + time.Microsecond, 2},
 		{59*time.Second + 999*time.Millisecond, 60},
+		{math.MaxInt64, 9223372037}, // a wait that a setting of "forever" gives
+		{math.MaxInt64 - time.Second + 2, 9223372036},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, CeilSeconds(tt.d), tt.d)
