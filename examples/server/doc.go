@@ -9,7 +9,8 @@
 //	go run ./examples/server
 //
 // With REDIS_URL unset it starts an embedded Redis (miniredis), so it needs
-// nothing else; the README walks through a session with curl.
+// nothing else; it listens on a loopback port and wants a password that
+// only the server knows. The README walks through a session with curl.
 //
 // Every environment variable is optional:
 //

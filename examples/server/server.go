@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -164,7 +165,8 @@ func countRefusals(m *metrics.Metrics, next func(*http.Request, middleware.Refus
 	}
 }
 
-// connect sets cfg.Tenancy.Redis when the caller did not.
+// connect sets cfg.Tenancy.Redis when the caller did not. The embedded
+// Redis needs a password of its own, never logged.
 func (s *server) connect(cfg *config) error {
 	if cfg.Tenancy.Redis != nil {
 		return nil
@@ -188,7 +190,12 @@ func (s *server) connect(cfg *config) error {
 		return fmt.Errorf("server: starting the embedded Redis: %w", err)
 	}
 	s.release = append(s.release, m.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	// It listens on a loopback port: a password that only this process
+	// knows keeps the machine's other processes and users out of every
+	// tenant's data.
+	password := rand.Text()
+	m.RequireAuth(password)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), Password: password})
 	s.release = append(s.release, func() { _ = rdb.Close() })
 	cfg.Tenancy.Redis = rdb
 	cfg.Logger.Warn("server: REDIS_URL is unset: using an embedded Redis (miniredis); its data is lost when the server stops",

@@ -328,3 +328,27 @@ func TestShutdownFreesSessions(t *testing.T) {
 	assert.NotContains(t, logs.String(), "level=ERROR")
 	assert.NotContains(t, logs.String(), "level=WARN")
 }
+
+// TestEmbeddedRedisNeedsPassword checks that the embedded Redis, which
+// listens on a loopback port, answers only the server: any other local
+// process could otherwise read and change every tenant's data.
+func TestEmbeddedRedisNeedsPassword(t *testing.T) {
+	var logs testlog.Buffer
+	srv, err := newServer(config{
+		PublicURL: "http://127.0.0.1:8080",
+		Tenancy:   tenancy.Config{MultiTenant: true, Identification: tenancy.ByHeader},
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	require.NoError(t, err)
+	defer srv.Close()
+	require.NoError(t, srv.rdb.Ping(t.Context()).Err(), "the server's own client is let in")
+	c, ok := srv.rdb.(*redis.Client)
+	require.True(t, ok)
+	opts := c.Options()
+	other := redis.NewClient(&redis.Options{Addr: opts.Addr, MaxRetries: -1})
+	defer other.Close()
+	err = other.Ping(t.Context()).Err()
+	require.Error(t, err, "a client without the password is refused")
+	assert.Contains(t, err.Error(), "NOAUTH")
+	assert.NotContains(t, logs.String(), opts.Password, "the password is never logged")
+}
