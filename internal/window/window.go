@@ -14,8 +14,9 @@ import (
 // window is over. It tracks at most limit keys: when they are all live,
 // a new key drops the oldest window, which an attacker can force only from
 // more than limit keys at once; the alternative, refusing to track new
-// keys, would let the same attacker go on without any limit. It is safe
-// for concurrent use.
+// keys, would let the same attacker go on without any limit. A window
+// never ends more than one length after the time it is read at, also
+// when the clock was set back. It is safe for concurrent use.
 type Counter struct {
 	length time.Duration
 	limit  int
@@ -40,7 +41,7 @@ func New(length time.Duration, limit int) *Counter {
 func (c *Counter) Wait(key string, max int, now time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.m[key]
+	s, ok := c.lookup(key, now)
 	if !ok {
 		return 0
 	}
@@ -67,7 +68,7 @@ func (c *Counter) Add(key string, now time.Time) {
 func (c *Counter) Take(key string, max int, now time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.m[key]; ok && now.Before(s.start.Add(c.length)) && s.n >= max {
+	if s, ok := c.lookup(key, now); ok && now.Before(s.start.Add(c.length)) && s.n >= max {
 		return s.start.Add(c.length).Sub(now)
 	}
 	c.add(key, now)
@@ -83,7 +84,7 @@ func (c *Counter) Len() int {
 
 // add counts one event of key; the caller holds c.mu.
 func (c *Counter) add(key string, now time.Time) {
-	s, ok := c.m[key]
+	s, ok := c.lookup(key, now)
 	if ok && now.Before(s.start.Add(c.length)) {
 		s.n++
 		c.m[key] = s
@@ -93,6 +94,18 @@ func (c *Counter) add(key string, now time.Time) {
 		c.makeRoom(now)
 	}
 	c.m[key] = span{start: now, n: 1}
+}
+
+// lookup returns key's window. One that starts after now (a clock set
+// back) is moved to start at now, keeping its count, so that no window
+// ends more than one length after now. The caller holds c.mu.
+func (c *Counter) lookup(key string, now time.Time) (span, bool) {
+	s, ok := c.m[key]
+	if ok && now.Before(s.start) {
+		s.start = now
+		c.m[key] = s
+	}
+	return s, ok
 }
 
 // makeRoom drops every expired window and, if the counter is still full,

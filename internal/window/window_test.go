@@ -72,3 +72,19 @@ func TestCounterEmptyKey(t *testing.T) {
 	c.Add("x", t0.Add(time.Second))
 	assert.Equal(t, 1, c.Len())
 }
+
+// TestCounterClockBack checks that a clock set back (a wall clock without
+// Go's monotonic reading, stepped back by an hour) does not stretch a
+// window: it ends at most one length after the time it is read at.
+func TestCounterClockBack(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	back := t0.Add(-time.Hour)
+	c := New(time.Minute, 10)
+	c.Add("a", t0)
+	assert.Equal(t, time.Minute, c.Wait("a", 1, back))
+	assert.Zero(t, c.Wait("a", 1, back.Add(time.Minute)), "over one length after the step")
+
+	assert.Zero(t, c.Take("b", 1, t0))
+	assert.Equal(t, time.Minute, c.Take("b", 1, back))
+	assert.Zero(t, c.Take("b", 1, back.Add(time.Minute)))
+}
