@@ -87,7 +87,13 @@ func configFromEnv() (config, error) {
 		c.PublicURL = "http://" + publicHost(c.ListenAddr)
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		errs = append(errs, fmt.Errorf("server: PUBLIC_URL=%q is invalid: accepted values are absolute http or https URLs without query, such as https://seed.example.com", c.PublicURL))
+		// A URL with user information may hold a password: it is refused
+		// without being quoted.
+		shown := fmt.Sprintf("=%q", c.PublicURL)
+		if strings.Contains(c.PublicURL, "@") {
+			shown = ""
+		}
+		errs = append(errs, fmt.Errorf("server: PUBLIC_URL%s is invalid: accepted values are absolute http or https URLs without user information or query, such as https://seed.example.com", shown))
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if v := getenv("AUTH_REQUIRED"); v != "" {

@@ -199,6 +199,14 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 
+	t.Run("PUBLIC_URL with a password", func(t *testing.T) {
+		t.Setenv("PUBLIC_URL", "https://user:s3cret@seed.example.com")
+		_, err := configFromEnv()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "PUBLIC_URL")
+		assert.NotContains(t, err.Error(), "s3cret", "the password it refuses is not printed")
+	})
+
 	t.Setenv("REDIS_URL", "http://not-redis")
 	cfg, err = configFromEnv()
 	require.NoError(t, err)
