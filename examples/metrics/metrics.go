@@ -29,6 +29,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -63,7 +65,18 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	refused  *prometheus.CounterVec
 	handler  http.Handler
+
+	// deleted holds the tenants deleted in the last forgetDeleted, with
+	// the time of their deletion, so that a request of theirs still in
+	// flight then adds no series when it ends.
+	mu      sync.RWMutex
+	deleted map[string]time.Time
 }
+
+// forgetDeleted is how long a deleted tenant's requests still in flight are
+// kept out of the series: far longer than any request outlives its
+// tenant's deletion (its MCP sessions end with it).
+const forgetDeleted = time.Hour
 
 // New creates the collectors and registers them with cfg.Registry.
 func New(cfg Config) (*Metrics, error) {
@@ -108,13 +121,22 @@ func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 // Measure returns next wrapped so that each request is observed under its
 // tenant and answer status, with its latency. The wrapped ResponseWriter
 // keeps the optional interfaces of the server's (flushing, which streamed
-// MCP answers need) and unwraps for http.ResponseController.
+// MCP answers need) and unwraps for http.ResponseController. A request
+// that ends after its tenant was deleted leaves no series behind.
 func (m *Metrics) Measure(next http.Handler) http.Handler {
-	return promhttp.InstrumentHandlerDuration(m.requests, next,
+	h := promhttp.InstrumentHandlerDuration(m.requests, next,
 		promhttp.WithLabelFromCtx(labelTenant, func(ctx context.Context) string {
 			id, _ := tenant.IDFromContext(ctx)
 			return id
 		}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		// Observed when the request ends: if its tenant was deleted
+		// meanwhile, the observation made the series again.
+		if id, ok := tenant.IDFromContext(r.Context()); ok && m.wasDeleted(id) {
+			m.requests.DeletePartialMatch(prometheus.Labels{labelTenant: id})
+		}
+	})
 }
 
 // Refused is a hook for the OnRefused field of tenancy.Config or of the
@@ -127,21 +149,64 @@ func (m *Metrics) Refused(_ *http.Request, f middleware.Refusal) {
 	id := ""
 	switch f.Reason {
 	case middleware.ReasonSuspended, middleware.ReasonRateLimited:
-		id = f.TenantID
+		if !m.wasDeleted(f.TenantID) {
+			id = f.TenantID
+		}
 	}
 	m.refused.WithLabelValues(id, string(f.Reason), strconv.Itoa(f.Status)).Inc()
 }
 
 // HandleEvent drops the series of a deleted tenant, so that the series
-// follow the tenants that exist. Register it with the Service's OnEvent
-// (or a store's Subscribe).
+// follow the tenants that exist; the tenant's requests still in flight add
+// none when they end, unless a tenant of the same ID is created again (or
+// a reset says that events may have been missed).
+// Register it with the Service's OnEvent (or a store's Subscribe).
 func (m *Metrics) HandleEvent(e store.Event) {
-	if e.Type != store.EventDeleted || e.TenantID == "" {
+	if e.Type == store.EventReset {
+		// Events may have been missed, a creation among them: count
+		// every tenant again rather than hide one that exists.
+		m.mu.Lock()
+		clear(m.deleted)
+		m.mu.Unlock()
 		return
 	}
+	if e.TenantID == "" {
+		return
+	}
+	switch e.Type {
+	case store.EventCreated:
+		m.mu.Lock()
+		delete(m.deleted, e.TenantID)
+		m.mu.Unlock()
+		return
+	case store.EventDeleted:
+	default:
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	for id, at := range m.deleted {
+		if now.Sub(at) > forgetDeleted {
+			delete(m.deleted, id)
+		}
+	}
+	if m.deleted == nil {
+		m.deleted = make(map[string]time.Time)
+	}
+	m.deleted[e.TenantID] = now
+	m.mu.Unlock()
 	labels := prometheus.Labels{labelTenant: e.TenantID}
 	m.requests.DeletePartialMatch(labels)
 	m.refused.DeletePartialMatch(labels)
+}
+
+// wasDeleted reports whether the tenant id was deleted (and not created
+// again) in the last forgetDeleted.
+func (m *Metrics) wasDeleted(id string) bool {
+	m.mu.RLock()
+	at, ok := m.deleted[id]
+	m.mu.RUnlock()
+	return ok && time.Since(at) <= forgetDeleted
 }
 
 // ServeHTTP serves the registry in the format the scraper asks for.

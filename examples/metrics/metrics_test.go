@@ -179,3 +179,37 @@ func TestMeasureFlushes(t *testing.T) {
 	assert.NoError(t, flushErr)
 	assert.True(t, rec.Flushed)
 }
+
+// A request of a tenant still in flight when the tenant is deleted (an
+// MCP event stream, which the deletion ends) does not bring the deleted
+// tenant's series back when it ends; a tenant created again under the
+// same ID is counted again.
+func TestDeletedTenantInFlight(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(metrics.Config{Registry: reg})
+	require.NoError(t, err)
+	entered, release := make(chan struct{}), make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			close(entered)
+			<-release
+		}
+	})
+	send := env(t, m, app, acme)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		send("acme", "/stream")
+	}()
+	<-entered
+	m.HandleEvent(store.Event{Type: store.EventDeleted, TenantID: "acme"})
+	close(release)
+	<-done
+	n, err := testutil.GatherAndCount(reg, "tenancy_requests_seconds")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no series of a deleted tenant: %s", scrape(t, m))
+
+	m.HandleEvent(store.Event{Type: store.EventCreated, TenantID: "acme"})
+	require.Equal(t, http.StatusOK, send("acme", "/"))
+	assert.Contains(t, scrape(t, m), `tenancy_requests_seconds_count{code="200",tenant="acme"} 1`+"\n")
+}
