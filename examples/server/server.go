@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -28,6 +29,10 @@ type server struct {
 	svc     *tenancy.Service
 	rdb     redis.UniversalClient
 	mcp     *gosdk.Handler
+	// sessionsClosed makes closeSessions run once, every later call
+	// waiting until it is over (the guard's Close returns at once when
+	// called again).
+	sessionsClosed sync.Once
 	// proxy is each tenant's OAuth authorization server.
 	proxy *oauthproxy.Proxy
 	log   *slog.Logger
@@ -209,16 +214,20 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // tenant's store, which also ends the sessions' event streams: an
 // http.Server shutting down waits for open connections, and a client's
 // standalone event stream would otherwise keep it waiting. It runs before
-// the Redis client is closed.
+// the Redis client is closed. It runs once; a call made while it runs
+// (Close, after a Shutdown that did not wait for it) returns when it is
+// over, so that the Redis client is never closed under it.
 func (s *server) closeSessions() {
 	if s.mcp == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.mcp.Close(ctx); err != nil {
-		s.log.Warn("server: ending the MCP sessions", "error", err)
-	}
+	s.sessionsClosed.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.mcp.Close(ctx); err != nil {
+			s.log.Warn("server: ending the MCP sessions", "error", err)
+		}
+	})
 }
 
 // Close ends the MCP sessions, freeing them in the store, and then

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -259,6 +260,44 @@ func TestRun(t *testing.T) {
 	}
 	assert.Less(t, time.Since(begin), 5*time.Second, "open MCP streams must not hold the shutdown")
 	assert.Contains(t, logs.String(), "shutting down")
+}
+
+// TestCloseWaitsForSessions checks that closing the server while the
+// HTTP server's shutdown is still ending the MCP sessions (a second
+// closeSessions, as run's deferred Close is after Shutdown returned)
+// returns only once every session is freed in the store: the Redis client
+// closes right after, and a session it did not free would count against
+// its tenant's maxSessions for its whole lifetime.
+func TestCloseWaitsForSessions(t *testing.T) {
+	rdb, mini := miniBackend(t)
+	h := start(t, rdb, mini, config{Tenancy: tenancy.Config{MultiTenant: true, Identification: tenancy.ByHeader, AdminAPIKey: adminKey}})
+	// Anonymous callers of a tenant hold at most 16 sessions between them.
+	for i := range 20 {
+		id := fmt.Sprintf("t%d", i)
+		require.Equal(t, http.StatusCreated, h.admin(http.MethodPost, "", map[string]any{"id": id, "name": "T"}).status)
+		for range 16 {
+			require.Equal(t, http.StatusOK, h.mcpPost(id, "", "", initialize).status)
+		}
+	}
+	count := func() (n int) {
+		for _, k := range mini.Keys() {
+			if strings.Contains(k, ":session:") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 20*16, count())
+
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		h.srv.closeSessions() // as Shutdown's RegisterOnShutdown does
+	}()
+	<-started
+	time.Sleep(time.Millisecond)
+	h.srv.closeSessions()
+	assert.Zero(t, count(), "every session was freed when it returned")
 }
 
 // TestSessionLifetime checks that the SDK's sessions follow the guard: a
