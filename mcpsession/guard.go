@@ -131,6 +131,9 @@ type Guard struct {
 	// they end the held sessions.
 	loose  map[*session]struct{}
 	closed bool
+	// closeDone is closed when the first Close has ended every session
+	// and freed its place; later calls wait for it.
+	closeDone chan struct{}
 
 	stop  chan struct{}
 	swept chan struct{}  // closed when the sweeper has stopped

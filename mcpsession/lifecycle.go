@@ -209,14 +209,24 @@ func (g *Guard) sweep() {
 // Call it before closing the store's Redis client (and before the HTTP
 // server's Shutdown waits for open event streams, which ending the
 // sessions closes). It waits for the ends until ctx is done, and returns
-// ctx's error if they did not all finish. Calling it again does nothing.
+// ctx's error if they did not all finish. Calling it again waits, as the
+// first call does, for the ends the first call began (a host may call it
+// from the HTTP server's shutdown hook and again on its way out).
 func (g *Guard) Close(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closed {
+		done := g.closeDone
 		g.mu.Unlock()
-		return nil
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	g.closed = true
+	done := make(chan struct{})
+	g.closeDone = done
 	all := make([]*session, 0, len(g.live))
 	for _, s := range g.live {
 		all = append(all, s)
@@ -228,7 +238,6 @@ func (g *Guard) Close(ctx context.Context) error {
 	g.mu.Unlock()
 	close(g.stop)
 
-	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
