@@ -214,51 +214,46 @@ func (g *Guard) sweep() {
 // from the HTTP server's shutdown hook and again on its way out).
 func (g *Guard) Close(ctx context.Context) error {
 	g.mu.Lock()
-	if g.closed {
-		done := g.closeDone
-		g.mu.Unlock()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	if !g.closed {
+		g.closed = true
+		g.closeDone = make(chan struct{})
+		all := make([]*session, 0, len(g.live))
+		for _, s := range g.live {
+			all = append(all, s)
 		}
-	}
-	g.closed = true
-	done := make(chan struct{})
-	g.closeDone = done
-	all := make([]*session, 0, len(g.live))
-	for _, s := range g.live {
-		all = append(all, s)
-	}
-	clear(g.live)
-	for s := range g.loose {
-		s.cancel()
-	}
-	g.mu.Unlock()
-	close(g.stop)
-
-	go func() {
-		defer close(done)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16) // store deletes in flight
-		for _, s := range all {
+		clear(g.live)
+		for s := range g.loose {
 			s.cancel()
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				g.cfg.Ender.EndSession(s.id)
-				g.free(s.tenantID, s.id)
-			})
 		}
-		wg.Wait()
-		<-g.swept
-		g.work.Wait()
-	}()
+		close(g.stop)
+		go g.endAll(all, g.closeDone)
+	}
+	done := g.closeDone
+	g.mu.Unlock()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// endAll ends the sessions all, in the handler, and frees their places,
+// then waits for the sweeper and the work in progress, and closes done.
+func (g *Guard) endAll(all []*session, done chan struct{}) {
+	defer close(done)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16) // store deletes in flight
+	for _, s := range all {
+		s.cancel()
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			g.cfg.Ender.EndSession(s.id)
+			g.free(s.tenantID, s.id)
+		})
+	}
+	wg.Wait()
+	<-g.swept
+	g.work.Wait()
 }
