@@ -18,6 +18,7 @@
 package keyring
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -100,7 +101,9 @@ func New(keys ...[]byte) (*Keyring, error) {
 // Parse reads a comma-separated list of keys, as TENANT_ENCRYPTION_KEY
 // holds them: each is 32 bytes written as 64 hex digits or in base64
 // (standard or URL alphabet, padded or not; `openssl rand -base64 32`).
-// Blanks around the commas are ignored. An empty s is [ErrNoKey].
+// Blanks around the commas are ignored. An empty s is [ErrNoKey]; a key of
+// one byte repeated (64 zeros, "AAAA…=") is [ErrBadKey], being a
+// placeholder rather than a key.
 func Parse(s string) (*Keyring, error) {
 	var raws [][]byte
 	for i, f := range strings.Split(s, ",") {
@@ -114,6 +117,10 @@ func Parse(s string) (*Keyring, error) {
 		raw, ok := decodeKey(f)
 		if !ok {
 			return nil, fmt.Errorf("%w: key %d is not %d bytes in hex or base64", ErrBadKey, i+1, KeySize)
+		}
+		if bytes.Count(raw, raw[:1]) == len(raw) {
+			// 64 zeros, or AAAA…: a placeholder left in, not a key.
+			return nil, fmt.Errorf("%w: key %d is one byte repeated, not random (openssl rand -base64 32 makes one)", ErrBadKey, i+1)
 		}
 		raws = append(raws, raw)
 	}

@@ -102,7 +102,10 @@ func TestRotation(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	k1, k2 := rawKey(1), rawKey(2)
+	k1, k2 := make([]byte, keyring.KeySize), make([]byte, keyring.KeySize)
+	for i := range k1 {
+		k1[i], k2[i] = byte(i), byte(100+i)
+	}
 	hex1 := hex.EncodeToString(k1)
 	b64 := base64.StdEncoding.EncodeToString(k2)
 	for _, tc := range []struct {
@@ -121,6 +124,8 @@ func TestParse(t *testing.T) {
 		{"short", base64.StdEncoding.EncodeToString(k1[:16]), 0, keyring.ErrBadKey},
 		{"not a key", "correct horse battery staple", 0, keyring.ErrBadKey},
 		{"twice", hex1 + "," + base64.StdEncoding.EncodeToString(k1), 0, keyring.ErrBadKey},
+		{"zeros", strings.Repeat("0", 2*keyring.KeySize), 0, keyring.ErrBadKey},
+		{"one byte repeated", base64.StdEncoding.EncodeToString(rawKey(7)), 0, keyring.ErrBadKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := keyring.Parse(tc.env)
