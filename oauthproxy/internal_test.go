@@ -337,13 +337,7 @@ func TestCappedBody(t *testing.T) {
 // the token is withheld. One of the longest length the proxy reads is
 // bound and found.
 func TestBindRefusesWhatCannotBeRead(t *testing.T) {
-	s := memstore.New(memstore.Config{})
-	_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive})
-	require.NoError(t, err)
-	urls, err := oidcx.PathURLs("https://seed.example.com")
-	require.NoError(t, err)
-	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
-	require.NoError(t, err)
+	p := acmeProxy(t, memstore.Config{})
 	r := httptest.NewRequest(http.MethodPost, "/acme/oauth/token", nil)
 	tt := &tenant.Tenant{ID: "acme"}
 
@@ -392,17 +386,25 @@ func TestAccessTTL(t *testing.T) {
 // for RefreshTTL from then.
 func TestFamilyMarkOutlivesItsTokens(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := memstore.New(memstore.Config{Clock: clock.Now})
-	_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive})
-	require.NoError(t, err)
-	urls, err := oidcx.PathURLs("https://seed.example.com")
-	require.NoError(t, err)
-	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
-	require.NoError(t, err)
+	p := acmeProxy(t, memstore.Config{Clock: clock.Now})
 
 	require.NoError(t, p.revokeFamily(t.Context(), "acme", "family-1"))
 	clock.Advance(p.cfg.RefreshTTL + p.cfg.UpstreamTimeout)
 	var mark struct{}
 	assert.NoError(t, p.getGrant(t.Context(), "acme", grantFamily, "family-1", &mark),
 		"a token bound one provider request after the revocation is still refused at the end of its life")
+}
+
+// acmeProxy returns a proxy in path mode on a memstore made with cfg that
+// holds the tenant acme.
+func acmeProxy(t *testing.T, cfg memstore.Config) *Proxy {
+	t.Helper()
+	s := memstore.New(cfg)
+	_, err := s.Tenants().Create(t.Context(), &tenant.Tenant{ID: "acme", Name: "Acme", Status: tenant.StatusActive})
+	require.NoError(t, err)
+	urls, err := oidcx.PathURLs("https://seed.example.com")
+	require.NoError(t, err)
+	p, err := New(Config{Clients: s.Clients(), Grants: s.Grants(), URLs: urls})
+	require.NoError(t, err)
+	return p
 }
