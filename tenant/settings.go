@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/seedmcp/tenancy/internal/jwtx"
 )
 
 // MaxSettingsBytes bounds [Tenant.Settings]: the compact JSON of the
@@ -148,7 +149,7 @@ func repeatedMember(data []byte) (string, bool) {
 			}
 		case string:
 			if o := top(); o != nil && o.name {
-				folded := fold(v)
+				folded := jwtx.Fold(v)
 				if _, dup := o.seen[folded]; dup {
 					return v, true
 				}
@@ -163,10 +164,6 @@ func repeatedMember(data []byte) (string, bool) {
 		}
 	}
 }
-
-// fold returns name as member names are compared without case (as
-// encoding/json and the token verifier fold them).
-func fold(name string) string { return strings.ToLower(strings.ToUpper(name)) }
 
 // Decode decodes the settings into v, as json.Unmarshal does (members v
 // has no field for are ignored); no settings decode as an empty object.
@@ -205,7 +202,7 @@ func Setting[T any](t *Tenant, name string) (v T, ok bool, err error) {
 		// another case is the same member (stored settings have at most
 		// one such), so that Setting and Decode agree.
 		for n, r := range members {
-			if fold(n) == fold(name) {
+			if jwtx.Fold(n) == jwtx.Fold(name) {
 				raw, ok = r, true
 				break
 			}

@@ -138,7 +138,7 @@ func Members(data []byte, fn func(name string, v json.RawMessage) error) error {
 			return ErrInvalid
 		}
 		name := tok.(string) // inside an object, a token here is a name
-		folded := strings.ToLower(strings.ToUpper(name))
+		folded := Fold(name)
 		if _, dup := seen[folded]; dup {
 			return &DuplicateError{Name: name}
 		}
@@ -159,3 +159,9 @@ func Members(data []byte, fn func(name string, v json.RawMessage) error) error {
 	}
 	return nil
 }
+
+// Fold returns name as JSON member names are compared without case: two
+// names Go's decoding would read into one struct field fold to the same
+// string (the Kelvin sign and the long s included). The tenant settings'
+// check of repeated members uses the same rule.
+func Fold(name string) string { return strings.ToLower(strings.ToUpper(name)) }
