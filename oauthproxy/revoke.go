@@ -54,7 +54,9 @@ func (p *Proxy) revoke(w http.ResponseWriter, r *http.Request, t *tenant.Tenant)
 	switch {
 	case kind == "":
 		// Not a token of this tenant's clients: nothing to revoke.
-		p.log.InfoContext(ctx, "oauthproxy: revocation of an unknown token", "tenant", t.ID, "client_id", cut(clientID, 64))
+		// Debug: anyone may send made-up tokens, and a flood of them
+		// must not be a flood of the log.
+		p.log.DebugContext(ctx, "oauthproxy: revocation of an unknown token", "tenant", t.ID, "client_id", cut(clientID, 64))
 		revoked(w)
 		return
 	case !equal(b.ClientID, clientID):

@@ -1,9 +1,11 @@
 package oauthproxy_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -149,4 +151,20 @@ func TestUsedRefreshTokensRemembered(t *testing.T) {
 	oauthErr(t, a.refresh(tokens[4]), http.StatusBadRequest, "invalid_grant")
 	assert.Contains(t, a.h.logs.String(), "refresh token used again", "eight back is a reuse")
 	oauthErr(t, a.refresh(tokens[len(tokens)-1]), http.StatusBadRequest, "invalid_grant")
+}
+
+// TestMadeUpRevocationsLogQuietly: anyone may revoke made-up tokens; each
+// is answered 200 and logged at debug level only, so a flood of them is
+// not a flood of the log.
+func TestMadeUpRevocationsLogQuietly(t *testing.T) {
+	_, a, _ := ready(t, byPath)
+	for i := range 20 {
+		require.Equal(t, http.StatusOK, a.revoke(fmt.Sprintf("made-up-%d", i)).status)
+	}
+	for _, line := range strings.Split(a.h.logs.String(), "\n") {
+		if strings.Contains(line, "unknown token") {
+			assert.Contains(t, line, "level=DEBUG", line)
+		}
+	}
+	assert.Contains(t, a.h.logs.String(), "unknown token", "the revocations are logged, at debug level")
 }
